@@ -1,0 +1,96 @@
+import type { Socket } from 'node:net';
+import { connect, startTestGateway, upgradeStatus } from '../helpers/gateway';
+
+describe('limits', () => {
+  test('a frame above the size limit closes the session with 1009', async () => {
+    const gateway = await startTestGateway({ limits: { maxFrameBytes: 1024 } });
+    const client = await connect(gateway);
+    await client.next();
+    client.send({ op: 'eval', code: `"${'x'.repeat(2048)}"` });
+    expect((await client.closed).code).toBe(1009);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(gateway.sessions.size).toBe(0);
+  });
+
+  test('sessions in total and per address are refused at the upgrade (503 / 429)', async () => {
+    const total = await startTestGateway({ limits: { maxSessions: 2 } });
+    await connect(total);
+    await connect(total);
+    expect(await upgradeStatus(total.url)).toBe(503);
+    const perAddress = await startTestGateway({ limits: { maxSessionsPerAddress: 1 } });
+    const first = await connect(perAddress);
+    expect(await upgradeStatus(perAddress.url)).toBe(429);
+    first.ws.close();
+    await first.closed;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await upgradeStatus(perAddress.url)).toBe(101);
+  });
+
+  test('an idle session is closed with 4001, but not while an eval runs', async () => {
+    const gateway = await startTestGateway({ limits: { idleTimeoutMs: 150 } });
+    const client = await connect(gateway);
+    await client.next();
+    const running = client.eval('await new Promise((r) => setTimeout(r, 300)); "done"', { timeoutMs: 1000 });
+    expect(await running).toMatchObject({ type: 'result', value: 'done' });
+    expect(await client.closed).toEqual({ code: 4001, reason: 'idle timeout' });
+  });
+
+  test('the session lifetime is bounded (4002)', async () => {
+    const gateway = await startTestGateway({ limits: { maxLifetimeMs: 100 } });
+    const client = await connect(gateway);
+    expect(await client.closed).toEqual({ code: 4002, reason: 'session lifetime exceeded' });
+  });
+
+  test('a client that does not read has its evals paused, then is closed (1008)', async () => {
+    const gateway = await startTestGateway({
+      limits: { sendBufferSoftBytes: 64 * 1024, sendBufferHardBytes: 8 * 1024 * 1024 },
+      session: {
+        maxOutputBytesPerEval: 64 * 1024 * 1024,
+        maxOutputBytesPerSecond: 1024 * 1024 * 1024,
+        maxLogLine: 1024 * 1024,
+      },
+    });
+    const client = await connect(gateway);
+    await client.next();
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    const line = 'console.log("y".repeat(1000000));';
+    client.send({ op: 'eval', id: 'flood', code: `for (let i = 0; i < 40; i++) { ${line} } 1`, timeoutMs: 20000 });
+    const started = Date.now();
+    while (gateway.sessions.size > 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    expect(gateway.sessions.size).toBe(0);
+    // The client could not read a close frame behind megabytes it did not read: once it reads, it sees the end.
+    socket.resume();
+    expect([1006, 1008]).toContain((await client.closed).code);
+  }, 20_000);
+
+  test('paused evals resume when the client reads again', async () => {
+    const gateway = await startTestGateway({
+      limits: { sendBufferSoftBytes: 32 * 1024, sendBufferHardBytes: 256 * 1024 * 1024 },
+      session: {
+        maxOutputBytesPerEval: 64 * 1024 * 1024,
+        maxOutputBytesPerSecond: 1024 * 1024 * 1024,
+        maxLogLine: 1024 * 1024,
+      },
+    });
+    const client = await connect(gateway);
+    await client.next();
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    for (let i = 0; i < 6; i++) client.send({ op: 'eval', id: i, code: 'console.log("z".repeat(1000000)); 1' });
+    await new Promise((r) => setTimeout(r, 300));
+    socket.resume();
+    const done = await client.until('result', 5);
+    expect(done.frame).toMatchObject({ type: 'result', id: 5 });
+  });
+
+  test('heartbeats drop a peer that stopped answering', async () => {
+    const gateway = await startTestGateway({ limits: { heartbeatMs: 100 } });
+    const client = await connect(gateway);
+    await client.next();
+    (client.ws as unknown as { _socket: Socket })._socket.pause();
+    const started = Date.now();
+    while (gateway.sessions.size > 0 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
+    expect(gateway.sessions.size).toBe(0);
+  });
+});

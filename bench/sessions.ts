@@ -1,0 +1,458 @@
+/**
+ * What one session costs: time to create it and the memory it holds.
+ *
+ *   npm run bench:sessions [-- --sessions 5000] [--runs 1] [--shared-mb 50] [--configs floor,realm,...] [--json]
+ *
+ * Configurations, each measured in its own child process (this script run
+ * with `--child <config>`), so RSS deltas never mix:
+ *
+ * - `floor`        bare `vm.createContext(Object.create(null), { codeGeneration off,
+ *                  microtaskMode: 'afterEvaluate' })` + running a tiny precompiled
+ *                  script in it: the least a realm-per-session design can pay;
+ * - `realm`        a vmgate session realm (`new Realm(...)`), tiny shared state;
+ * - `realm-50mb`   the same, with a ~50 MB JSON shared state (loaded once, before
+ *                  the baseline is taken, as the gateway loads it once per process);
+ * - `engine-eval`  a `SessionEngine` (tiny shared state) after its first eval
+ *                  `1 + 1`: the engine creates its realm lazily on that eval, so
+ *                  this is an idle session plus what the first eval adds.
+ *
+ * In each child: shared state loaded, a few warm-up objects created and
+ * dropped (compiles the bootstrap script, warms the JIT), `gc()`, baseline
+ * `process.memoryUsage()`; then N objects are created one after another and
+ * all kept alive, each creation timed; then `gc()` again and a second
+ * reading. Per-session memory = (after − baseline) / N, for RSS and V8 heap
+ * used. `--runs R` repeats every child R times and reports the median of the
+ * per-run figures.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import vm from 'node:vm';
+import { Realm } from '../sandbox/realm';
+import { SessionEngine } from '../sandbox/session-engine';
+import { loadSharedState } from '../shared-state/load';
+import { writeLargeSharedState } from './make-shared-state';
+import {
+  fmt,
+  fmtRatio,
+  intArg,
+  machineLine,
+  mean,
+  median,
+  parseArgs,
+  percentile,
+  sourceFingerprint,
+  table,
+} from './stats';
+
+const CONFIGS = ['floor', 'realm', 'realm-50mb', 'engine-eval'] as const;
+type Config = (typeof CONFIGS)[number];
+
+const LABELS: Record<Config, string> = {
+  floor: '(a) floor: bare vm context + tiny script',
+  realm: '(b) vmgate Realm, tiny shared state',
+  'realm-50mb': '(c) vmgate Realm, 50 MB shared state',
+  'engine-eval': '(d) SessionEngine + first eval `1 + 1`',
+};
+
+/** Targets for an idle session (rows b and c). */
+const TARGET_KB = 250;
+const TARGET_MS = 1.5;
+const WARMUP = 25;
+/** A child that has not reported by then is killed (bounded run). */
+const CHILD_TIMEOUT_MS = 10 * 60_000;
+
+interface ChildResult {
+  readonly config: Config;
+  readonly sessions: number;
+  readonly msP50: number;
+  readonly msP99: number;
+  readonly msMean: number;
+  /** Wall time of the whole creation loop / N (includes GC pauses). */
+  readonly msWallPerSession: number;
+  /** p50 of the first and of the last tenth of the creations: does a session get dearer as more are alive? */
+  readonly msP50FirstTenth: number;
+  readonly msP50LastTenth: number;
+  /** GC pause time during the creation loop, per session, and the number of major (mark-compact) GCs. */
+  readonly gcMsPerSession: number;
+  readonly majorGcs: number;
+  readonly rssKbPerSession: number;
+  readonly heapKbPerSession: number;
+  readonly externalKbPerSession: number;
+  readonly rssBeforeMb: number;
+  readonly rssAfterMb: number;
+  readonly sharedLoadMs?: number;
+  readonly sharedBytes?: number;
+}
+
+// ---------------------------------------------------------------------------
+// child
+// ---------------------------------------------------------------------------
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('run with --expose-gc (npm run bench:sessions does)');
+  collect();
+}
+
+async function settleGc(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function runChild(config: Config, n: number, sharedFile: string): Promise<ChildResult> {
+  let shared: unknown;
+  let sharedLoadMs: number | undefined;
+  let sharedBytes: number | undefined;
+  if (config !== 'floor') {
+    const t0 = performance.now();
+    const state = loadSharedState(sharedFile);
+    sharedLoadMs = performance.now() - t0;
+    sharedBytes = state.bytes;
+    shared = state.value;
+  }
+
+  const tiny = new vm.Script('var answer = 1 + 1; answer', { filename: 'floor' });
+  const realmOptions = { shared, maxTimers: 1000, maxLogLine: 64 * 1024, inspectDepth: 2 };
+  const noHooks = { log() {}, settle() {}, wake() {} };
+
+  let make: () => unknown;
+  switch (config) {
+    case 'floor':
+      make = () => {
+        const context = vm.createContext(Object.create(null), {
+          codeGeneration: { strings: false, wasm: false },
+          microtaskMode: 'afterEvaluate',
+        });
+        if (tiny.runInContext(context) !== 2) throw new Error('floor script returned a wrong value');
+        return context;
+      };
+      break;
+    case 'realm':
+    case 'realm-50mb':
+      make = () => new Realm(realmOptions, noHooks);
+      break;
+    case 'engine-eval':
+      make = () => {
+        let reply: unknown;
+        const engine = new SessionEngine({ shared, emit: (message) => (reply ??= message) });
+        engine.send({ type: 'eval', ref: 1, code: '1 + 1' });
+        // A synchronous input settles inside send(); anything else is a bench bug.
+        const r = reply as { type?: string; value?: string } | undefined;
+        if (r?.type !== 'result' || r.value !== '2')
+          throw new Error(`first eval did not answer 2: ${JSON.stringify(r)}`);
+        return engine;
+      };
+      break;
+  }
+
+  for (let i = 0; i < WARMUP; i++) make();
+  await settleGc();
+  const before = process.memoryUsage();
+
+  let gcMs = 0;
+  let majorGcs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcMs += entry.duration;
+      // NODE_PERFORMANCE_GC_MAJOR = 4
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) majorGcs++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+
+  const keep: unknown[] = new Array(n);
+  const times = new Float64Array(n);
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    keep[i] = make();
+    times[i] = performance.now() - t0;
+  }
+  const wall = performance.now() - started;
+  // GC entries are delivered asynchronously: let them arrive before the final gc() runs.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  observer.disconnect();
+  const tenth = Math.max(1, Math.floor(n / 10));
+
+  await settleGc();
+  const after = process.memoryUsage();
+  if (keep.length !== n || keep[n - 1] === undefined) throw new Error('objects were not kept');
+
+  const kb = (a: number, b: number) => (a - b) / 1024 / n;
+  return {
+    config,
+    sessions: n,
+    msP50: percentile(times, 50),
+    msP99: percentile(times, 99),
+    msMean: mean(times),
+    msWallPerSession: wall / n,
+    msP50FirstTenth: percentile(times.subarray(0, tenth), 50),
+    msP50LastTenth: percentile(times.subarray(n - tenth), 50),
+    gcMsPerSession: gcMs / n,
+    majorGcs,
+    rssKbPerSession: kb(after.rss, before.rss),
+    heapKbPerSession: kb(after.heapUsed, before.heapUsed),
+    externalKbPerSession: kb(after.external, before.external),
+    rssBeforeMb: before.rss / 2 ** 20,
+    rssAfterMb: after.rss / 2 ** 20,
+    ...(sharedLoadMs !== undefined ? { sharedLoadMs, sharedBytes } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// parent
+// ---------------------------------------------------------------------------
+
+function spawnChild(config: Config, n: number, sharedFile: string): Promise<ChildResult> {
+  const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--child', config, '--sessions', String(n), '--shared-file', sharedFile], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: ChildResult | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    child.on('message', (message) => {
+      result = message as ChildResult;
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (result) resolve(result);
+      else reject(new Error(`child ${config} exited (${signal ?? code}) without a result`));
+    });
+  });
+}
+
+type Row = ChildResult & { readonly runs: number };
+
+/** Median of each numeric field across runs. */
+function combine(results: readonly ChildResult[]): Row {
+  const first = results[0] as ChildResult;
+  const out: Record<string, unknown> = { ...first, runs: results.length };
+  for (const key of Object.keys(first) as (keyof ChildResult)[]) {
+    if (typeof first[key] === 'number') out[key] = median(results.map((r) => r[key] as number));
+  }
+  return out as unknown as Row;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const n = intArg(args, 'sessions', 5000);
+
+  const child = args.get('child');
+  if (child !== undefined) {
+    if (!(CONFIGS as readonly string[]).includes(child)) throw new Error(`unknown config ${child}`);
+    const result = await runChild(child as Config, n, args.get('shared-file') ?? '');
+    process.send?.(result);
+    return;
+  }
+
+  const fingerprint = sourceFingerprint();
+  const runs = intArg(args, 'runs', 1);
+  const sharedMb = intArg(args, 'shared-mb', 50);
+  const json = args.has('json');
+  const configs = (args.get('configs')?.split(',') ?? [...CONFIGS]) as Config[];
+  for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown config ${c}`);
+  const say = (text: string) => {
+    if (!json) process.stderr.write(`${text}\n`);
+  };
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgate-bench-'));
+  try {
+    const tinyFile = path.join(dir, 'tiny.json');
+    writeFileSync(
+      tinyFile,
+      JSON.stringify({ currencies: { EUR: 1, USD: 1.08 }, greeting: 'hello', limits: [1, 2, 3] }),
+    );
+    let largeFile = '';
+    if (configs.includes('realm-50mb')) {
+      largeFile = path.join(dir, 'large.json');
+      const t0 = performance.now();
+      const info = writeLargeSharedState(largeFile, sharedMb);
+      say(
+        `generated ${(info.bytes / 2 ** 20).toFixed(1)} MB shared state (${info.records} records) in ${(performance.now() - t0).toFixed(0)} ms`,
+      );
+    }
+
+    const results = new Map<Config, ChildResult[]>();
+    // Runs interleave the configurations, so a noisy minute hits all of them.
+    for (let run = 0; run < runs; run++) {
+      for (const config of configs) {
+        say(`run ${run + 1}/${runs}: ${config} × ${n} ...`);
+        const t0 = performance.now();
+        const result = await spawnChild(config, n, config === 'realm-50mb' ? largeFile : tinyFile);
+        say(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        results.set(config, [...(results.get(config) ?? []), result]);
+      }
+    }
+    const rows = new Map<Config, Row>();
+    for (const [config, list] of results) rows.set(config, combine(list));
+    report(rows, n, runs, json, fingerprint);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Checks {
+  readonly idleTargets: Array<{
+    config: Config;
+    kbPass: boolean;
+    msPass: boolean;
+    msMeanPass: boolean;
+  }>;
+  readonly largeWithin10pct?: { rss: number; heap: number; msP50: number; pass: boolean };
+  readonly firstEvalAdds?: { ms: number; rssKb: number; heapKb: number };
+}
+
+function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, fingerprint: string): void {
+  const floor = rows.get('floor');
+  const realm = rows.get('realm');
+  const large = rows.get('realm-50mb');
+  const engine = rows.get('engine-eval');
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 ? Number.NaN : a / b;
+  const rel = (a: number, b: number) => (a - b) / b;
+
+  const checks: Checks = {
+    idleTargets: [realm, large]
+      .filter((r): r is Row => r !== undefined)
+      .map((r) => ({
+        config: r.config,
+        kbPass: r.rssKbPerSession <= TARGET_KB,
+        msPass: r.msP50 <= TARGET_MS,
+        msMeanPass: r.msWallPerSession <= TARGET_MS,
+      })),
+    ...(realm && large
+      ? {
+          largeWithin10pct: {
+            rss: rel(large.rssKbPerSession, realm.rssKbPerSession),
+            heap: rel(large.heapKbPerSession, realm.heapKbPerSession),
+            msP50: rel(large.msP50, realm.msP50),
+            pass:
+              Math.abs(rel(large.rssKbPerSession, realm.rssKbPerSession)) <= 0.1 &&
+              Math.abs(rel(large.heapKbPerSession, realm.heapKbPerSession)) <= 0.1 &&
+              Math.abs(rel(large.msP50, realm.msP50)) <= 0.1,
+          },
+        }
+      : {}),
+    ...(realm && engine
+      ? {
+          firstEvalAdds: {
+            ms: engine.msP50 - realm.msP50,
+            rssKb: engine.rssKbPerSession - realm.rssKbPerSession,
+            heapKb: engine.heapKbPerSession - realm.heapKbPerSession,
+          },
+        }
+      : {}),
+  };
+
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          benchmark: 'sessions',
+          machine: machineLine(fingerprint),
+          sessions: n,
+          runs,
+          targets: { kbPerIdleSession: TARGET_KB, msPerIdleSession: TARGET_MS },
+          rows: [...rows.values()],
+          checks,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
+
+  const out: string[] = [];
+  out.push(`vmgate bench:sessions — ${n} sessions per configuration, ${runs} run(s), medians across runs`);
+  out.push(machineLine(fingerprint));
+  out.push('');
+  out.push(
+    table(
+      [
+        'configuration',
+        'ms p50',
+        'ms p99',
+        'ms wall/N',
+        'KB RSS',
+        'KB heap',
+        '×floor ms',
+        '×floor RSS',
+        '×floor heap',
+        'target (idle)',
+      ],
+      CONFIGS.filter((c) => rows.has(c)).map((c) => {
+        const r = rows.get(c) as Row;
+        const idle = c === 'realm' || c === 'realm-50mb';
+        const target = idle
+          ? `${r.rssKbPerSession <= TARGET_KB ? 'PASS' : 'MISS'} ≤${TARGET_KB}KB, ${r.msP50 <= TARGET_MS ? 'PASS' : 'MISS'} ≤${TARGET_MS}ms`
+          : c === 'floor'
+            ? 'reference'
+            : 'n/a (not idle)';
+        return [
+          LABELS[c],
+          fmt(r.msP50, 3),
+          fmt(r.msP99, 3),
+          fmt(r.msWallPerSession, 3),
+          fmt(r.rssKbPerSession, 1),
+          fmt(r.heapKbPerSession, 1),
+          fmtRatio(ratio(r.msP50, floor?.msP50)),
+          fmtRatio(ratio(r.rssKbPerSession, floor?.rssKbPerSession)),
+          fmtRatio(ratio(r.heapKbPerSession, floor?.heapKbPerSession)),
+          target,
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['configuration', 'p50 first 10%', 'p50 last 10%', 'GC ms/N', 'major GCs', 'RSS before', 'RSS after'],
+      CONFIGS.filter((c) => rows.has(c)).map((c) => {
+        const r = rows.get(c) as Row;
+        return [
+          LABELS[c],
+          fmt(r.msP50FirstTenth, 3),
+          fmt(r.msP50LastTenth, 3),
+          fmt(r.gcMsPerSession, 3),
+          fmt(r.majorGcs, 0),
+          `${fmt(r.rssBeforeMb, 0)} MB`,
+          `${fmt(r.rssAfterMb, 0)} MB`,
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    `KB = (memoryUsage() after − before, both after gc()) / N with all N kept alive; "ms wall/N" = creation loop wall time / N (GC pauses included).`,
+  );
+  out.push(
+    `Targets for an idle session: ≤ ${TARGET_KB} KB RSS and ≤ ${TARGET_MS} ms (judged on p50; wall/N shown too).`,
+  );
+  if (checks.largeWithin10pct) {
+    const c = checks.largeWithin10pct;
+    const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+    out.push(
+      `50 MB shared state vs tiny: RSS/session ${pct(c.rss)}, heap/session ${pct(c.heap)}, p50 ${pct(c.msP50)} → ${c.pass ? 'within 10%' : 'NOT within 10%'} (loaded once in ${fmt(large?.sharedLoadMs, 0)} ms, ${fmt((large?.sharedBytes ?? 0) / 2 ** 20, 1)} MB; child RSS before the sessions: ${fmt(large?.rssBeforeMb, 0)} MB vs ${fmt(realm?.rssBeforeMb, 0)} MB)`,
+    );
+  }
+  if (checks.firstEvalAdds) {
+    const c = checks.firstEvalAdds;
+    out.push(
+      `The first eval (SessionEngine + realm + \`1 + 1\`) adds to an idle realm: ${fmt(c.ms, 3)} ms p50, ${fmt(c.rssKb, 1)} KB RSS, ${fmt(c.heapKb, 1)} KB heap per session.`,
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS } from '../db/pool';
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from '../sandbox/session-engine';
+
+/** Everything `startGateway` accepts. The CLI (bin/vmgate.ts) builds it from flags, env and a config file. */
+export interface GatewayOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Path of the shared state file (.json, .js, .mjs); none → no `shared` global. */
+  readonly sharedFile: string | undefined;
+  /** Allow binding a non-loopback address without authentication. */
+  readonly insecure: boolean;
+  readonly limits: GatewayLimits;
+  readonly session: SessionLimits;
+  readonly auth: AuthOptions;
+  /** Allowed `Origin` values; empty → same origin (and clients that send none). */
+  readonly allowOrigins: readonly string[];
+  readonly auditLog: string | undefined;
+  readonly logLevel: string;
+  /** How long shutdown waits for sessions to close before it cuts them off. */
+  readonly shutdownTimeoutMs: number;
+  readonly database: DatabaseConfig;
+}
+
+/**
+ * `url`: use that server. `embedded`: start the private default server (data
+ * under `dataDir`). `off`: no database (every use of `db` is DB_UNAVAILABLE).
+ */
+export type DatabaseConfig =
+  | ({ readonly mode: 'url'; readonly url: string } & Omit<DatabaseOptions, 'url'>)
+  | ({ readonly mode: 'embedded'; readonly dataDir: string } & Omit<DatabaseOptions, 'url'>)
+  | { readonly mode: 'off' };
+
+export interface GatewayLimits {
+  readonly maxFrameBytes: number;
+  readonly maxSessions: number;
+  readonly maxSessionsPerAddress: number;
+  /** No frame from the client and nothing running for this long → close 4001. 0 = off. */
+  readonly idleTimeoutMs: number;
+  /** Close 4002 after this long whatever happens. 0 = off. */
+  readonly maxLifetimeMs: number;
+  /** Above this many buffered outgoing bytes, evals wait for the client to read. */
+  readonly sendBufferSoftBytes: number;
+  /** Above this, the session is closed (1008): the client is not reading. */
+  readonly sendBufferHardBytes: number;
+  readonly heartbeatMs: number;
+}
+
+export interface AuthOptions {
+  /** Static bearer tokens. */
+  readonly tokens: readonly string[];
+  readonly jwt: JwtOptions | undefined;
+}
+
+export interface JwtOptions {
+  /** HS256 shared secret. */
+  readonly secret?: string;
+  /** RS256 public key (PEM, SPKI). */
+  readonly publicKeyPem?: string;
+  /** A JWKS document (JSON text) for RS256 keys. */
+  readonly jwks?: string;
+  readonly issuer?: string;
+  readonly audience?: string;
+}
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
+  maxFrameBytes: 1024 * 1024,
+  maxSessions: 10_000,
+  maxSessionsPerAddress: 1_000,
+  idleTimeoutMs: 30 * 60_000,
+  maxLifetimeMs: 0,
+  sendBufferSoftBytes: 1024 * 1024,
+  sendBufferHardBytes: 16 * 1024 * 1024,
+  heartbeatMs: 30_000,
+});
+
+export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    sharedFile: undefined,
+    insecure: false,
+    allowOrigins: [],
+    auditLog: undefined,
+    logLevel: 'info',
+    shutdownTimeoutMs: 10_000,
+    database: { mode: 'off' },
+    ...overrides,
+    limits: { ...DEFAULT_GATEWAY_LIMITS, ...overrides.limits },
+    session: { ...DEFAULT_SESSION_LIMITS, ...overrides.session },
+    auth: { tokens: [], jwt: undefined, ...overrides.auth },
+  };
+}
+
+export function databaseDefaults(): Omit<DatabaseOptions, 'url'> {
+  return { ...DEFAULT_DATABASE_OPTIONS };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

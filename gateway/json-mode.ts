@@ -1,0 +1,103 @@
+import { errors, type VmgateError } from '../protocol/error-codes';
+import type { ClientOp, RequestId } from '../protocol/messages';
+import type { EngineOutput } from '../sandbox/engine-messages';
+
+/**
+ * JSON mode: one JSON object per frame. `parseClientFrame` never throws: a
+ * frame it cannot accept becomes a BAD_REQUEST error that still echoes the
+ * request's `id` when one could be read, so every request gets its one
+ * terminal frame.
+ */
+
+const MAX_ID_LENGTH = 256;
+
+export type ParsedFrame =
+  | { readonly ok: true; readonly op: ClientOp }
+  | { readonly ok: false; readonly id: RequestId | null; readonly error: VmgateError };
+
+export function parseClientFrame(text: string): ParsedFrame {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { ok: false, id: null, error: errors.badRequest('frame is not valid JSON') };
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, id: null, error: errors.badRequest('frame must be a JSON object') };
+  }
+  const frame = data as Record<string, unknown>;
+  const rawId = frame.id;
+  let id: RequestId | undefined;
+  if (rawId !== undefined) {
+    if (
+      typeof rawId === 'string' ? rawId.length > MAX_ID_LENGTH : typeof rawId !== 'number' || !Number.isFinite(rawId)
+    ) {
+      return {
+        ok: false,
+        id: null,
+        error: errors.badRequest(`id must be a string of at most ${MAX_ID_LENGTH} characters or a finite number`),
+      };
+    }
+    id = rawId as RequestId;
+  }
+  const reply = id ?? null;
+  const withId = <T extends object>(op: T) => (id === undefined ? op : { ...op, id });
+  switch (frame.op) {
+    case 'eval': {
+      if (typeof frame.code !== 'string') {
+        return { ok: false, id: reply, error: errors.badRequest('eval needs a string "code"') };
+      }
+      const timeoutMs = frame.timeoutMs;
+      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
+        return { ok: false, id: reply, error: errors.badRequest('timeoutMs must be a positive number') };
+      }
+      return {
+        ok: true,
+        op: withId({ op: 'eval', code: frame.code, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }) as ClientOp,
+      };
+    }
+    case 'commit':
+    case 'rollback':
+    case 'interrupt':
+    case 'ping':
+      return { ok: true, op: withId({ op: frame.op }) as ClientOp };
+    default:
+      return {
+        ok: false,
+        id: reply,
+        error: errors.badRequest(
+          typeof frame.op === 'string' ? `unknown op "${frame.op.slice(0, 64)}"` : 'frame needs a string "op"',
+        ),
+      };
+  }
+}
+
+/**
+ * Serialises an engine message as a JSON-mode frame. The result's `value` is
+ * already JSON text made by the realm's encoder: it is spliced in as is
+ * rather than parsed and stringified again.
+ */
+export function formatEngineOutput(message: EngineOutput, id: RequestId | null): string | undefined {
+  const idJson = JSON.stringify(id);
+  switch (message.type) {
+    case 'log':
+      return `{"type":"log","id":${idJson},"level":${JSON.stringify(message.level)},"text":${JSON.stringify(message.text)}}`;
+    case 'result':
+      return `{"type":"result","id":${idJson},"value":${message.value},"text":${JSON.stringify(message.text)},"stats":${JSON.stringify(message.stats)}}`;
+    case 'error': {
+      const { value, ...rest } = message.error;
+      const body =
+        value === undefined ? JSON.stringify(rest) : `${JSON.stringify(rest).slice(0, -1)},"value":${value}}`;
+      const stats = message.stats ? `,"stats":${JSON.stringify(message.stats)}` : '';
+      return `{"type":"error","id":${idJson},"error":${body}${stats}}`;
+    }
+    case 'ok':
+      return `{"type":"ok","id":${idJson}}`;
+    case 'closed':
+      return undefined;
+  }
+}
+
+export function formatError(id: RequestId | null, error: { code: string; message: string }): string {
+  return JSON.stringify({ type: 'error', id, error: { code: error.code, message: error.message } });
+}

@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../protocol/messages';
+import { promiseHooksEnabled } from '../sandbox/process-guards';
+import { SessionEngine } from '../sandbox/session-engine';
+import { SharedStateStore } from '../shared-state/store';
+import { AuditLog } from './audit-log';
+import { createAuthenticator, originAllowed } from './auth';
+import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
+import { type GatewayDatabase, openDatabase } from './database';
+import { GatewayMetrics } from './metrics';
+import { Session, type SessionMode } from './session';
+import { VERSION } from './version';
+
+/**
+ * The gateway: an HTTP server whose upgrades become sessions. It owns the
+ * listening socket, the session registry, the shared state store, the audit
+ * log and the metrics; `close()` shuts them down in reverse order.
+ */
+
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly metrics: GatewayMetrics;
+  readonly sessions: ReadonlySet<Session>;
+  readonly shared: SharedStateStore | undefined;
+  readonly database: GatewayDatabase;
+  /** Loads the shared state file again: new sessions get the new version. */
+  reloadShared(): string | undefined;
+  /** Graceful shutdown: refuse new sessions, close open ones with 1001, wait up to the deadline. */
+  close(reason?: string): Promise<void>;
+}
+
+export interface StartOptions extends Partial<Omit<GatewayOptions, 'limits' | 'session' | 'auth'>> {
+  readonly limits?: Partial<GatewayOptions['limits']>;
+  readonly session?: Partial<GatewayOptions['session']>;
+  readonly auth?: Partial<GatewayOptions['auth']>;
+  readonly logger?: Logger;
+}
+
+export class GatewayStartError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'GatewayStartError';
+    this.code = code;
+  }
+}
+
+type GatewayState = 'starting' | 'running' | 'closing' | 'closed';
+
+export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
+  const options = defaultGatewayOptions(start as Partial<GatewayOptions>);
+  const log = start.logger ?? pino({ level: options.logLevel, base: { service: 'vmgate' } });
+  if (await promiseHooksEnabled()) {
+    throw new GatewayStartError(
+      'ASYNC_HOOKS',
+      'async_hooks promise tracking is enabled in this process (an APM agent or AsyncLocalStorage?): session realms cannot run safely with it',
+    );
+  }
+  const auth = await createAuthenticator(options.auth);
+  if (!isLoopback(options.host) && !auth.required && !options.insecure) {
+    throw new GatewayStartError(
+      'INSECURE_BIND',
+      `refusing to listen on ${options.host} without authentication: set a token (--token-file / VMGATE_TOKENS) or JWT key, or pass --insecure`,
+    );
+  }
+  const shared = options.sharedFile ? SharedStateStore.load(options.sharedFile) : undefined;
+  const audit = options.auditLog ? await AuditLog.open(options.auditLog) : undefined;
+  const database = await openDatabase(options.database, log);
+  const metrics = new GatewayMetrics();
+  const sessions = new Set<Session>();
+  const perAddress = new Map<string, number>();
+  let state: GatewayState = 'starting';
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.limits.maxFrameBytes,
+    // Only our subprotocol is ever selected; anything else is text mode.
+    handleProtocols: (protocols) => (protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false),
+    perMessageDeflate: false,
+  });
+
+  const server = createServer((request, response) => void handleHttp(request, response));
+
+  async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'method not allowed\n');
+    switch (path) {
+      case '/healthz':
+        return state === 'running' ? send(response, 200, 'ok\n') : send(response, 503, `${state}\n`);
+      case '/readyz': {
+        if (state !== 'running') return sendJson(response, 503, { ready: false, state });
+        const db = await database.status();
+        // A configured database that cannot be reached makes the gateway not ready.
+        const ready = db !== 'unavailable';
+        return sendJson(response, ready ? 200 : 503, {
+          ready,
+          sessions: sessions.size,
+          shared: shared?.current.version ?? null,
+          database: db,
+        });
+      }
+      case '/metrics': {
+        metrics.sessionsOpen.set(sessions.size);
+        metrics.dbConnectionsBound.set(database.pool?.bound ?? 0);
+        const body = await metrics.registry.metrics();
+        response.writeHead(200, { 'content-type': metrics.registry.contentType });
+        response.end(body);
+        return;
+      }
+      default:
+        return send(response, 404, 'not found\n');
+    }
+  }
+
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void handleUpgrade(request, socket, head);
+  });
+
+  async function handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: number, reason: string) => {
+      metrics.upgradesRefused.inc({ status: String(status) });
+      log.info({ address: request.socket.remoteAddress, status, reason }, 'upgrade refused');
+      rejectUpgrade(socket, status, reason);
+    };
+    if (state !== 'running') return refuse(503, 'server is shutting down');
+    if (!originAllowed(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
+    const identity = await auth.authenticate(request);
+    if (!identity.ok) return refuse(identity.status, identity.reason);
+    const address = request.socket.remoteAddress ?? 'unknown';
+    if (sessions.size >= options.limits.maxSessions) return refuse(503, 'too many sessions');
+    if ((perAddress.get(address) ?? 0) >= options.limits.maxSessionsPerAddress) {
+      return refuse(429, 'too many sessions from this address');
+    }
+    // Count the session before the (asynchronous) handshake completes, so a
+    // burst cannot pass the limits together.
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const n = (perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(address);
+      else perAddress.set(address, n);
+    };
+    socket.once('close', uncount);
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      if (state !== 'running') {
+        ws.close(CLOSE_CODES.goingAway, 'server is shutting down');
+        return;
+      }
+      const mode: SessionMode = ws.protocol === JSON_SUBPROTOCOL ? 'json' : 'text';
+      const id = randomUUID();
+      const sharedState = shared?.current;
+      const session = new Session({
+        id,
+        mode,
+        socket: ws,
+        user: identity.user,
+        address,
+        limits: options.limits,
+        metrics,
+        log,
+        audit,
+        version: VERSION,
+        sharedVersion: sharedState?.version,
+        hello: () =>
+          JSON.stringify({
+            type: 'hello',
+            session: id,
+            protocol: JSON_SUBPROTOCOL,
+            server: { name: 'vmgate', version: VERSION },
+            limits: {
+              maxFrameBytes: options.limits.maxFrameBytes,
+              defaultTimeoutMs: options.session.defaultTimeoutMs,
+              maxTimeoutMs: options.session.maxTimeoutMs,
+              maxQueuedEvals: options.session.maxQueuedEvals,
+              maxOutputBytesPerEval: options.session.maxOutputBytesPerEval,
+              idleTimeoutMs: options.limits.idleTimeoutMs,
+            },
+            shared: sharedState ? { version: sharedState.version } : null,
+            user: identity.user,
+          }),
+        createEngine: (emit) =>
+          new SessionEngine({ limits: options.session, shared: sharedState?.value, database: database.engine, emit }),
+        onClosed: (closed, reason) => {
+          sessions.delete(closed);
+          uncount();
+          metrics.sessionsClosed.inc({ reason: reasonLabel(reason) });
+          metrics.sessionsOpen.set(sessions.size);
+        },
+      });
+      sessions.add(session);
+      metrics.sessionsOpened.inc();
+      metrics.sessionsOpen.set(sessions.size);
+      log.info({ session: id, user: identity.user, address, mode }, 'session opened');
+    });
+  }
+
+  // Heartbeat (the ws README pattern): a peer that missed a whole interval is dropped.
+  const heartbeat =
+    options.limits.heartbeatMs > 0
+      ? setInterval(() => {
+          for (const session of sessions) {
+            if (!session.alive) {
+              session.terminate('heartbeat timeout');
+              continue;
+            }
+            session.alive = false;
+            session.ping();
+          }
+        }, options.limits.heartbeatMs)
+      : undefined;
+  heartbeat?.unref();
+
+  try {
+    await listen(server, options.port, options.host);
+  } catch (error) {
+    await database.close();
+    await audit?.close();
+    throw error;
+  }
+  state = 'running';
+  const address = server.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  log.info(
+    {
+      host: address.address,
+      port: address.port,
+      shared: shared?.current.version ?? null,
+      database: database.description,
+    },
+    'gateway listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  const gateway: Gateway = {
+    url: `ws://${hostForUrl}:${address.port}`,
+    port: address.port,
+    host: address.address,
+    metrics,
+    sessions,
+    shared,
+    database,
+    reloadShared() {
+      if (!shared) return undefined;
+      const next = shared.reload();
+      log.info({ version: next.version }, 'shared state reloaded');
+      return next.version;
+    },
+    close(reason = 'server shutting down') {
+      closing ??= (async () => {
+        state = 'closing';
+        clearInterval(heartbeat);
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closes = Promise.all([...sessions].map((session) => session.close(reason, CLOSE_CODES.goingAway)));
+        const deadline = new Promise<'deadline'>((resolve) => {
+          setTimeout(() => resolve('deadline'), options.shutdownTimeoutMs).unref();
+        });
+        if ((await Promise.race([closes, deadline])) === 'deadline') {
+          log.warn({ open: sessions.size }, 'shutdown deadline reached: terminating remaining sessions');
+          for (const session of sessions) session.terminate(reason);
+        }
+        for (const client of wss.clients) client.terminate();
+        server.closeAllConnections();
+        await stopped;
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        // After the sessions: their rollbacks need the pool.
+        await database.close();
+        await audit?.close();
+        state = 'closed';
+        log.info('gateway closed');
+      })();
+      return closing;
+    },
+  };
+  return gateway;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE')
+        reject(new GatewayStartError('PORT_IN_USE', `port ${port} on ${host} is already in use`));
+      else if (error.code === 'EACCES')
+        reject(new GatewayStartError('PORT_DENIED', `not allowed to listen on ${host}:${port}`));
+      else reject(new GatewayStartError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${error.message}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
+  const statusText: Record<number, string> = {
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    429: 'Too Many Requests',
+    503: 'Service Unavailable',
+  };
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}\r\n${body}`,
+  );
+}
+
+function send(response: ServerResponse, status: number, body: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  response.end(body);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+/** Metric labels must stay few: map free-text close reasons onto a fixed set. */
+function reasonLabel(reason: string): string {
+  for (const known of [
+    'disconnected',
+    'idle timeout',
+    'session lifetime exceeded',
+    'heartbeat timeout',
+    'server shutting down',
+    'client is not reading its frames',
+    'frame too large',
+    'socket error',
+  ]) {
+    if (reason === known) return known.replace(/ /g, '_');
+  }
+  return 'other';
+}

@@ -1,0 +1,312 @@
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import { CLOSE_CODES, type RequestId } from '../protocol/messages';
+import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
+import { AuditLog } from './audit-log';
+import type { GatewayLimits } from './config';
+import { formatEngineOutput, formatError, parseClientFrame } from './json-mode';
+import type { GatewayMetrics } from './metrics';
+import { bannerText, helpText, parseTextFrame, renderEngineOutput, renderStats } from './text-mode';
+
+/**
+ * One WebSocket connection = one session. This object owns the socket's side
+ * of the session: frame parsing for its mode, the id ↔ ref mapping, limits
+ * (idle, lifetime, backpressure) and the single close path. The engine owns
+ * the realm; the session only exchanges messages with it.
+ */
+
+export type SessionMode = 'json' | 'text';
+
+/** The message-shaped engine interface (DESIGN.md §4): in-process today, an executor later. */
+export interface EngineHandle {
+  send(input: EngineInput): void;
+  close(reason: string): Promise<void>;
+  pause(): void;
+  resume(): void;
+  readonly pending: number;
+}
+
+export interface SessionContext {
+  readonly id: string;
+  readonly mode: SessionMode;
+  readonly socket: WebSocket;
+  readonly user: string | null;
+  readonly address: string;
+  readonly limits: GatewayLimits;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  readonly audit: AuditLog | undefined;
+  readonly version: string;
+  readonly sharedVersion: string | undefined;
+  readonly hello: () => string;
+  /** Creates the engine; its `emit` must go to `session.onEngineOutput`. */
+  readonly createEngine: (emit: (message: EngineOutput) => void) => EngineHandle;
+  readonly onClosed: (session: Session, reason: string) => void;
+}
+
+interface Pending {
+  readonly id: RequestId | null;
+  readonly kind: 'eval' | 'other';
+  readonly started: number;
+  readonly codeBytes: number;
+  readonly codeSha256: string | undefined;
+}
+
+type State = 'open' | 'closing' | 'closed';
+
+export class Session {
+  readonly id: string;
+  readonly mode: SessionMode;
+  readonly user: string | null;
+  readonly address: string;
+  readonly openedAt = Date.now();
+  /** Heartbeat: set on every pong, cleared on every ping. */
+  alive = true;
+  readonly #ctx: SessionContext;
+  readonly #socket: WebSocket;
+  readonly #engine: EngineHandle;
+  readonly #pending = new Map<number, Pending>();
+  #ref = 0;
+  #state: State = 'open';
+  #idleTimer: NodeJS.Timeout | undefined;
+  #lifetimeTimer: NodeJS.Timeout | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #lastStats: EvalStats | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(ctx: SessionContext) {
+    this.#ctx = ctx;
+    this.id = ctx.id;
+    this.mode = ctx.mode;
+    this.user = ctx.user;
+    this.address = ctx.address;
+    this.#socket = ctx.socket;
+    this.#engine = ctx.createEngine((message) => this.#onEngineOutput(message));
+
+    this.#socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
+    this.#socket.on('pong', () => {
+      this.alive = true;
+    });
+    this.#socket.on(
+      'close',
+      (code) => void this.close(code === CLOSE_CODES.tooBig ? 'frame too large' : 'disconnected'),
+    );
+    this.#socket.on('error', () => void this.close('socket error'));
+
+    const { idleTimeoutMs, maxLifetimeMs } = ctx.limits;
+    if (idleTimeoutMs > 0) this.#armIdle();
+    if (maxLifetimeMs > 0) {
+      this.#lifetimeTimer = setTimeout(
+        () => void this.close('session lifetime exceeded', CLOSE_CODES.lifetime),
+        maxLifetimeMs,
+      );
+    }
+    this.#send(ctx.mode === 'json' ? ctx.hello() : bannerText(ctx.id, ctx.version, ctx.sharedVersion));
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /**
+   * The one close path: the socket closing, a limit, shutdown and the
+   * heartbeat all end here. Idempotent; later calls share the first promise.
+   */
+  close(reason: string, code: number = CLOSE_CODES.normal): Promise<void> {
+    this.#closed ??= this.#close(reason, code);
+    return this.#closed;
+  }
+
+  async #close(reason: string, code: number): Promise<void> {
+    this.#state = 'closing';
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#lifetimeTimer);
+    clearTimeout(this.#drainTimer);
+    // The engine answers queued requests while the socket may still be open,
+    // then releases the realm (and, with a database, rolls back).
+    await this.#engine.close(reason);
+    this.#state = 'closed';
+    const socket = this.#socket;
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {
+      socket.close(code, truncateReason(reason));
+    }
+    this.#ctx.log.info({ session: this.id, user: this.user, reason, code }, 'session closed');
+    this.#ctx.onClosed(this, reason);
+  }
+
+  ping(): void {
+    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.ping();
+  }
+
+  /** Drops the connection without a close handshake (dead peer). */
+  terminate(reason: string): void {
+    this.#socket.terminate();
+    void this.close(reason);
+  }
+
+  // ---- client → engine -----------------------------------------------------
+
+  #onFrame(data: RawData, isBinary: boolean): void {
+    if (this.#state !== 'open') return;
+    const { metrics } = this.#ctx;
+    const bytes = rawLength(data);
+    metrics.framesIn.inc();
+    metrics.bytesIn.inc(bytes);
+    this.#armIdle();
+    if (isBinary) {
+      const message = 'binary frames are not accepted: send text frames';
+      this.#send(
+        this.mode === 'json' ? formatError(null, { code: 'BAD_REQUEST', message }) : `Error [BAD_REQUEST]: ${message}`,
+      );
+      return;
+    }
+    const text = data.toString();
+    if (this.mode === 'json') this.#onJsonFrame(text);
+    else this.#onTextFrame(text);
+  }
+
+  #onJsonFrame(text: string): void {
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      this.#send(formatError(parsed.id, parsed.error));
+      return;
+    }
+    const op = parsed.op;
+    const id = op.id ?? null;
+    switch (op.op) {
+      case 'ping':
+        this.#send(JSON.stringify({ type: 'pong', id }));
+        return;
+      case 'eval':
+        this.#dispatch(
+          { type: 'eval', ref: 0, code: op.code, ...(op.timeoutMs !== undefined ? { timeoutMs: op.timeoutMs } : {}) },
+          id,
+          op.code,
+        );
+        return;
+      case 'commit':
+      case 'rollback':
+      case 'interrupt':
+        this.#dispatch({ type: op.op, ref: 0 }, id);
+        return;
+    }
+  }
+
+  #onTextFrame(text: string): void {
+    const command = parseTextFrame(text);
+    switch (command.kind) {
+      case 'eval':
+        if (command.code.trim() === '') return;
+        this.#dispatch({ type: 'eval', ref: 0, code: command.code }, null, command.code);
+        return;
+      case 'help':
+        this.#send(helpText());
+        return;
+      case 'stats':
+        this.#send(renderStats(this.#lastStats));
+        return;
+      case 'unknown':
+        this.#send(`Unknown command ${command.name}. Type .help for help.`);
+        return;
+      default:
+        this.#dispatch({ type: command.kind, ref: 0 }, null);
+    }
+  }
+
+  #dispatch(input: EngineInput, id: RequestId | null, code?: string): void {
+    const ref = ++this.#ref;
+    this.#pending.set(ref, {
+      id,
+      kind: input.type === 'eval' ? 'eval' : 'other',
+      started: performance.now(),
+      codeBytes: code === undefined ? 0 : Buffer.byteLength(code),
+      codeSha256: code !== undefined && this.#ctx.audit ? AuditLog.hash(code) : undefined,
+    });
+    this.#engine.send({ ...input, ref } as EngineInput);
+  }
+
+  // ---- engine → client -----------------------------------------------------
+
+  #onEngineOutput(message: EngineOutput): void {
+    if (message.type === 'closed') return;
+    const pending = message.ref === null ? undefined : this.#pending.get(message.ref);
+    const id = pending?.id ?? null;
+    if (message.type !== 'log' && pending) {
+      this.#pending.delete(message.ref as number);
+      if (pending.kind === 'eval') this.#recordEval(pending, message);
+    }
+    const frame = this.mode === 'json' ? formatEngineOutput(message, id) : renderEngineOutput(message);
+    if (frame !== undefined) this.#send(frame);
+  }
+
+  #recordEval(pending: Pending, message: Extract<EngineOutput, { type: 'result' | 'error' | 'ok' }>): void {
+    const outcome = message.type === 'error' ? message.error.code : 'ok';
+    const stats = message.type === 'ok' ? undefined : message.stats;
+    if (stats) this.#lastStats = stats;
+    const ms = stats?.ms ?? performance.now() - pending.started;
+    const { metrics, audit } = this.#ctx;
+    metrics.evals.inc({ outcome });
+    metrics.evalDuration.observe(ms / 1000);
+    audit?.write({
+      session: this.id,
+      user: this.user,
+      address: this.address,
+      codeBytes: pending.codeBytes,
+      codeSha256: pending.codeSha256 ?? '',
+      outcome,
+      ms,
+    });
+  }
+
+  #send(frame: string): void {
+    const socket = this.#socket;
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(frame);
+    const { metrics, limits } = this.#ctx;
+    metrics.framesOut.inc();
+    metrics.bytesOut.inc(Buffer.byteLength(frame));
+    const buffered = socket.bufferedAmount;
+    if (buffered > limits.sendBufferHardBytes) {
+      // A client that does not read will not read a close frame either:
+      // give the handshake a moment, then drop the connection.
+      void this.close('client is not reading its frames', CLOSE_CODES.policy);
+      setTimeout(() => socket.terminate(), 1000).unref();
+    } else if (buffered > limits.sendBufferSoftBytes) {
+      this.#engine.pause();
+      this.#watchDrain();
+    }
+  }
+
+  /** While paused for backpressure, resume the engine once the client has read enough. */
+  #watchDrain(): void {
+    if (this.#drainTimer) return;
+    const check = () => {
+      this.#drainTimer = undefined;
+      if (this.#state !== 'open') return;
+      if (this.#socket.bufferedAmount <= this.#ctx.limits.sendBufferSoftBytes / 2) this.#engine.resume();
+      else this.#drainTimer = setTimeout(check, 20);
+    };
+    this.#drainTimer = setTimeout(check, 20);
+  }
+
+  #armIdle(): void {
+    const { idleTimeoutMs } = this.#ctx.limits;
+    if (idleTimeoutMs <= 0 || this.#state !== 'open') return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      // Something still running (or queued) is not idleness.
+      if (this.#engine.pending > 0) this.#armIdle();
+      else void this.close('idle timeout', CLOSE_CODES.idle);
+    }, idleTimeoutMs);
+  }
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return (data as Buffer | ArrayBuffer).byteLength;
+}
+
+/** A close reason is limited to 123 bytes by the protocol. */
+function truncateReason(reason: string): string {
+  return Buffer.byteLength(reason) <= 123 ? reason : `${Buffer.from(reason).subarray(0, 120).toString()}...`;
+}

@@ -1,0 +1,78 @@
+import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
+
+/**
+ * Text mode: what `wscat -c ws://host:port` speaks. Each text frame is code
+ * to evaluate, or one of the dot commands; replies are plain text, rendered as
+ * the Node REPL prints them.
+ */
+
+export type TextCommand =
+  | { readonly kind: 'eval'; readonly code: string }
+  | { readonly kind: 'commit' }
+  | { readonly kind: 'rollback' }
+  | { readonly kind: 'interrupt' }
+  | { readonly kind: 'stats' }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'unknown'; readonly name: string };
+
+const COMMANDS: Readonly<Record<string, TextCommand['kind']>> = {
+  '.commit': 'commit',
+  '.rollback': 'rollback',
+  '.interrupt': 'interrupt',
+  '.stats': 'stats',
+  '.help': 'help',
+};
+
+export function parseTextFrame(text: string): TextCommand {
+  const trimmed = text.trim();
+  // A dot command is a single word; `.5 + 1` is code.
+  if (/^\.[a-z]+$/i.test(trimmed)) {
+    const kind = COMMANDS[trimmed.toLowerCase()];
+    if (kind === undefined) return { kind: 'unknown', name: trimmed };
+    return { kind } as TextCommand;
+  }
+  return { kind: 'eval', code: text };
+}
+
+export function helpText(): string {
+  return [
+    'Type JavaScript to evaluate it in this session. Bindings persist; top-level await works.',
+    "  shared        the server's shared, read-only state",
+    "  db            the session's database (when one is configured)",
+    'Commands:',
+    '  .commit      commit the open transaction',
+    '  .rollback    roll back the open transaction',
+    '  .interrupt   stop the running evaluation',
+    '  .stats       where the last evaluation spent its time',
+    '  .help        this text',
+  ].join('\n');
+}
+
+export function bannerText(session: string, version: string, sharedVersion: string | undefined): string {
+  const shared = sharedVersion ? `, shared state ${sharedVersion}` : '';
+  return `vmgate ${version} — session ${session}${shared}. Type .help for help.`;
+}
+
+/** The text frame for an engine message, or undefined when nothing is shown. */
+export function renderEngineOutput(message: EngineOutput): string | undefined {
+  switch (message.type) {
+    case 'log':
+      return message.text;
+    case 'result':
+      return message.text;
+    case 'error': {
+      const { error } = message;
+      if (error.text !== undefined) return error.text;
+      return `Error [${error.code}]: ${error.message}`;
+    }
+    case 'ok':
+      return 'ok';
+    case 'closed':
+      return undefined;
+  }
+}
+
+export function renderStats(stats: EvalStats | undefined): string {
+  if (!stats) return 'no evaluation has finished yet';
+  return `${stats.ms} ms total, ${stats.cpuMs} ms JavaScript, ${stats.dbMs} ms database (${stats.queries} ${stats.queries === 1 ? 'query' : 'queries'})`;
+}

@@ -1,0 +1,69 @@
+/**
+ * Stable error codes of the wire contract (DESIGN.md §2). Clients switch on
+ * these strings; never rename one. `docs/protocol.md` lists their meanings.
+ */
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'SYNTAX_ERROR',
+  'UNCAUGHT',
+  'TIMEOUT',
+  'INTERRUPTED',
+  'DB_ERROR',
+  'DB_BUSY',
+  'DB_UNAVAILABLE',
+  'LIMIT',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const kVmgateError = Symbol.for('vmgate.error');
+
+/** Extra, code-specific fields that travel in the error frame (all JSON-safe). */
+export type ErrorDetails = Record<string, string | number | boolean | null>;
+
+/**
+ * The one error type vmgate's host code throws on purpose. Checked by brand,
+ * not `instanceof`, so it survives duplicate module copies and jest's sandbox.
+ */
+export class VmgateError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+  /** WebSocket close code when the error ends the session. */
+  readonly closeCode: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, closeCode?: number) {
+    super(message);
+    this.name = 'VmgateError';
+    this.code = code;
+    this.details = details;
+    this.closeCode = closeCode;
+    Object.defineProperty(this, kVmgateError, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kVmgateError] === true;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } & ErrorDetails {
+    return { ...this.details, code: this.code, message: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+// Factories: one place for the wording of each error.
+export const errors = {
+  badRequest: (message: string, details?: ErrorDetails) => new VmgateError('BAD_REQUEST', message, details),
+  syntax: (message: string, line: number, column: number) =>
+    new VmgateError('SYNTAX_ERROR', message, { name: 'SyntaxError', line, column }),
+  timeout: (ms: number) =>
+    new VmgateError('TIMEOUT', `evaluation exceeded its time budget of ${ms} ms`, { timeoutMs: ms }),
+  interrupted: () => new VmgateError('INTERRUPTED', 'evaluation interrupted'),
+  limit: (message: string, details?: ErrorDetails, closeCode?: number) =>
+    new VmgateError('LIMIT', message, details, closeCode),
+  internal: (message = 'internal error') => new VmgateError('INTERNAL', message),
+  closed: (reason: string) => new VmgateError('LIMIT', `session closed: ${reason}`, { reason }),
+} as const;

@@ -1,0 +1,60 @@
+import type { ErrorCode } from '../protocol/error-codes';
+
+/**
+ * The message-shaped interface between the gateway and a session engine
+ * (DESIGN.md §4). Every field is structured-clone and JSON safe, so the same
+ * messages can cross a thread or process boundary unchanged.
+ *
+ * `ref` is chosen by the sender of a request and echoed by every message
+ * about it; the gateway maps it to the client's `id`.
+ */
+
+export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
+
+export type EngineInput =
+  | { readonly type: 'eval'; readonly ref: number; readonly code: string; readonly timeoutMs?: number }
+  | { readonly type: 'commit'; readonly ref: number }
+  | { readonly type: 'rollback'; readonly ref: number }
+  | { readonly type: 'interrupt'; readonly ref: number }
+  | { readonly type: 'close'; readonly reason: string };
+
+export interface EvalStats {
+  /** Wall-clock time from the start of the eval to its terminal message. */
+  readonly ms: number;
+  /** Time spent running JavaScript in the realm (all timed entries of this eval). */
+  readonly cpuMs: number;
+  /** Time spent waiting for the database, and the number of statements. */
+  readonly dbMs: number;
+  readonly queries: number;
+}
+
+export interface ErrorPayload {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** For SYNTAX_ERROR and UNCAUGHT: the error's name (`TypeError`, ...). */
+  readonly name?: string;
+  /** User frames only, when the error carries a stack. */
+  readonly stack?: string;
+  /** For SYNTAX_ERROR: 1-based position in the input. */
+  readonly line?: number;
+  readonly column?: number;
+  /** For UNCAUGHT: the thrown value, encoded as in a result (JSON text). */
+  readonly value?: string;
+  /** Human rendering, e.g. `Uncaught TypeError: x is not a function`. */
+  readonly text?: string;
+  readonly [extra: string]: string | number | boolean | undefined;
+}
+
+export type EngineOutput =
+  | { readonly type: 'log'; readonly ref: number | null; readonly level: LogLevel; readonly text: string }
+  | {
+      readonly type: 'result';
+      readonly ref: number;
+      /** JSON text of the tagged value encoding. */
+      readonly value: string;
+      readonly text: string;
+      readonly stats: EvalStats;
+    }
+  | { readonly type: 'error'; readonly ref: number; readonly error: ErrorPayload; readonly stats?: EvalStats }
+  | { readonly type: 'ok'; readonly ref: number }
+  | { readonly type: 'closed'; readonly reason: string };

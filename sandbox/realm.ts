@@ -1,0 +1,389 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import vm from 'node:vm';
+import { buildRealmFunctionSource } from './realm-source';
+
+/**
+ * One session realm: a fresh `node:vm` context built under every rule of
+ * DESIGN.md §1, plus the host half of its bridge. This class owns the
+ * context and the Node timers armed for it; `dispose()` is its one close path.
+ *
+ * Every entry into the realm after bootstrap is a `runInContext` with a
+ * timeout (the realm uses `microtaskMode: 'afterEvaluate'`, so promise jobs
+ * run inside that budget too). The host never reads a property of a realm
+ * value: the realm calls back with primitives only.
+ */
+
+export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
+const LOG_LEVELS: ReadonlySet<string> = new Set(['log', 'info', 'warn', 'error', 'debug']);
+
+export interface RealmSettlement {
+  readonly seq: number;
+  readonly kind: 'result' | 'error';
+  /** Human rendering, as the Node REPL prints it (for errors: `Name: message` and frames). */
+  readonly text: string;
+  /** The tagged JSON encoding of the value (docs/protocol.md, "Value encoding"). */
+  readonly json: string;
+  readonly name?: string;
+  readonly message?: string;
+  readonly stack?: string;
+  /** For errors raised by the database layer: their wire code and fields (JSON text). */
+  readonly details?: string;
+}
+
+export interface RealmHooks {
+  log(level: LogLevel, text: string): void;
+  settle(settlement: RealmSettlement): void;
+  /** Work is queued for the realm (a timer fired, a host call finished): schedule a pump. */
+  wake(): void;
+  /** An asynchronous host call started by realm code; return its id, or undefined to refuse. */
+  call?(op: string, payload: string): number | undefined;
+}
+
+export interface RealmOptions {
+  readonly shared?: unknown;
+  readonly maxTimers: number;
+  readonly maxLogLine: number;
+  readonly inspectDepth: number;
+  readonly encodeLimits?: Readonly<Record<string, number>>;
+  /** Library scripts a realm may load on demand (e.g. Kysely), each compiled once per process. */
+  readonly modules?: Readonly<Record<string, () => vm.Script>>;
+}
+
+/** What one timed entry did. `threw` means a value escaped the realm's own handlers (never read). */
+export type EntryOutcome =
+  | { readonly kind: 'ok'; readonly ms: number }
+  | { readonly kind: 'timeout'; readonly ms: number }
+  | { readonly kind: 'threw'; readonly ms: number };
+
+const REALM_MODULES = [
+  'primordials',
+  'base64',
+  'inspect',
+  'value-codec',
+  'host-bridge',
+  'error-policy',
+  'console',
+  'timers',
+  'web-globals',
+  'database',
+  'bootstrap',
+] as const;
+
+let bootstrapScript: vm.Script | undefined;
+let pumpScript: vm.Script | undefined;
+
+function scripts(): { bootstrap: vm.Script; pump: vm.Script } {
+  // Compiled once per process; running a compiled script in a new context
+  // shares its bytecode, so a realm pays only for the closures it creates.
+  bootstrapScript ??= new vm.Script(
+    buildRealmFunctionSource(REALM_MODULES, 'return bootstrap(host, config, shared);', 'host, config, shared'),
+    { filename: 'vmgate:realm' },
+  );
+  pumpScript ??= new vm.Script('__vmgate.p()', { filename: 'vmgate:pump' });
+  return { bootstrap: bootstrapScript, pump: pumpScript };
+}
+
+/**
+ * Whether an entry that threw was stopped by its timeout. The thrown value is
+ * never inspected: with `afterEvaluate`, Node creates the timeout error in the
+ * *realm's* context, so it is a realm object like any other. Only the watchdog
+ * can end an entry after its budget, and only a stack overflow inside the
+ * realm's own handlers escapes before it.
+ */
+function isTimeout(elapsedMs: number, timeoutMs: number): boolean {
+  return elapsedMs >= timeoutMs - 1;
+}
+
+const URL_FIELDS = [
+  'href',
+  'origin',
+  'protocol',
+  'username',
+  'password',
+  'host',
+  'hostname',
+  'port',
+  'pathname',
+  'search',
+  'hash',
+] as const;
+type UrlField = (typeof URL_FIELDS)[number];
+
+function urlParts(url: URL): string {
+  const parts: Record<string, string> = {};
+  for (const field of URL_FIELDS) parts[field] = url[field];
+  return JSON.stringify(parts);
+}
+
+export type RealmEvent =
+  | readonly ['t', number, number]
+  | readonly ['c', number, boolean, unknown]
+  | readonly ['f', number[]];
+
+export class Realm {
+  readonly #context: vm.Context;
+  readonly #hooks: RealmHooks;
+  readonly #maxTimers: number;
+  readonly #modules: Readonly<Record<string, () => vm.Script>>;
+  readonly #loaded = new Set<string>();
+  readonly #timers = new Map<number, { handle: NodeJS.Timeout; owner: number }>();
+  #events: RealmEvent[] = [];
+  #pumpOpen = false;
+  #disposed = false;
+  /** Attribution for timers armed during the current entry. */
+  #entryOwner = 0;
+
+  constructor(options: RealmOptions, hooks: RealmHooks) {
+    this.#hooks = hooks;
+    this.#maxTimers = options.maxTimers;
+    this.#modules = options.modules ?? {};
+    // A null-prototype object: a plain `{}` would be a host object whose
+    // constructor chain reaches the host `Function` (DESIGN.md §1 rule 4).
+    this.#context = vm.createContext(Object.create(null), {
+      name: 'vmgate session',
+      codeGeneration: { strings: false, wasm: false },
+      microtaskMode: 'afterEvaluate',
+    });
+    const { bootstrap } = scripts();
+    const init = bootstrap.runInContext(this.#context, { displayErrors: false }) as (
+      host: object,
+      config: string,
+      shared: unknown,
+    ) => undefined;
+    const config = JSON.stringify({
+      maxLogLine: options.maxLogLine,
+      inspectDepth: options.inspectDepth,
+      encodeLimits: options.encodeLimits ?? {},
+    });
+    // A direct (untimed) call is acceptable only here: trusted code, before
+    // any user code exists in the realm.
+    init(this.#hostApi(), config, options.shared);
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Runs a compiled input script (see repl-transform.ts) as one timed entry. */
+  evaluate(script: vm.Script, timeoutMs: number, owner: number): EntryOutcome {
+    return this.#enter(script, timeoutMs, owner);
+  }
+
+  /** Delivers queued events (fired timers, finished host calls) in one timed entry. */
+  pump(timeoutMs: number, owner: number): EntryOutcome | undefined {
+    if (this.#events.length === 0 || this.#disposed) return undefined;
+    this.#pumpOpen = true;
+    try {
+      return this.#enter(scripts().pump, timeoutMs, owner);
+    } finally {
+      this.#pumpOpen = false;
+    }
+  }
+
+  hasModule(name: string): boolean {
+    return this.#loaded.has(name);
+  }
+
+  /** Runs a library module's script as its own timed entry (before an input that needs it). */
+  loadModule(name: string, timeoutMs: number): EntryOutcome | undefined {
+    const script = this.#modules[name];
+    if (!script || this.#loaded.has(name) || this.#disposed) return undefined;
+    this.#loaded.add(name);
+    return this.#enter(script(), timeoutMs, 0);
+  }
+
+  get hasPendingEvents(): boolean {
+    return this.#events.length > 0;
+  }
+
+  /** The owner recorded for the timer events at the head of the queue (for attribution). */
+  get nextEventOwner(): number {
+    for (const event of this.#events) {
+      if (event[0] === 't') return event[2];
+    }
+    return 0;
+  }
+
+  /** Queues the answer to a host call made by realm code. */
+  deliver(callId: number, ok: boolean, payload: string | number | boolean | null): void {
+    if (this.#disposed) return;
+    this.#events.push(['c', callId, ok, payload]);
+    this.#hooks.wake();
+  }
+
+  /** Clears the timers armed on behalf of `owner` (an eval that timed out or was interrupted). */
+  clearTimers(owner?: number): number {
+    const dropped: number[] = [];
+    for (const [id, timer] of this.#timers) {
+      if (owner === undefined || timer.owner === owner) {
+        clearTimeout(timer.handle);
+        this.#timers.delete(id);
+        dropped.push(id);
+      }
+    }
+    if (dropped.length > 0) {
+      // Fired-but-undelivered events of those timers are dropped too, and the
+      // realm forgets their callbacks on its next entry.
+      const gone = new Set(dropped);
+      this.#events = this.#events.filter((event) => !(event[0] === 't' && gone.has(event[1])));
+      this.#events.push(['f', dropped]);
+    }
+    return dropped.length;
+  }
+
+  get timerCount(): number {
+    return this.#timers.size;
+  }
+
+  /** Frees the realm: every Node timer, every queued event, the context itself. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer.handle);
+    this.#timers.clear();
+    this.#events = [];
+    // node:vm has no explicit dispose: dropping the last reference frees the
+    // context. The owner drops this Realm object.
+  }
+
+  #enter(script: vm.Script, timeoutMs: number, owner: number): EntryOutcome {
+    const started = performance.now();
+    this.#entryOwner = owner;
+    const timeout = Math.max(1, Math.ceil(timeoutMs));
+    try {
+      // displayErrors: false — otherwise Node reads `.stack` of an escaping
+      // value in host code, outside the timeout.
+      script.runInContext(this.#context, { timeout, displayErrors: false });
+      return { kind: 'ok', ms: performance.now() - started };
+    } catch {
+      const ms = performance.now() - started;
+      return isTimeout(ms, timeout) ? { kind: 'timeout', ms } : { kind: 'threw', ms };
+    } finally {
+      this.#entryOwner = 0;
+    }
+  }
+
+  #armTimer(id: number, ms: number, repeat: boolean): boolean {
+    if (this.#disposed || this.#timers.size >= this.#maxTimers || this.#timers.has(id)) return false;
+    const owner = this.#entryOwner;
+    const fire = () => {
+      if (this.#disposed) return;
+      if (!repeat) this.#timers.delete(id);
+      this.#events.push(['t', id, owner]);
+      this.#hooks.wake();
+    };
+    const handle = repeat ? setInterval(fire, ms) : setTimeout(fire, ms);
+    this.#timers.set(id, { handle, owner });
+    return true;
+  }
+
+  /**
+   * The host functions handed to the bootstrap. Each takes and returns
+   * primitives only, validates every argument with `typeof` (which never runs
+   * realm code), and never throws.
+   */
+  #hostApi(): object {
+    const hooks = this.#hooks;
+    const api = {
+      log: (level: unknown, text: unknown): undefined => {
+        if (typeof level === 'string' && typeof text === 'string' && LOG_LEVELS.has(level) && !this.#disposed) {
+          guard(() => hooks.log(level as LogLevel, text));
+        }
+        return undefined;
+      },
+      settle: (
+        seq: unknown,
+        kind: unknown,
+        text: unknown,
+        json: unknown,
+        name: unknown,
+        message: unknown,
+        stack: unknown,
+        details: unknown,
+      ): undefined => {
+        if (typeof seq !== 'number' || (kind !== 'result' && kind !== 'error')) return undefined;
+        if (typeof text !== 'string' || typeof json !== 'string') return undefined;
+        const settlement: RealmSettlement = {
+          seq,
+          kind,
+          text,
+          json,
+          ...(typeof name === 'string' ? { name } : {}),
+          ...(typeof message === 'string' ? { message } : {}),
+          ...(typeof stack === 'string' ? { stack } : {}),
+          ...(typeof details === 'string' ? { details } : {}),
+        };
+        guard(() => hooks.settle(settlement));
+        return undefined;
+      },
+      timer: (op: unknown, id: unknown, ms: unknown, repeat: unknown): boolean => {
+        if (typeof id !== 'number') return false;
+        if (op === 'clear') {
+          const timer = this.#timers.get(id);
+          if (timer) clearTimeout(timer.handle);
+          return this.#timers.delete(id);
+        }
+        if (op !== 'set' || typeof ms !== 'number' || typeof repeat !== 'boolean') return false;
+        return guard(() => this.#armTimer(id, ms, repeat)) ?? false;
+      },
+      take: (): string => {
+        if (!this.#pumpOpen || this.#events.length === 0) return '';
+        const events = this.#events;
+        this.#events = [];
+        return JSON.stringify(events);
+      },
+      random: (bytes: unknown): string | undefined => {
+        if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0 || bytes > 65536) return undefined;
+        return randomBytes(bytes).toString('hex');
+      },
+      url: (op: unknown, a: unknown, b: unknown, c: unknown): string => {
+        return (
+          guard(() => {
+            if (op === 'parse' && typeof a === 'string' && (b === undefined || typeof b === 'string')) {
+              return urlParts(new URL(a, b));
+            }
+            if (op === 'set' && typeof a === 'string' && typeof b === 'string' && typeof c === 'string') {
+              const url = new URL(a);
+              if (b !== 'origin' && (URL_FIELDS as readonly string[]).includes(b)) {
+                (url as unknown as Record<UrlField, string>)[b as UrlField] = c;
+              }
+              return urlParts(url);
+            }
+            return '';
+          }) ?? ''
+        );
+      },
+      now: (): number => performance.now(),
+      // Fallback for a realm that reaches `db` without the host having preloaded
+      // Kysely (e.g. `globalThis['d' + 'b']`): a nested run, still inside the
+      // outer entry's timeout.
+      load: (name: unknown): boolean => {
+        if (typeof name !== 'string' || this.#disposed) return false;
+        const script = this.#modules[name];
+        if (!script) return false;
+        this.#loaded.add(name);
+        return (
+          guard(() => {
+            script().runInContext(this.#context, { displayErrors: false });
+            return true;
+          }) ?? false
+        );
+      },
+      call: (op: unknown, payload: unknown): number | undefined => {
+        if (typeof op !== 'string' || typeof payload !== 'string' || !hooks.call || this.#disposed) return undefined;
+        return guard(() => hooks.call?.(op, payload));
+      },
+    };
+    return Object.freeze(Object.assign(Object.create(null), api));
+  }
+}
+
+/** Host functions must never throw into the realm: a host error object would cross the boundary. */
+function guard<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,312 @@
+// Realm-side source, concatenated last. Runs once per realm, before any user
+// code: removes what a realm must not have, installs the console and the
+// convenience globals, and publishes `__vmgate`, the only entry points the
+// host's scripts call (`r` run an input, `p` pump host events, `d`/`k`/`g`
+// REPL bindings).
+
+function bootstrap(host, configJson, shared) {
+  const global = globalThis;
+  const config = JSONParse(configJson);
+  const bridge = createHostBridge(host);
+
+  // DESIGN.md §1 rule 4. FinalizationRegistry callbacks would run as host
+  // tasks, outside any timed entry. V8's own `console` goes to the inspector.
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console']) {
+    delete global[name];
+  }
+  installErrorPolicy(global);
+  // Node builds property descriptors for this realm's global object as plain
+  // objects of this realm; an inherited `get`/`set`/`value` on Object.prototype
+  // makes them invalid and V8 aborts the whole process (a fatal error, not an
+  // exception). No new property may be added to Object.prototype.
+  ObjectPreventExtensions(ObjectPrototype);
+
+  let inspector;
+  let codec;
+  const getInspector = () => {
+    inspector ??= createInspector();
+    return inspector;
+  };
+  const getCodec = () => {
+    codec ??= createValueCodec();
+    return codec;
+  };
+  const renderOptions = { depth: config.inspectDepth };
+  const encodeLimits = config.encodeLimits;
+
+  const render = (value) => {
+    try {
+      return getInspector().inspect(value, renderOptions);
+    } catch {
+      return '[value could not be rendered]';
+    }
+  };
+  const encode = (value) => {
+    try {
+      return getCodec().encode(value, encodeLimits);
+    } catch {
+      return '{"$type":"truncated","reason":"error"}';
+    }
+  };
+
+  // `Uncaught <Name>: <message>` for errors (as DESIGN.md §2 and the Node
+  // REPL print them), `Uncaught <rendering>` for any other thrown value.
+  const describeThrown = (error) => {
+    if (isErrorLike(error)) {
+      const stack = ownStack(error);
+      const head = describeError(error);
+      const frames = stack === undefined ? '' : stackFrames(stack);
+      return { name: errorName(error), message: errorMessage(error), text: head + frames, stack };
+    }
+    return { name: '', message: render(error), text: render(error), stack: undefined };
+  };
+
+  // Errors raised by the database layer carry a wire code (DB_ERROR, ...).
+  const dbErrors = new SafeWeakSet();
+  const errorDetails = (error) => {
+    if (!WeakSetPrototypeHas(dbErrors, error)) return undefined;
+    const details = { code: error.code };
+    for (const key of ['errno', 'sqlState', 'sqlMessage', 'hint']) {
+      const desc = ObjectGetOwnPropertyDescriptor(error, key);
+      if (desc !== undefined && (typeof desc.value === 'string' || typeof desc.value === 'number'))
+        details[key] = desc.value;
+    }
+    return JSONStringify(details);
+  };
+
+  const reportUncaught = (error) => {
+    const { text } = describeThrown(error);
+    bridge.log('error', `Uncaught ${text}`);
+  };
+
+  const timers = createTimers(bridge, reportUncaught);
+  const consoleObject = createConsole(bridge.log, getInspector, bridge.now, config.maxLogLine);
+
+  const define = (name, value) =>
+    ObjectDefineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
+  define('console', consoleObject);
+  for (const name of ObjectKeys(timers.globals)) define(name, timers.globals[name]);
+
+  // Heavier globals are built on first use, so an idle session pays nothing.
+  const lazy = (names, factory) => {
+    let built;
+    for (const name of names) {
+      ObjectDefineProperty(global, name, {
+        get() {
+          built ??= factory();
+          define(name, built[name]);
+          return built[name];
+        },
+        set(value) {
+          define(name, value);
+        },
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  };
+  lazy(['TextEncoder', 'TextDecoder'], createTextCodecs);
+  lazy(['URL', 'URLSearchParams'], () => createUrlClasses(bridge));
+  lazy(['structuredClone'], () => ({ structuredClone: createStructuredClone() }));
+  lazy(['atob', 'btoa'], createLatin1Base64);
+  lazy(['crypto'], () => ({ crypto: createCrypto(bridge) }));
+  lazy(['performance'], () => ({ performance: { now: () => bridge.now(), timeOrigin: 0 } }));
+
+  // `db` and `sql`: Kysely runs in this realm, loaded on first use (the host
+  // usually preloads it in its own timed entry when the input mentions them).
+  const modules = ObjectCreate(null);
+  let expectingModule = false;
+  const loadModule = (name) => {
+    if (modules[name] === undefined) {
+      expectingModule = true;
+      try {
+        bridge.load(name);
+      } finally {
+        expectingModule = false;
+      }
+      if (modules[name] === undefined) throw new Error(`${name} could not be loaded in this session`);
+    }
+    return modules[name];
+  };
+  lazy(['db', 'sql'], () => createDatabase(loadModule('kysely'), callHost, getCodec(), dbErrors));
+
+  if (shared !== undefined) {
+    ObjectDefineProperty(global, 'shared', { value: shared, writable: false, enumerable: true, configurable: false });
+  }
+
+  // ---- entries from the host --------------------------------------------
+
+  const settleResult = (seq, value) => {
+    bridge.settle(seq, 'result', render(value), encode(value));
+  };
+  const settleError = (seq, error) => {
+    const { name, message, text, stack } = describeThrown(error);
+    bridge.settle(seq, 'error', text, encode(error), name, message, stack, errorDetails(error));
+  };
+
+  /**
+   * A promise result is rendered with its state when it is already settled:
+   * a reaction on a settled promise runs one microtask later, so the state is
+   * known by the time the second job runs (all inside the same timed entry).
+   */
+  const settlePromiseResult = (seq, promise) => {
+    const state = { status: 'pending', value: undefined };
+    PromisePrototypeThen(
+      promise,
+      (v) => {
+        state.status = 'fulfilled';
+        state.value = v;
+      },
+      (e) => {
+        state.status = 'rejected';
+        state.value = e;
+      },
+    );
+    PromisePrototypeThen(PromiseResolve(), () => {
+      try {
+        const text = getInspector().inspect(promise, {
+          ...renderOptions,
+          promiseState: (p) => (p === promise ? state : undefined),
+        });
+        bridge.settle(seq, 'result', text, encode(promise));
+      } catch {
+        settleResult(seq, promise);
+      }
+    });
+  };
+
+  function run(seq, fn, isAsync) {
+    let value;
+    try {
+      value = fn();
+    } catch (error) {
+      settleError(seq, error);
+      return;
+    }
+    if (!isAsync) {
+      if (isPromise(value)) settlePromiseResult(seq, value);
+      else settleResult(seq, value);
+      return;
+    }
+    PromisePrototypeThen(
+      value,
+      (v) => settleResult(seq, v),
+      (e) => settleError(seq, e),
+    );
+  }
+
+  let pumping = false;
+  const calls = new SafeMap();
+
+  function pump() {
+    if (pumping) return;
+    pumping = true;
+    try {
+      const batch = bridge.take();
+      if (typeof batch !== 'string' || batch === '') return;
+      const events = JSONParse(batch);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
+        if (event[0] === 't') timers.fire(event[1]);
+        else if (event[0] === 'c') settleCall(event[1], event[2], event[3]);
+        else if (event[0] === 'f') timers.forget(event[1]);
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  /** Starts an asynchronous host call (e.g. a database statement); the answer arrives through `pump`. */
+  function callHost(op, payload) {
+    return new PromiseCtor((resolve, reject) => {
+      const id = bridge.call(op, payload);
+      if (typeof id !== 'number') {
+        reject(new Error(`host call ${op} refused`));
+        return;
+      }
+      MapPrototypeSet(calls, id, { resolve, reject });
+    });
+  }
+
+  function settleCall(id, ok, payload) {
+    const pending = MapPrototypeGet(calls, id);
+    if (pending === undefined) return;
+    MapPrototypeDelete(calls, id);
+    if (ok) pending.resolve(payload);
+    else pending.reject(payload);
+  }
+
+  // ---- REPL bindings (see sandbox/repl-transform.ts) ---------------------
+
+  const alreadyDeclared = (name) => new SyntaxError(`Identifier '${name}' has already been declared`);
+  function declare(names, kind) {
+    for (const name of names) {
+      if (kind === 'var' && name in global) continue;
+      try {
+        ObjectDefineProperty(global, name, { value: undefined, writable: true, enumerable: true, configurable: true });
+      } catch {
+        throw alreadyDeclared(name);
+      }
+    }
+  }
+  function publish(name, value) {
+    declare([name], 'let');
+    global[name] = value;
+  }
+  function makeConst(names) {
+    for (const name of names) {
+      const value = global[name];
+      ObjectDefineProperty(global, name, {
+        get: () => value,
+        set: () => {
+          throw new TypeError('Assignment to constant variable.');
+        },
+        enumerable: true,
+        configurable: true,
+      });
+    }
+  }
+
+  /** Receives a library module from a host-run script (only while one is expected). */
+  function acceptModule(module) {
+    if (expectingModule || modules.kysely === undefined) modules.kysely = module;
+  }
+
+  const api = ObjectFreeze({
+    r: run,
+    p: pump,
+    d: declare,
+    k: makeConst,
+    g: publish,
+    m: acceptModule,
+  });
+  ObjectDefineProperty(global, '__vmgate', { value: api, writable: false, enumerable: false, configurable: false });
+
+  // Nothing is returned: the host never holds a realm object.
+  return undefined;
+}
+
+function errorName(error) {
+  try {
+    const n = error.name;
+    return typeof n === 'string' ? n : 'Error';
+  } catch {
+    return 'Error';
+  }
+}
+
+function errorMessage(error) {
+  try {
+    const m = error.message;
+    return typeof m === 'string' ? m : '';
+  } catch {
+    return '';
+  }
+}
+
+/** The `    at …` lines of a stack string (the head line is rebuilt from name and message). */
+function stackFrames(stack) {
+  const lines = StringPrototypeSplit(stack, '\n');
+  const frames = ArrayPrototypeFilter(lines, (line) => StringPrototypeStartsWith(StringPrototypeTrim(line), 'at '));
+  return frames.length === 0 ? '' : `\n${ArrayPrototypeJoin(frames, '\n')}`;
+}

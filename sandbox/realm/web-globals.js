@@ -1,0 +1,502 @@
+// Realm-side source. Web-platform globals a console user expects, built
+// inside the realm so every object they return is a realm object. Where the
+// host must help (randomness, WHATWG URL parsing) only strings cross.
+// Each factory runs on first use of its global (see bootstrap.js).
+
+function createTextCodecs() {
+  function utf8Encode(input) {
+    const str = `${input}`;
+    const out = [];
+    for (let i = 0; i < str.length; i++) {
+      let c = StringPrototypeCharCodeAt(str, i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) {
+        const d = StringPrototypeCharCodeAt(str, i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+        } else c = 0xfffd;
+      } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      if (c < 0x80) ArrayPrototypePush(out, c);
+      else if (c < 0x800) ArrayPrototypePush(out, 0xc0 | (c >> 6), 0x80 | (c & 63));
+      else if (c < 0x10000) ArrayPrototypePush(out, 0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      else ArrayPrototypePush(out, 0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+    return new Uint8ArrayCtor(out);
+  }
+
+  function toBytes(input) {
+    if (input === undefined) return new Uint8ArrayCtor(0);
+    if (isArrayBuffer(input)) return new Uint8ArrayCtor(input);
+    if (isTypedArray(input)) {
+      return new Uint8ArrayCtor(
+        TypedArrayPrototypeGetBuffer(input),
+        TypedArrayPrototypeGetByteOffset(input),
+        TypedArrayPrototypeGetByteLength(input),
+      );
+    }
+    if (isDataView(input)) {
+      return new Uint8ArrayCtor(
+        DataViewPrototypeGetBuffer(input),
+        DataViewPrototypeGetByteOffset(input),
+        DataViewPrototypeGetByteLength(input),
+      );
+    }
+    throw new TypeError('The "input" argument must be an ArrayBuffer or ArrayBufferView');
+  }
+
+  function utf8Decode(bytes, fatal) {
+    const parts = [];
+    let chunk = [];
+    const flush = () => {
+      ArrayPrototypePush(parts, ReflectApply(StringFromCodePoint, undefined, chunk));
+      chunk = [];
+    };
+    const bad = () => {
+      if (fatal) throw new TypeError('The encoded data was not valid for encoding utf-8');
+      ArrayPrototypePush(chunk, 0xfffd);
+    };
+    for (let i = 0; i < bytes.length; ) {
+      const b = bytes[i];
+      let need = 0;
+      let cp = 0;
+      let min = 0;
+      if (b < 0x80) {
+        ArrayPrototypePush(chunk, b);
+        i++;
+      } else {
+        if (b >= 0xc2 && b <= 0xdf) {
+          need = 1;
+          cp = b & 0x1f;
+          min = 0x80;
+        } else if (b >= 0xe0 && b <= 0xef) {
+          need = 2;
+          cp = b & 0x0f;
+          min = 0x800;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+          need = 3;
+          cp = b & 0x07;
+          min = 0x10000;
+        } else {
+          bad();
+          i++;
+          continue;
+        }
+        let j = 1;
+        for (; j <= need; j++) {
+          const n = bytes[i + j];
+          if (n === undefined || (n & 0xc0) !== 0x80) break;
+          cp = (cp << 6) | (n & 0x3f);
+        }
+        if (j <= need || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+          bad();
+          i += j === 1 ? 1 : j;
+          continue;
+        }
+        ArrayPrototypePush(chunk, cp);
+        i += need + 1;
+      }
+      if (chunk.length >= 8192) flush();
+    }
+    flush();
+    return ArrayPrototypeJoin(parts, '');
+  }
+
+  class TextEncoder {
+    get encoding() {
+      return 'utf-8';
+    }
+    encode(input = '') {
+      return utf8Encode(input);
+    }
+    encodeInto(source, destination) {
+      const bytes = utf8Encode(source);
+      const n = MathMin(bytes.length, TypedArrayPrototypeGetLength(destination));
+      // Never split a character: back off to a character boundary.
+      let end = n;
+      while (end > 0 && end < bytes.length && (bytes[end] & 0xc0) === 0x80) end--;
+      TypedArrayPrototypeSet(destination, TypedArrayPrototypeSubarray(bytes, 0, end));
+      const read = utf8Decode(TypedArrayPrototypeSubarray(bytes, 0, end), false).length;
+      return { read, written: end };
+    }
+  }
+
+  class TextDecoder {
+    #fatal;
+    #ignoreBOM;
+    constructor(label = 'utf-8', options = {}) {
+      const normalized = StringPrototypeToLowerCase(StringPrototypeTrim(`${label}`));
+      if (normalized !== 'utf-8' && normalized !== 'utf8' && normalized !== 'unicode-1-1-utf-8') {
+        throw new RangeError(`The "${label}" encoding is not supported (only utf-8 is)`);
+      }
+      this.#fatal = Boolean(options?.fatal);
+      this.#ignoreBOM = Boolean(options?.ignoreBOM);
+    }
+    get encoding() {
+      return 'utf-8';
+    }
+    get fatal() {
+      return this.#fatal;
+    }
+    get ignoreBOM() {
+      return this.#ignoreBOM;
+    }
+    decode(input) {
+      let bytes = toBytes(input);
+      if (!this.#ignoreBOM && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+        bytes = TypedArrayPrototypeSubarray(bytes, 3);
+      }
+      return utf8Decode(bytes, this.#fatal);
+    }
+  }
+  return { TextEncoder, TextDecoder };
+}
+
+function createUrlClasses(bridge) {
+  const FIELDS = [
+    'href',
+    'origin',
+    'protocol',
+    'username',
+    'password',
+    'host',
+    'hostname',
+    'port',
+    'pathname',
+    'search',
+    'hash',
+  ];
+
+  function parse(op, a, b, c) {
+    const json = bridge.url(op, a, b, c);
+    if (typeof json !== 'string' || json === '') throw new TypeError(`Invalid URL${op === 'parse' ? `: ${a}` : ''}`);
+    return JSONParse(json);
+  }
+
+  const encode = (s) => StringPrototypeReplaceAll(encodeURIComponent(s), '%20', '+');
+  const decode = (s) => {
+    const plus = StringPrototypeReplaceAll(s, '+', ' ');
+    try {
+      return decodeURIComponent(plus);
+    } catch {
+      return plus;
+    }
+  };
+
+  class URLSearchParams {
+    #list = [];
+    #onChange;
+    constructor(init = '', onChange = undefined) {
+      this.#onChange = typeof onChange === 'function' ? onChange : undefined;
+      if (init !== null && typeof init === 'object') {
+        if (typeof init[SymbolIterator] === 'function') {
+          for (const pair of init) {
+            const [k, v] = pair;
+            ArrayPrototypePush(this.#list, [`${k}`, `${v}`]);
+          }
+        } else {
+          for (const k of ObjectKeys(init)) ArrayPrototypePush(this.#list, [k, `${init[k]}`]);
+        }
+      } else {
+        this.#parse(`${init}`);
+      }
+    }
+    #parse(text) {
+      this.#list = [];
+      const body = StringPrototypeStartsWith(text, '?') ? StringPrototypeSlice(text, 1) : text;
+      if (body === '') return;
+      for (const part of StringPrototypeSplit(body, '&')) {
+        if (part === '') continue;
+        const eq = StringPrototypeIndexOf(part, '=');
+        const k = eq === -1 ? part : StringPrototypeSlice(part, 0, eq);
+        const v = eq === -1 ? '' : StringPrototypeSlice(part, eq + 1);
+        ArrayPrototypePush(this.#list, [decode(k), decode(v)]);
+      }
+    }
+    static _reset(params, text) {
+      params.#parse(text);
+    }
+    #changed() {
+      if (this.#onChange !== undefined) this.#onChange(this.toString());
+    }
+    get size() {
+      return this.#list.length;
+    }
+    append(name, value) {
+      ArrayPrototypePush(this.#list, [`${name}`, `${value}`]);
+      this.#changed();
+    }
+    delete(name, value) {
+      const n = `${name}`;
+      this.#list = ArrayPrototypeFilter(
+        this.#list,
+        (e) => !(e[0] === n && (value === undefined || e[1] === `${value}`)),
+      );
+      this.#changed();
+    }
+    get(name) {
+      const n = `${name}`;
+      for (const e of this.#list) if (e[0] === n) return e[1];
+      return null;
+    }
+    getAll(name) {
+      const n = `${name}`;
+      return ArrayPrototypeMap(
+        ArrayPrototypeFilter(this.#list, (e) => e[0] === n),
+        (e) => e[1],
+      );
+    }
+    has(name, value) {
+      const n = `${name}`;
+      return ArrayPrototypeSome(this.#list, (e) => e[0] === n && (value === undefined || e[1] === `${value}`));
+    }
+    set(name, value) {
+      const n = `${name}`;
+      const v = `${value}`;
+      const i = ArrayPrototypeIndexOf(
+        ArrayPrototypeMap(this.#list, (e) => e[0]),
+        n,
+      );
+      if (i === -1) ArrayPrototypePush(this.#list, [n, v]);
+      else {
+        this.#list[i] = [n, v];
+        this.#list = ArrayPrototypeFilter(this.#list, (e, j) => j <= i || e[0] !== n);
+      }
+      this.#changed();
+    }
+    sort() {
+      ArrayPrototypeSort(this.#list, (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      this.#changed();
+    }
+    forEach(callback, thisArg) {
+      for (const e of ArrayPrototypeSlice(this.#list)) ReflectApply(callback, thisArg, [e[1], e[0], this]);
+    }
+    *entries() {
+      for (const e of ArrayPrototypeSlice(this.#list)) yield [e[0], e[1]];
+    }
+    *keys() {
+      for (const e of ArrayPrototypeSlice(this.#list)) yield e[0];
+    }
+    *values() {
+      for (const e of ArrayPrototypeSlice(this.#list)) yield e[1];
+    }
+    [SymbolIterator]() {
+      return this.entries();
+    }
+    toString() {
+      return ArrayPrototypeJoin(
+        ArrayPrototypeMap(this.#list, (e) => `${encode(e[0])}=${encode(e[1])}`),
+        '&',
+      );
+    }
+  }
+  const resetParams = URLSearchParams._reset;
+  delete URLSearchParams._reset;
+
+  return { URL: createUrl(FIELDS, parse, resetParams, URLSearchParams), URLSearchParams };
+}
+
+function createUrl(fields, parse, resetParams, URLSearchParams) {
+  const state = new SafeWeakMap();
+  const stateOf = (self) => {
+    const s = WeakMapPrototypeGet(state, self);
+    if (s === undefined) throw new TypeError('Receiver must be a URL');
+    return s;
+  };
+  const parseInput = (url, base) => parse('parse', `${url}`, base === undefined ? undefined : `${base}`);
+  class URL {
+    constructor(url, base) {
+      const self = { parts: parseInput(url, base), params: undefined };
+      WeakMapPrototypeSet(state, this, self);
+      self.params = new URLSearchParams(self.parts.search, (query) => {
+        self.parts = parse('set', self.parts.href, 'search', query);
+      });
+    }
+    static canParse(url, base) {
+      try {
+        parseInput(url, base);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    get searchParams() {
+      return stateOf(this).params;
+    }
+    toString() {
+      return stateOf(this).parts.href;
+    }
+    toJSON() {
+      return stateOf(this).parts.href;
+    }
+  }
+  for (const field of fields) {
+    ObjectDefineProperty(URL.prototype, field, {
+      get() {
+        return stateOf(this).parts[field];
+      },
+      set:
+        field === 'origin'
+          ? undefined
+          : function (value) {
+              const s = stateOf(this);
+              s.parts = parse('set', s.parts.href, field, `${value}`);
+              if (field === 'href' || field === 'search') resetParams(s.params, s.parts.search);
+            },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return URL;
+}
+
+function createStructuredClone() {
+  const cloneError = (message) => {
+    const error = new Error(message);
+    error.name = 'DataCloneError';
+    return error;
+  };
+  const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
+
+  return function structuredClone(value) {
+    const seen = new SafeMap();
+    const clone = (v) => {
+      if (v === null || (typeof v !== 'object' && typeof v !== 'function')) {
+        if (typeof v === 'symbol') throw cloneError(`${SymbolPrototypeToString(v)} could not be cloned.`);
+        return v;
+      }
+      if (typeof v === 'function') throw cloneError(`${describeFunction(v)} could not be cloned.`);
+      if (MapPrototypeHas(seen, v)) return MapPrototypeGet(seen, v);
+      let out;
+      if (ArrayIsArray(v)) {
+        out = [];
+        MapPrototypeSet(seen, v, out);
+        for (const k of ObjectKeys(v)) out[k] = clone(v[k]);
+        return out;
+      }
+      if (isDate(v)) out = new Date(DatePrototypeGetTime(v));
+      else if (isRegExp(v)) out = new RegExp(v.source, v.flags);
+      else if (isMap(v)) {
+        out = new SafeMap();
+        MapPrototypeSet(seen, v, out);
+        for (const [k, x] of ArrayFrom(MapPrototypeEntries(v))) MapPrototypeSet(out, clone(k), clone(x));
+        return out;
+      } else if (isSet(v)) {
+        out = new SafeSet();
+        MapPrototypeSet(seen, v, out);
+        for (const x of ArrayFrom(SetPrototypeValues(v))) SetPrototypeAdd(out, clone(x));
+        return out;
+      } else if (isArrayBuffer(v)) out = ArrayBufferPrototypeSlice(v, 0);
+      else if (isTypedArray(v)) {
+        const Ctor = globalThis[TypedArrayPrototypeGetSymbolToStringTag(v)];
+        const buffer = clone(TypedArrayPrototypeGetBuffer(v));
+        out = new Ctor(buffer, TypedArrayPrototypeGetByteOffset(v), TypedArrayPrototypeGetLength(v));
+      } else if (isDataView(v)) {
+        out = new DataView(
+          clone(DataViewPrototypeGetBuffer(v)),
+          DataViewPrototypeGetByteOffset(v),
+          DataViewPrototypeGetByteLength(v),
+        );
+      } else if (isErrorLike(v)) {
+        const Ctor = ERRORS[v.name] ?? Error;
+        out = new Ctor(v.message);
+        const stack = ownStack(v);
+        if (stack !== undefined)
+          ObjectDefineProperty(out, 'stack', { value: stack, writable: true, configurable: true });
+      } else if (isBoxedPrimitive(v)) out = ObjectCreate(ObjectGetPrototypeOf(v)) && Object(v.valueOf());
+      else if (isPromise(v) || isWeakMap(v) || isWeakSet(v)) {
+        throw cloneError(`#<${isPromise(v) ? 'Promise' : isWeakMap(v) ? 'WeakMap' : 'WeakSet'}> could not be cloned.`);
+      } else {
+        out = {};
+        MapPrototypeSet(seen, v, out);
+        for (const k of ObjectKeys(v)) out[k] = clone(v[k]);
+        return out;
+      }
+      MapPrototypeSet(seen, v, out);
+      return out;
+    };
+    return clone(value);
+  };
+}
+
+function describeFunction(fn) {
+  try {
+    return FunctionPrototypeToString(fn);
+  } catch {
+    return 'function';
+  }
+}
+
+function createLatin1Base64() {
+  const b64 = createBase64();
+  const invalidCharacter = (message) => {
+    const error = new Error(message);
+    error.name = 'InvalidCharacterError';
+    return error;
+  };
+  return {
+    btoa: function btoa(...args) {
+      const data = args[0];
+      if (args.length === 0) throw new TypeError('The "data" argument must be specified');
+      const str = `${data}`;
+      const bytes = new Uint8ArrayCtor(str.length);
+      for (let i = 0; i < str.length; i++) {
+        const c = StringPrototypeCharCodeAt(str, i);
+        if (c > 0xff) throw invalidCharacter('Invalid character');
+        bytes[i] = c;
+      }
+      return b64.encode(bytes);
+    },
+    atob: function atob(...args) {
+      const data = args[0];
+      if (args.length === 0) throw new TypeError('The "data" argument must be specified');
+      let bytes;
+      try {
+        bytes = b64.decode(StringPrototypeReplace(`${data}`, /[\t\n\f\r ]/g, ''));
+      } catch {
+        throw invalidCharacter('The string to be decoded is not correctly encoded.');
+      }
+      const parts = [];
+      for (let i = 0; i < bytes.length; i += 8192) {
+        ArrayPrototypePush(
+          parts,
+          ReflectApply(StringFromCharCode, undefined, ArrayFrom(TypedArrayPrototypeSubarray(bytes, i, i + 8192))),
+        );
+      }
+      return ArrayPrototypeJoin(parts, '');
+    },
+  };
+}
+
+function createCrypto(bridge) {
+  const MAX_BYTES = 65536;
+  const hexBytes = (n) => {
+    const hex = bridge.random(n);
+    if (typeof hex !== 'string' || hex.length !== n * 2) throw new Error('random source unavailable');
+    return hex;
+  };
+  const crypto = {
+    getRandomValues(array) {
+      if (!isTypedArray(array) || StringPrototypeIncludes(TypedArrayPrototypeGetSymbolToStringTag(array), 'Float')) {
+        throw new TypeError('The "typedArray" argument must be an integer-type TypedArray');
+      }
+      const n = TypedArrayPrototypeGetByteLength(array);
+      if (n > MAX_BYTES) {
+        const error = new Error(
+          `The ArrayBufferView's byte length (${n}) exceeds the number of bytes of entropy available via this API (${MAX_BYTES})`,
+        );
+        error.name = 'QuotaExceededError';
+        throw error;
+      }
+      const hex = hexBytes(n);
+      const view = new Uint8ArrayCtor(TypedArrayPrototypeGetBuffer(array), TypedArrayPrototypeGetByteOffset(array), n);
+      for (let i = 0; i < n; i++) view[i] = NumberParseInt(StringPrototypeSlice(hex, i * 2, i * 2 + 2), 16);
+      return array;
+    },
+    randomUUID() {
+      const hex = hexBytes(16);
+      const variant = NumberPrototypeToString((NumberParseInt(hex[16], 16) & 0x3) | 0x8, 16);
+      return `${StringPrototypeSlice(hex, 0, 8)}-${StringPrototypeSlice(hex, 8, 12)}-4${StringPrototypeSlice(hex, 13, 16)}-${variant}${StringPrototypeSlice(hex, 17, 20)}-${StringPrototypeSlice(hex, 20, 32)}`;
+    },
+  };
+  return crypto;
+}

@@ -1,0 +1,347 @@
+import * as acorn from 'acorn';
+import * as walk from 'acorn-walk';
+import { errors, type VmgateError } from '../protocol/error-codes';
+
+/**
+ * Turns one console input into a script with REPL semantics (DESIGN.md §3):
+ *
+ * - every top-level declaration (`var`, `let`, `const`, `function`, `class`)
+ *   becomes a property of the realm's global object, so bindings persist
+ *   across evals and a later eval may declare the same name again, as a
+ *   browser console allows (`const` stays read-only until redeclared);
+ * - the completion value of the input is captured into a local and returned;
+ * - input with top-level `await` runs as an async function.
+ *
+ * The whole input is wrapped in one function handed to the realm's
+ * `__vmgate.r`, so the realm (not the host) receives and renders the value.
+ * Dynamic `import()` and `import.meta` are rejected here, on the exact text
+ * handed to V8: on Node 20 their failure would surface a host-realm error.
+ */
+
+export interface TransformedInput {
+  /** The script source to compile with `vm.Script`. */
+  readonly source: string;
+  /** Negative column offset for line 1, so stack columns match the user's text. */
+  readonly columnOffset: number;
+  readonly isAsync: boolean;
+  /** The input mentions `db` or `sql`: the host loads Kysely into the realm first. */
+  readonly usesDatabase: boolean;
+}
+
+const COMPLETION = '$__vmgate_c';
+const API = '__vmgate';
+
+type Node = acorn.Node & Record<string, unknown>;
+type Edit = { readonly at: number; readonly end: number; readonly text: string; readonly order: number };
+
+const PARSE_OPTIONS: acorn.Options = {
+  ecmaVersion: 'latest',
+  sourceType: 'script',
+  allowAwaitOutsideFunction: true,
+  allowHashBang: false,
+  locations: true,
+  // So `({ a: 1 })` wraps as a whole, parentheses included.
+  preserveParens: true,
+};
+
+export function transformInput(code: string, seq: number): TransformedInput {
+  const program = parseInput(code);
+  const { source, isAsync, prefix } = rewrite(code, program, seq);
+  // The text handed to V8 is what must be free of import(); a quick substring
+  // test avoids a second parse in the common case.
+  if (source.includes('import')) assertNoImport(parseOrInternal(source));
+  return { source, columnOffset: -prefix.length, isAsync, usesDatabase: mentionsDatabase(program) };
+}
+
+function parseInput(code: string): acorn.Program {
+  // `{ a: 1 }` typed alone is an object literal in a console, not a block.
+  const trimmed = code.trim();
+  if (trimmed.startsWith('{') && !trimmed.endsWith(';')) {
+    try {
+      const wrapped = acorn.parse(`(${code}\n)`, PARSE_OPTIONS);
+      if (wrapped.body.length === 1 && wrapped.body[0]?.type === 'ExpressionStatement') {
+        return shiftProgram(wrapped, code);
+      }
+    } catch {
+      // not an expression: parse as statements below
+    }
+  }
+  try {
+    const program = acorn.parse(code, PARSE_OPTIONS);
+    assertNoImport(program);
+    return program;
+  } catch (err) {
+    throw toSyntaxError(err);
+  }
+}
+
+/** Re-parses an object-literal input as `(<code>)` keeping offsets into the original text. */
+function shiftProgram(_wrapped: acorn.Program, code: string): acorn.Program {
+  // Offsets of the wrapped parse are off by one; simplest is to parse the
+  // expression alone at its original offsets.
+  const expression = acorn.parseExpressionAt(code, code.indexOf('{'), PARSE_OPTIONS);
+  const statement = {
+    type: 'ExpressionStatement',
+    start: expression.start,
+    end: expression.end,
+    expression,
+    parenthesize: true,
+  } as unknown as acorn.Statement;
+  const program = { type: 'Program', start: 0, end: code.length, body: [statement], sourceType: 'script' };
+  assertNoImport(program as unknown as acorn.Program);
+  return program as unknown as acorn.Program;
+}
+
+function parseOrInternal(source: string): acorn.Program {
+  try {
+    return acorn.parse(source, PARSE_OPTIONS);
+  } catch {
+    // Our own output failed to parse: a transform bug, never the user's fault.
+    throw errors.internal('input transform produced invalid code');
+  }
+}
+
+function assertNoImport(program: acorn.Program): void {
+  walk.full(program, (node) => {
+    if (node.type === 'ImportExpression') {
+      throw errors.syntax('dynamic import() is not available in a session', ...position(node));
+    }
+    if (node.type === 'MetaProperty' && (node as acorn.MetaProperty).meta.name === 'import') {
+      throw errors.syntax('import.meta is not available in a session', ...position(node));
+    }
+  });
+}
+
+function position(node: acorn.Node): [number, number] {
+  return [node.loc?.start.line ?? 1, (node.loc?.start.column ?? 0) + 1];
+}
+
+function toSyntaxError(err: unknown): VmgateError {
+  if (err instanceof SyntaxError && 'loc' in err) {
+    const loc = (err as SyntaxError & { loc: { line: number; column: number } }).loc;
+    const message = err.message.replace(/ \(\d+:\d+\)$/, '');
+    return errors.syntax(message, loc.line, loc.column + 1);
+  }
+  if (typeof err === 'object' && err !== null && 'code' in err) return err as VmgateError;
+  return errors.syntax(String(err), 1, 1);
+}
+
+// ---------------------------------------------------------------------------
+
+function rewrite(code: string, program: acorn.Program, seq: number) {
+  const edits: Edit[] = [];
+  let order = 0;
+  const insert = (at: number, text: string) => edits.push({ at, end: at, text, order: order++ });
+  const replace = (at: number, end: number, text: string) => edits.push({ at, end, text, order: order++ });
+
+  const hoistedFunctions: string[] = [];
+  // A leading "use strict" directive makes this input strict, as in the Node REPL.
+  const first = program.body[0] as (acorn.Node & { directive?: string }) | undefined;
+  const strict = first?.type === 'ExpressionStatement' && first.directive === 'use strict';
+  const varNames = new Set<string>();
+  const isAsync = hasTopLevelAwait(program);
+
+  const visitStatements = (statements: readonly acorn.Node[], topLevel: boolean) => {
+    for (const statement of statements) visitStatement(statement as Node, topLevel);
+  };
+
+  const visitStatement = (node: Node, topLevel: boolean): void => {
+    switch (node.type) {
+      case 'ExpressionStatement': {
+        const expression = node.expression as acorn.Node;
+        const wrap = (node as { parenthesize?: boolean }).parenthesize === true;
+        insert(expression.start, `(${COMPLETION} = ${wrap ? '(' : ''}`);
+        insert(expression.end, `${wrap ? ')' : ''});`);
+        return;
+      }
+      case 'VariableDeclaration':
+        rewriteDeclaration(node as unknown as acorn.VariableDeclaration, topLevel, 'statement');
+        return;
+      case 'FunctionDeclaration': {
+        // Stays a declaration inside the wrapper (so it is hoisted as usual) and
+        // is published as a global at the top of the wrapper.
+        if (topLevel) hoistedFunctions.push((node.id as acorn.Identifier).name);
+        return;
+      }
+      case 'ClassDeclaration': {
+        if (!topLevel) return;
+        const name = (node.id as acorn.Identifier).name;
+        insert(node.start, `${API}.d(${JSON.stringify([name])}, 'let'); ${name} = `);
+        insert(node.end, ';');
+        return;
+      }
+      case 'BlockStatement':
+        visitStatements(node.body as acorn.Node[], false);
+        return;
+      case 'IfStatement':
+        visitStatement(node.consequent as Node, false);
+        if (node.alternate) visitStatement(node.alternate as Node, false);
+        return;
+      case 'ForStatement':
+        if ((node.init as Node | null)?.type === 'VariableDeclaration') {
+          rewriteDeclaration(node.init as acorn.VariableDeclaration, false, 'for-init');
+        }
+        visitStatement(node.body as Node, false);
+        return;
+      case 'ForInStatement':
+      case 'ForOfStatement':
+        if ((node.left as Node).type === 'VariableDeclaration') {
+          rewriteDeclaration(node.left as acorn.VariableDeclaration, false, 'for-left');
+        }
+        visitStatement(node.body as Node, false);
+        return;
+      case 'WhileStatement':
+      case 'DoWhileStatement':
+      case 'LabeledStatement':
+      case 'WithStatement':
+        visitStatement(node.body as Node, false);
+        return;
+      case 'TryStatement':
+        visitStatement(node.block as Node, false);
+        if (node.handler) visitStatement((node.handler as Node).body as Node, false);
+        // A finally block does not contribute to the completion value, but its
+        // `var`s are still hoisted.
+        if (node.finalizer) visitVarsOnly(node.finalizer as Node);
+        return;
+      case 'SwitchStatement':
+        for (const switchCase of node.cases as Node[]) visitStatements(switchCase.consequent as acorn.Node[], false);
+        return;
+      default:
+        return;
+    }
+  };
+
+  // `var` declared in a block is function-scoped: inside the wrapper it would
+  // be local, so it is rewritten to assign the global instead.
+  const visitVarsOnly = (node: Node): void => {
+    walk.recursive(node, undefined, {
+      Function() {},
+      Class() {},
+      VariableDeclaration(decl) {
+        if (decl.kind === 'var') rewriteDeclaration(decl, false, 'statement');
+      },
+    });
+  };
+
+  const rewriteDeclaration = (
+    decl: acorn.VariableDeclaration,
+    topLevel: boolean,
+    position: 'statement' | 'for-init' | 'for-left',
+  ): void => {
+    const lexical = decl.kind !== 'var';
+    // Nested let/const are block-scoped: leave them alone.
+    if (lexical && !topLevel) return;
+    const names: string[] = [];
+    for (const declarator of decl.declarations) collectNames(declarator.id, names);
+    if (decl.kind === 'var') for (const name of names) varNames.add(name);
+
+    if (position === 'for-left') {
+      // `for (var x of xs)` → `for (x of xs)`
+      replace(decl.start, decl.declarations[0]!.start, '');
+      return;
+    }
+    const parts: string[] = [];
+    for (const declarator of decl.declarations) {
+      if (declarator.init) {
+        parts.push(
+          `${code.slice(declarator.id.start, declarator.id.end)} = ${code.slice(declarator.init.start, declarator.init.end)}`,
+        );
+      } else if (decl.kind === 'let') {
+        const declared: string[] = [];
+        collectNames(declarator.id, declared);
+        for (const name of declared) parts.push(`${name} = undefined`);
+      }
+    }
+    const assignments = parts.map((part) => `(${part})`).join(', ');
+    if (position === 'for-init') {
+      replace(decl.start, decl.end, assignments || 'void 0');
+      return;
+    }
+    const prologue = lexical ? `${API}.d(${JSON.stringify(names)}, 'let'); ` : '';
+    const epilogue = decl.kind === 'const' ? ` ${API}.k(${JSON.stringify(names)});` : '';
+    replace(decl.start, decl.end, `${prologue}${assignments ? `${assignments};` : ''}${epilogue}`);
+  };
+
+  visitStatements(program.body, true);
+
+  const header: string[] = [];
+  if (varNames.size > 0) header.push(`${API}.d(${JSON.stringify([...varNames])}, 'var');`);
+  for (const name of hoistedFunctions) header.push(`${API}.g(${JSON.stringify(name)}, ${name});`);
+  // Hoisted functions are published under their global names: a reference to
+  // `f` inside this input still resolves to the wrapper-local declaration,
+  // which is the same function object.
+  const prefix = `${API}.r(${seq}, ${isAsync ? 'async ' : ''}function () { ${strict ? "'use strict'; " : ''}let ${COMPLETION}; ${header.join(' ')}`;
+  const suffix = `\n; return ${COMPLETION}; }, ${isAsync});`;
+  return { source: prefix + applyEdits(code, edits) + suffix, isAsync, prefix };
+}
+
+function applyEdits(code: string, edits: Edit[]): string {
+  // Stable order: by position, then by the order edits were made (so an
+  // insertion at the end of an inner node precedes the outer node's).
+  edits.sort((a, b) => a.at - b.at || a.order - b.order);
+  let out = '';
+  let cursor = 0;
+  for (const edit of edits) {
+    if (edit.at < cursor) continue; // overlapping edit: the outer one won
+    out += code.slice(cursor, edit.at) + edit.text;
+    cursor = edit.end;
+  }
+  return out + code.slice(cursor);
+}
+
+function collectNames(pattern: acorn.Pattern, out: string[]): void {
+  switch (pattern.type) {
+    case 'Identifier':
+      out.push(pattern.name);
+      return;
+    case 'ObjectPattern':
+      for (const property of pattern.properties) {
+        collectNames(property.type === 'RestElement' ? property.argument : property.value, out);
+      }
+      return;
+    case 'ArrayPattern':
+      for (const element of pattern.elements) if (element) collectNames(element, out);
+      return;
+    case 'RestElement':
+      collectNames(pattern.argument, out);
+      return;
+    case 'AssignmentPattern':
+      collectNames(pattern.left, out);
+      return;
+    default:
+      return;
+  }
+}
+
+function hasTopLevelAwait(program: acorn.Program): boolean {
+  let found = false;
+  walk.recursive(program, undefined, {
+    Function() {},
+    Class(node, _state, recurse) {
+      // Computed keys and static blocks are not function bodies, but await
+      // there is a syntax error anyway; only the heritage can await.
+      if (node.superClass) recurse(node.superClass, undefined);
+    },
+    AwaitExpression() {
+      found = true;
+    },
+    ForOfStatement(node, _state, recurse) {
+      if (node.await) found = true;
+      recurse(node.left, undefined);
+      recurse(node.right, undefined);
+      recurse(node.body, undefined);
+    },
+  });
+  return found;
+}
+
+function mentionsDatabase(program: acorn.Program): boolean {
+  let found = false;
+  walk.full(program, (node) => {
+    if (!found && node.type === 'Identifier') {
+      const name = (node as acorn.Identifier).name;
+      found = name === 'db' || name === 'sql';
+    }
+  });
+  return found;
+}

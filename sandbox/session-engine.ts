@@ -1,0 +1,664 @@
+import { performance } from 'node:perf_hooks';
+import { types } from 'node:util';
+import vm from 'node:vm';
+import { DatabaseError, toDatabaseError } from '../db/database-error';
+import type { DatabasePool } from '../db/pool';
+import { SessionDatabase } from '../db/session-database';
+import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
+import { decodeValue, encodeValue } from '../protocol/value-codec';
+import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
+import { installProcessGuards } from './process-guards';
+import { Realm, type RealmSettlement } from './realm';
+import { transformInput } from './repl-transform';
+
+/**
+ * A session's engine: its realm, its queue of evals (run one at a time, in
+ * order), their CPU budgets, and the output they produce. It knows nothing of
+ * sockets: requests come in through `send()` and everything goes out through
+ * `emit`, as messages (DESIGN.md §4).
+ */
+
+export interface SessionLimits {
+  /** Budget of an eval when the client names none. */
+  readonly defaultTimeoutMs: number;
+  /** The most a client may ask for. */
+  readonly maxTimeoutMs: number;
+  /** Budget of one background entry (a timer firing while no eval runs). */
+  readonly backgroundTimeoutMs: number;
+  /** Evals waiting behind the running one; beyond it → LIMIT. */
+  readonly maxQueuedEvals: number;
+  readonly maxOutputBytesPerEval: number;
+  readonly maxOutputBytesPerSecond: number;
+  /** One console call is cut beyond this many characters. */
+  readonly maxLogLine: number;
+  readonly maxTimers: number;
+  readonly maxCodeBytes: number;
+  /** Depth of the `text` rendering of results. */
+  readonly inspectDepth: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
+  defaultTimeoutMs: 5_000,
+  maxTimeoutMs: 60_000,
+  backgroundTimeoutMs: 1_000,
+  maxQueuedEvals: 32,
+  maxOutputBytesPerEval: 1024 * 1024,
+  maxOutputBytesPerSecond: 1024 * 1024,
+  maxLogLine: 64 * 1024,
+  maxTimers: 1_000,
+  maxCodeBytes: 512 * 1024,
+  inspectDepth: 2,
+});
+
+/** How a session reaches the database: a pool, or a reason there is none. */
+export interface EngineDatabase {
+  readonly pool: DatabasePool | undefined;
+  /** Said with every DB_UNAVAILABLE when there is no pool (e.g. how to configure one). */
+  readonly hint: string;
+  /** The Kysely bundle, loaded into a realm on first use of `db`. */
+  readonly kysely: () => vm.Script;
+}
+
+export interface SessionEngineOptions {
+  readonly limits?: Partial<SessionLimits>;
+  /** The shared state value (an opaque reference into the shared realm). */
+  readonly shared?: unknown;
+  readonly database?: EngineDatabase;
+  readonly emit: (message: EngineOutput) => void;
+}
+
+/** Rows can be large: a result is cut only beyond these (far above the display limits). */
+const RESULT_LIMITS = {
+  maxDepth: 64,
+  maxArrayLength: 10_000_000,
+  maxStringLength: 64 * 1024 * 1024,
+  maxBytes: 256 * 1024 * 1024,
+};
+
+type EngineState = 'ready' | 'closing' | 'closed';
+
+interface ActiveEval {
+  readonly ref: number;
+  readonly seq: number;
+  readonly timeoutMs: number;
+  readonly started: number;
+  readonly dbMsAtStart: number;
+  readonly queriesAtStart: number;
+  cpuMs: number;
+  outputBytes: number;
+  truncated: boolean;
+  deadline: NodeJS.Timeout | undefined;
+}
+
+type Queued =
+  | { readonly kind: 'eval'; readonly ref: number; readonly code: string; readonly timeoutMs: number }
+  | { readonly kind: 'commit' | 'rollback'; readonly ref: number };
+
+export class SessionEngine {
+  readonly limits: SessionLimits;
+  readonly #emit: (message: EngineOutput) => void;
+  readonly #shared: unknown;
+  readonly #databaseConfig: EngineDatabase | undefined;
+  #database: SessionDatabase | undefined;
+  /** A commit or rollback request in progress (evals wait behind it). */
+  #busy = false;
+  /** Host calls in flight: call id → the eval (seq) that made it. */
+  readonly #calls = new Map<number, number>();
+  #callSeq = 0;
+  #realm: Realm | undefined;
+  #state: EngineState = 'ready';
+  #paused = false;
+  readonly #queue: Queued[] = [];
+  #active: ActiveEval | undefined;
+  #seq = 0;
+  #pumpScheduled: NodeJS.Immediate | undefined;
+  #closed: Promise<void> | undefined;
+  // Output rate window (per second, across evals and background timers).
+  #windowStart = 0;
+  #windowBytes = 0;
+  #windowNoted = false;
+  /** Refs of evals whose timers may still produce background output. */
+  readonly #refBySeq = new Map<number, number>();
+  /** The eval (seq) whose timer the current background entry serves. */
+  #backgroundOwner = 0;
+  /** performance.now() at the start of the entry in progress, 0 outside entries. */
+  #entryStarted = 0;
+  /** What the realm reported during the entry in progress. */
+  #settled: RealmSettlement | undefined;
+
+  constructor(options: SessionEngineOptions) {
+    installProcessGuards();
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
+    this.#emit = options.emit;
+    this.#shared = options.shared;
+    this.#databaseConfig = options.database;
+  }
+
+  get state(): EngineState {
+    return this.#state;
+  }
+
+  /**
+   * While paused, queued evals wait (the running one finishes): used when the
+   * client stops reading, so output does not pile up in server memory.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#runNext();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Evals waiting or running. */
+  get pending(): number {
+    return this.#queue.length + (this.#active || this.#busy ? 1 : 0);
+  }
+
+  send(input: EngineInput): void {
+    if (this.#state !== 'ready') {
+      if (input.type !== 'close' && 'ref' in input) {
+        this.#fail(input.ref, 'INTERRUPTED', 'session is closing');
+      }
+      return;
+    }
+    switch (input.type) {
+      case 'eval':
+        this.#enqueue(input.ref, input.code, input.timeoutMs);
+        return;
+      case 'interrupt':
+        this.#interrupt();
+        this.#emit({ type: 'ok', ref: input.ref });
+        return;
+      case 'commit':
+      case 'rollback':
+        if (this.#queue.length >= this.limits.maxQueuedEvals) {
+          this.#fail(input.ref, 'LIMIT', `too many queued requests (at most ${this.limits.maxQueuedEvals} may wait)`);
+          return;
+        }
+        this.#queue.push({ kind: input.type, ref: input.ref });
+        this.#runNext();
+        return;
+      case 'close':
+        void this.close(input.reason);
+        return;
+    }
+  }
+
+  /**
+   * Ends the session: queued and running evals get INTERRUPTED, timers and the
+   * realm are released, then `closed` is emitted once. Safe to call again:
+   * later calls share the first one's promise.
+   */
+  close(reason: string): Promise<void> {
+    this.#closed ??= this.#close(reason);
+    return this.#closed;
+  }
+
+  async #close(reason: string): Promise<void> {
+    this.#state = 'closing';
+    const message = `session closed: ${reason}`;
+    for (const queued of this.#queue.splice(0)) this.#fail(queued.ref, 'INTERRUPTED', message);
+    if (this.#active) this.#finishError(this.#active, { code: 'INTERRUPTED', message });
+    if (this.#pumpScheduled) clearImmediate(this.#pumpScheduled);
+    this.#pumpScheduled = undefined;
+    this.#realm?.dispose();
+    this.#realm = undefined;
+    this.#refBySeq.clear();
+    this.#calls.clear();
+    // Rolls back an open transaction before the connection is released.
+    await this.#database?.close();
+    this.#state = 'closed';
+    this.#emit({ type: 'closed', reason });
+  }
+
+  // ---- evals ---------------------------------------------------------------
+
+  #enqueue(ref: number, code: string, requested: number | undefined): void {
+    if (code.length > this.limits.maxCodeBytes) {
+      this.#fail(ref, 'LIMIT', `code is larger than ${this.limits.maxCodeBytes} bytes`);
+      return;
+    }
+    if (this.#queue.length >= this.limits.maxQueuedEvals) {
+      this.#fail(ref, 'LIMIT', `too many queued evals (at most ${this.limits.maxQueuedEvals} may wait)`);
+      return;
+    }
+    let timeoutMs = this.limits.defaultTimeoutMs;
+    if (requested !== undefined) {
+      if (!Number.isFinite(requested) || requested <= 0) {
+        this.#fail(ref, 'BAD_REQUEST', 'timeoutMs must be a positive number');
+        return;
+      }
+      timeoutMs = Math.min(requested, this.limits.maxTimeoutMs);
+    }
+    this.#queue.push({ kind: 'eval', ref, code, timeoutMs });
+    this.#runNext();
+  }
+
+  #runNext(): void {
+    while (!this.#active && !this.#busy && this.#state === 'ready' && !this.#paused) {
+      const next = this.#queue.shift();
+      if (!next) return;
+      if (next.kind === 'eval') this.#start(next);
+      else this.#endTransaction(next.kind, next.ref);
+    }
+  }
+
+  #start(request: Extract<Queued, { kind: 'eval' }>): void {
+    const seq = ++this.#seq;
+    const active: ActiveEval = {
+      ref: request.ref,
+      seq,
+      timeoutMs: request.timeoutMs,
+      started: performance.now(),
+      dbMsAtStart: this.#database?.dbMs ?? 0,
+      queriesAtStart: this.#database?.queries ?? 0,
+      cpuMs: 0,
+      outputBytes: 0,
+      truncated: false,
+      deadline: undefined,
+    };
+    this.#active = active;
+    let script: vm.Script;
+    let usesDatabase = false;
+    try {
+      const transformed = transformInput(request.code, seq);
+      usesDatabase = transformed.usesDatabase;
+      script = new vm.Script(transformed.source, {
+        filename: `REPL${seq}`,
+        columnOffset: transformed.columnOffset,
+      });
+    } catch (error) {
+      this.#finishError(active, syntaxPayload(error));
+      return;
+    }
+    const realm = this.#ensureRealm();
+    if (usesDatabase && this.#databaseConfig && !realm.hasModule('kysely')) {
+      // Kysely gets its own timed entry, charged to this eval.
+      const loaded = realm.loadModule('kysely', request.timeoutMs);
+      if (loaded) active.cpuMs += loaded.ms;
+      if (loaded?.kind === 'timeout') {
+        this.#timeout(active);
+        return;
+      }
+    }
+    this.#entryStarted = performance.now();
+    const outcome = realm.evaluate(script, request.timeoutMs, seq);
+    this.#entryStarted = 0;
+    active.cpuMs += outcome.ms;
+    if (outcome.kind === 'timeout') {
+      // Even if the input already produced its value: the promise jobs it
+      // started ran past its budget.
+      this.#settled = undefined;
+      this.#timeout(active);
+      return;
+    }
+    this.#takeSettlement();
+    // Settled, or ended by close() or interrupt while the entry ran.
+    if (this.#active !== active) return;
+    if (outcome.kind === 'threw') {
+      this.#finishError(active, { code: 'UNCAUGHT', message: 'the input threw a value that could not be reported' });
+      return;
+    }
+    // Still awaiting something (a timer, a host call): the budget keeps running.
+    const remaining = request.timeoutMs - (performance.now() - active.started);
+    active.deadline = setTimeout(
+      () => {
+        if (this.#active === active) this.#timeout(active);
+      },
+      Math.max(1, remaining),
+    );
+  }
+
+  #ensureRealm(): Realm {
+    this.#realm ??= new Realm(
+      {
+        shared: this.#shared,
+        maxTimers: this.limits.maxTimers,
+        maxLogLine: this.limits.maxLogLine,
+        inspectDepth: this.limits.inspectDepth,
+        ...(this.#databaseConfig ? { modules: { kysely: this.#databaseConfig.kysely } } : {}),
+      },
+      {
+        log: (level, text) => this.#onLog(level, text),
+        settle: (settlement) => this.#onSettle(settlement),
+        wake: () => this.#schedulePump(),
+        call: (op, payload) => this.#onCall(op, payload),
+      },
+    );
+    return this.#realm;
+  }
+
+  /**
+   * The realm reports a value from inside an entry; it is acted on when the
+   * entry returns, so jobs that run after it in the same entry still count
+   * against the eval (an endless promise chain is a TIMEOUT, not a result).
+   */
+  #onSettle(settlement: RealmSettlement): void {
+    if (this.#settled === undefined) this.#settled = settlement;
+  }
+
+  /** Finishes the active eval with the value its last entry reported, if any. */
+  #takeSettlement(): boolean {
+    const settlement = this.#settled;
+    this.#settled = undefined;
+    if (settlement === undefined) return false;
+    const before = this.#active;
+    this.#applySettlement(settlement);
+    return this.#active !== before;
+  }
+
+  #applySettlement(settlement: RealmSettlement): void {
+    const active = this.#active;
+    if (!active || settlement.seq !== active.seq) return; // a late answer to an eval that already ended
+    if (settlement.kind === 'result') {
+      this.#finish(active, {
+        type: 'result',
+        ref: active.ref,
+        value: settlement.json,
+        text: settlement.text,
+        stats: this.#stats(active),
+      });
+      return;
+    }
+    const details = parseDetails(settlement.details);
+    this.#finishError(active, {
+      ...details,
+      code: details.code ?? 'UNCAUGHT',
+      message: settlement.message ?? settlement.text,
+      name: settlement.name ?? '',
+      ...(settlement.stack !== undefined ? { stack: settlement.stack } : {}),
+      value: settlement.json,
+      text: `Uncaught ${settlement.text}`,
+    });
+  }
+
+  #timeout(active: ActiveEval): void {
+    this.#finishError(active, {
+      code: 'TIMEOUT',
+      message: `evaluation exceeded its time budget of ${active.timeoutMs} ms`,
+      timeoutMs: active.timeoutMs,
+    });
+  }
+
+  #interrupt(): void {
+    const active = this.#active;
+    if (active) this.#finishError(active, { code: 'INTERRUPTED', message: 'evaluation interrupted' });
+  }
+
+  #finishError(active: ActiveEval, error: ErrorPayload): void {
+    // An eval that did not complete leaves nothing running behind it: its
+    // timers, its pending host calls, its running statement.
+    if (error.code === 'TIMEOUT' || error.code === 'INTERRUPTED') {
+      this.#realm?.clearTimers(active.seq);
+      for (const [id, owner] of this.#calls) if (owner === active.seq) this.#calls.delete(id);
+      void this.#database?.interrupt();
+    }
+    this.#finish(active, { type: 'error', ref: active.ref, error, stats: this.#stats(active) });
+  }
+
+  #finish(active: ActiveEval, message: EngineOutput): void {
+    if (this.#active !== active) return;
+    if (active.deadline) clearTimeout(active.deadline);
+    this.#active = undefined;
+    this.#emit(message);
+    if (this.#realm && this.#realm.timerCount > 0) {
+      this.#refBySeq.set(active.seq, active.ref);
+      // Attribution only: keep the most recent evals.
+      if (this.#refBySeq.size > 64) this.#refBySeq.delete(this.#refBySeq.keys().next().value as number);
+    }
+    if (this.#state === 'ready') {
+      // Run the next eval outside the current stack (we may be inside a host callback).
+      queueMicrotask(() => this.#runNext());
+    }
+  }
+
+  #stats(active: ActiveEval): EvalStats {
+    const now = performance.now();
+    // Settled from inside an entry: that entry's time so far counts too.
+    const running = this.#entryStarted > 0 ? now - this.#entryStarted : 0;
+    return {
+      ms: round(now - active.started),
+      cpuMs: round(active.cpuMs + running),
+      dbMs: round((this.#database?.dbMs ?? 0) - active.dbMsAtStart),
+      queries: (this.#database?.queries ?? 0) - active.queriesAtStart,
+    };
+  }
+
+  #fail(ref: number, code: ErrorCode, message: string): void {
+    this.#emit({ type: 'error', ref, error: { code, message } });
+  }
+
+  // ---- the database ----------------------------------------------------------
+
+  #sessionDatabase(): SessionDatabase {
+    const pool = this.#databaseConfig?.pool;
+    if (!pool) {
+      throw new DatabaseError(
+        'DB_UNAVAILABLE',
+        `no database is configured: ${this.#databaseConfig?.hint ?? 'start the gateway with --database-url'}`,
+      );
+    }
+    this.#database ??= new SessionDatabase(pool, (level, text) =>
+      this.#emitLog(this.#active?.ref ?? null, level, text),
+    );
+    return this.#database;
+  }
+
+  /** `commit` / `rollback` requests, in queue order with the evals. */
+  #endTransaction(kind: 'commit' | 'rollback', ref: number): void {
+    this.#busy = true;
+    const run = async () => {
+      const database = this.#sessionDatabase();
+      await (kind === 'commit' ? database.commit() : database.rollback());
+    };
+    run()
+      .then(
+        () => this.#emit({ type: 'ok', ref }),
+        (error: unknown) => {
+          const failure = toDatabaseError(error);
+          this.#emit({ type: 'error', ref, error: { ...failure.toJSON() } });
+        },
+      )
+      .finally(() => {
+        this.#busy = false;
+        if (this.#state === 'ready') this.#runNext();
+      });
+  }
+
+  /** A host call from realm code (the `db` driver). Returns its id; the answer is delivered by a pump. */
+  #onCall(op: string, payload: string): number | undefined {
+    if (op !== 'db.query' && op !== 'db.commit' && op !== 'db.rollback') return undefined;
+    const id = ++this.#callSeq;
+    this.#calls.set(id, this.#active?.seq ?? 0);
+    this.#performCall(op, payload).then(
+      (answer) => this.#deliver(id, true, answer),
+      (error: unknown) => {
+        const failure = toDatabaseError(error);
+        const hint = this.#databaseConfig?.pool ? {} : { hint: this.#databaseConfig?.hint ?? '' };
+        this.#deliver(id, false, JSON.stringify({ ...failure.toJSON(), ...hint }));
+      },
+    );
+    return id;
+  }
+
+  async #performCall(op: string, payload: string): Promise<string> {
+    const database = this.#sessionDatabase();
+    if (op === 'db.commit') {
+      await database.commit();
+      return '';
+    }
+    if (op === 'db.rollback') {
+      await database.rollback();
+      return '';
+    }
+    const request = decodeValue(payload) as { sql?: unknown; params?: unknown };
+    if (typeof request?.sql !== 'string' || (request.params !== undefined && !Array.isArray(request.params))) {
+      throw new DatabaseError('DB_ERROR', 'malformed statement from the db driver');
+    }
+    const params = (request.params ?? []).map(toDriverParam);
+    const result = await database.query(request.sql, params);
+    if (result.warning) this.#emitLog(this.#active?.ref ?? null, 'warn', result.warning);
+    return encodeValue(
+      {
+        rows: result.rows,
+        ...(result.affectedRows !== undefined ? { affectedRows: result.affectedRows } : {}),
+        ...(result.changedRows !== undefined ? { changedRows: result.changedRows } : {}),
+        ...(result.insertId !== undefined ? { insertId: result.insertId } : {}),
+      },
+      RESULT_LIMITS,
+    );
+  }
+
+  #deliver(id: number, ok: boolean, payload: string): void {
+    // An answer for an eval that ended (timeout, interrupt, close) is dropped.
+    if (!this.#calls.delete(id)) return;
+    this.#realm?.deliver(id, ok, payload);
+  }
+
+  // ---- background work: fired timers, host-call answers -------------------
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#state !== 'ready') return;
+    // One timed entry per turn of the event loop, however many events queued.
+    this.#pumpScheduled = setImmediate(() => {
+      this.#pumpScheduled = undefined;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    const realm = this.#realm;
+    if (!realm || this.#state !== 'ready') return;
+    const active = this.#active;
+    const owner = active ? active.seq : realm.nextEventOwner;
+    const budget = active ? active.timeoutMs - (performance.now() - active.started) : this.limits.backgroundTimeoutMs;
+    if (active && budget <= 0) {
+      this.#timeout(active);
+      return;
+    }
+    this.#backgroundOwner = owner;
+    this.#entryStarted = performance.now();
+    const outcome = realm.pump(budget, owner);
+    this.#entryStarted = 0;
+    this.#backgroundOwner = 0;
+    if (!outcome) return;
+    if (active && this.#active === active) active.cpuMs += outcome.ms;
+    if (outcome.kind === 'timeout') this.#settled = undefined;
+    else this.#takeSettlement();
+    if (outcome.kind === 'timeout') {
+      if (active && this.#active === active) {
+        this.#timeout(active);
+      } else {
+        const dropped = realm.clearTimers();
+        this.#emitLog(
+          null,
+          'error',
+          `Uncaught Error: a timer callback exceeded its time budget of ${this.limits.backgroundTimeoutMs} ms; ${dropped} timer(s) cleared`,
+        );
+      }
+    }
+    if (realm.hasPendingEvents) this.#schedulePump();
+  }
+
+  // ---- output ----------------------------------------------------------------
+
+  #onLog(level: LogLevel, text: string): void {
+    const active = this.#active;
+    if (active) {
+      if (active.truncated) return;
+      active.outputBytes += text.length;
+      if (active.outputBytes > this.limits.maxOutputBytesPerEval) {
+        active.truncated = true;
+        this.#emitLog(
+          active.ref,
+          'warn',
+          `[output truncated: this eval wrote more than ${this.limits.maxOutputBytesPerEval} bytes]`,
+        );
+        return;
+      }
+      this.#emitLog(active.ref, level, text);
+      return;
+    }
+    this.#emitLog(this.#refBySeq.get(this.#backgroundOwner) ?? null, level, text);
+  }
+
+  #emitLog(ref: number | null, level: LogLevel, text: string): void {
+    const now = performance.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowBytes = 0;
+      this.#windowNoted = false;
+    }
+    this.#windowBytes += text.length;
+    if (this.#windowBytes > this.limits.maxOutputBytesPerSecond) {
+      if (!this.#windowNoted) {
+        this.#windowNoted = true;
+        this.#emit({
+          type: 'log',
+          ref,
+          level: 'warn',
+          text: `[output dropped: more than ${this.limits.maxOutputBytesPerSecond} bytes per second]`,
+        });
+      }
+      return;
+    }
+    this.#emit({ type: 'log', ref, level, text });
+  }
+}
+
+function syntaxPayload(error: unknown): ErrorPayload {
+  if (error instanceof VmgateError) {
+    const { line, column } = error.details;
+    return {
+      code: error.code,
+      message: error.message,
+      name: 'SyntaxError',
+      ...(typeof line === 'number' ? { line } : {}),
+      ...(typeof column === 'number' ? { column } : {}),
+      text: `Uncaught SyntaxError: ${error.message}`,
+    };
+  }
+  // V8 rejected what acorn accepted (rare: e.g. an early error acorn does not check).
+  // The thrown value is a host SyntaxError created by vm.Script: safe to read.
+  const message =
+    typeof error === 'object' && error !== null && typeof (error as Error).message === 'string'
+      ? (error as Error).message
+      : String(error);
+  return { code: 'SYNTAX_ERROR', message, name: 'SyntaxError', text: `Uncaught SyntaxError: ${message}` };
+}
+
+/** mysql2 escapes Buffers as binary literals; a decoded Uint8Array must become one. */
+function toDriverParam(value: unknown): unknown {
+  if (types.isUint8Array(value) && !Buffer.isBuffer(value)) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  // The codec may build its dates in another context than mysql2's (e.g. under jest): rebuild.
+  if (types.isDate(value)) return new Date(value.getTime());
+  return value;
+}
+
+function parseDetails(details: string | undefined): Partial<ErrorPayload> & { code?: ErrorCode } {
+  if (details === undefined) return {};
+  try {
+    const parsed = JSON.parse(details) as Record<string, unknown>;
+    const out: Record<string, string | number> = {};
+    for (const key of ['errno', 'sqlState', 'sqlMessage', 'hint'] as const) {
+      const v = parsed[key];
+      if (typeof v === 'string' || typeof v === 'number') out[key] = v;
+    }
+    return isErrorCode(parsed.code) ? { ...out, code: parsed.code } : out;
+  } catch {
+    return {};
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
