@@ -206,7 +206,33 @@ interface MemReading {
   readonly connections: number;
 }
 
-async function runServer(kind: Kind, sharedFile: string | undefined): Promise<void> {
+/**
+ * `--entry-timing`: wraps `vm.Script.prototype.runInContext` in the server
+ * process to time every entry (≈0.1 µs of overhead per call), so the report
+ * can split server time per eval into "inside runInContext" and "the rest".
+ */
+const entryTiming = { on: false, count: 0, timed: 0, ms: 0 };
+function installEntryTiming(): void {
+  entryTiming.on = true;
+  const original = vm.Script.prototype.runInContext;
+  vm.Script.prototype.runInContext = function timedRunInContext(
+    this: vm.Script,
+    context: vm.Context,
+    options?: vm.RunningScriptOptions,
+  ) {
+    const started = performance.now();
+    try {
+      return original.call(this, context, options);
+    } finally {
+      entryTiming.ms += performance.now() - started;
+      entryTiming.count++;
+      if (options?.timeout !== undefined) entryTiming.timed++;
+    }
+  } as typeof original;
+}
+
+async function runServer(kind: Kind, sharedFile: string | undefined, timing: boolean): Promise<void> {
+  if (timing) installEntryTiming();
   let gateway: Gateway | undefined;
   let wss: WebSocketServer | undefined;
   const handleProtocols = (protocols: Set<string>) => (protocols.has(PROTOCOL) ? PROTOCOL : false);
@@ -282,6 +308,9 @@ async function runServer(kind: Kind, sharedFile: string | undefined): Promise<vo
       return connections();
     },
     cpuStart: () => {
+      entryTiming.count = 0;
+      entryTiming.timed = 0;
+      entryTiming.ms = 0;
       cpuMark = process.cpuUsage();
       wallMark = performance.now();
       eluMark = performance.eventLoopUtilization();
@@ -291,7 +320,12 @@ async function runServer(kind: Kind, sharedFile: string | undefined): Promise<vo
       const cpu = process.cpuUsage(cpuMark);
       const wall = performance.now() - wallMark;
       const elu = performance.eventLoopUtilization(eluMark);
-      return { cpuPct: ((cpu.user + cpu.system) / 1000 / wall) * 100, elu: elu.utilization };
+      return {
+        cpuPct: ((cpu.user + cpu.system) / 1000 / wall) * 100,
+        elu: elu.utilization,
+        wallMs: wall,
+        ...(entryTiming.on ? { entries: entryTiming.count, timedEntries: entryTiming.timed, entryMs: entryTiming.ms } : {}),
+      };
     },
     profileStart: async () => {
       profiler = new InspectorSession();
@@ -700,15 +734,29 @@ interface Settings {
   readonly openBatches: number;
   readonly hold: number;
   readonly profile: boolean;
+  readonly entryTiming: boolean;
   readonly json: boolean;
   readonly quick: boolean;
   readonly phases: ReadonlySet<string>;
+}
+
+interface ServerWindow {
+  readonly cpuPct: number;
+  readonly elu: number;
+  readonly wallMs: number;
+  readonly entries?: number;
+  readonly timedEntries?: number;
+  readonly entryMs?: number;
 }
 
 interface ThroughputRow extends ThroughputResult {
   readonly kind: Kind;
   readonly serverCpuPct: number;
   readonly serverElu: number;
+  /** With --entry-timing: per eval, µs of server event-loop time inside runInContext and outside it. */
+  readonly entryUsPerEval?: number;
+  readonly otherUsPerEval?: number;
+  readonly entriesPerEval?: number;
   readonly profile?: string;
 }
 
@@ -741,6 +789,7 @@ async function runParent(): Promise<void> {
     openBatches: intArg(args, 'open-batches', quick ? 2 : 10),
     hold: intArg(args, 'hold', quick ? 1000 : 10_000),
     profile: args.has('profile'),
+    entryTiming: args.has('entry-timing'),
     json: args.has('json'),
     quick,
     phases: new Set((args.get('phases') ?? 'throughput,open,hold').split(',')),
@@ -769,7 +818,7 @@ async function runParent(): Promise<void> {
   const servers = new Map<Kind, ChildHandle & { port: number }>();
   let active: { server: ChildHandle; kind: Kind; profileFile?: string } | undefined;
   const windowCalls: Promise<unknown>[] = [];
-  let windowCpu: Promise<{ cpuPct: number; elu: number }> | undefined;
+  let windowCpu: Promise<ServerWindow> | undefined;
   let client: ChildHandle | undefined;
 
   const onClientEvent = (event: ChildEvent) => {
@@ -786,7 +835,12 @@ async function runParent(): Promise<void> {
 
   try {
     for (const kind of KINDS) {
-      const handle = spawnRole('server', ['--kind', kind, '--shared-file', sharedFile], ['--expose-gc'], () => {});
+      const handle = spawnRole(
+        'server',
+        ['--kind', kind, '--shared-file', sharedFile, ...(settings.entryTiming ? ['--entry-timing'] : [])],
+        ['--expose-gc'],
+        () => {},
+      );
       const ready = await handle.ready;
       servers.set(kind, Object.assign(handle, { port: Number(ready.port) }));
       say(`${kind} server listening on ${HOST}:${ready.port} (pid ${ready.pid})`);
@@ -818,13 +872,23 @@ async function runParent(): Promise<void> {
           settings.warmupMs + settings.durationMs + 180_000,
         );
         await Promise.all(windowCalls);
-        const cpu = windowCpu ? await windowCpu : { cpuPct: Number.NaN, elu: Number.NaN };
+        const cpu: ServerWindow = windowCpu ? await windowCpu : { cpuPct: Number.NaN, elu: Number.NaN, wallMs: 0 };
+        const evals = result.evalsPerSec * (cpu.wallMs / 1000);
+        const breakdown =
+          cpu.entryMs !== undefined && evals > 0
+            ? {
+                entryUsPerEval: (cpu.entryMs * 1000) / evals,
+                otherUsPerEval: (cpu.elu * cpu.wallMs * 1000 - cpu.entryMs * 1000) / evals,
+                entriesPerEval: (cpu.entries ?? 0) / evals,
+              }
+            : {};
         active = undefined;
         throughputRows.push({
           ...result,
           kind,
           serverCpuPct: cpu.cpuPct,
           serverElu: cpu.elu,
+          ...breakdown,
           ...(profileFile ? { profile: profileFile } : {}),
         });
         // Let the server finish closing before the next point.
@@ -1116,7 +1180,7 @@ const roleArgs = parseArgs(process.argv.slice(2));
 const role = roleArgs.get('role');
 const main =
   role === 'server'
-    ? () => runServer(roleArgs.get('kind') as Kind, roleArgs.get('shared-file'))
+    ? () => runServer(roleArgs.get('kind') as Kind, roleArgs.get('shared-file'), roleArgs.has('entry-timing'))
     : role === 'client'
       ? async () => runClient()
       : runParent;

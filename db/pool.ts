@@ -152,7 +152,8 @@ export class DatabasePool {
   }
 
   #sessionSetup(connection: { _isMariaDB?: boolean }): string {
-    const settings = ['autocommit = 0'];
+    // UTC, so TIMESTAMP columns and JS dates agree whatever the server's zone.
+    const settings = ['autocommit = 0', "time_zone = '+00:00'"];
     const ms = this.options.statementTimeoutMs;
     if (ms > 0) {
       const mariadb = connection._isMariaDB ?? this.#flavor === 'mariadb';

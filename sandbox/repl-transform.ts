@@ -151,7 +151,10 @@ function rewrite(code: string, program: acorn.Program, seq: number) {
         const expression = node.expression as acorn.Node;
         const wrap = (node as { parenthesize?: boolean }).parenthesize === true;
         insert(expression.start, `(${COMPLETION} = ${wrap ? '(' : ''}`);
-        insert(expression.end, `${wrap ? ')' : ''});`);
+        insert(expression.end, `${wrap ? ')' : ''})`);
+        // Keep the statement terminated exactly once (an extra `;` would end an
+        // `if` before its `else`).
+        if (code[node.end - 1] !== ';') insert(node.end, ';');
         return;
       }
       case 'VariableDeclaration':

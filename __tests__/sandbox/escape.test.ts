@@ -14,7 +14,7 @@ const PROBES = `
     let p = x;
     for (let i = 0; i < 1000; i++) {
       const next = Object.getPrototypeOf(p);
-      if (next === null) return p !== REALM_OBJECT_PROTO;
+      if (next === null) return p !== REALM_OBJECT_PROTO && p !== x;
       p = next;
     }
     return true;

@@ -118,3 +118,15 @@ describe('REPL semantics', () => {
     expect(await s.text('kept')).toBe('1');
   });
 });
+
+describe('REPL transform edge cases', () => {
+  test('statements with and without semicolons inside if/else, loops and labels', async () => {
+    const s = openSession();
+    expect(await s.text('let q = []; if (q.length) q.push(1); else q.push(2); q')).toBe('[ 2 ]');
+    expect(await s.text('if (false) 1\nelse 2')).toBe('2');
+    expect(await s.text('outer: for (const x of [1, 2]) { if (x) continue outer; else 3 }')).toBe('undefined');
+    expect(await s.text('let n = 0\nn++\nn')).toBe('1');
+    expect(await s.text('do n++; while (n < 5)')).toBe('4');
+    expect(await s.text('"a"\n;["b"]')).toBe("[ 'b' ]");
+  });
+});
