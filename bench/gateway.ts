@@ -4,11 +4,14 @@
  *   npm run bench:gateway [-- --quick] [--json] [--duration 5] [--warmup 1]
  *                           [--connections 1,100,1000] [--hold 10000]
  *                           [--open-serial 300] [--open-batches 10] [--profile]
- *                           [--phases throughput,open,hold]
+ *                           [--phases throughput,open,hold] [--entry-timing]
  *
  * `--profile` records a CPU profile of each server during each measured
  * throughput window (written to bench/results/, summarised in the output);
  * the profiler slows the servers, so quote figures from runs without it.
+ * `--entry-timing` times every `runInContext` in the servers (wrapping
+ * `vm.Script.prototype.runInContext`, ~0.1 µs per call) and splits the
+ * servers' busy time per eval into "inside runInContext" and "the rest".
  *
  * Servers, each in its own child process (this script with `--role server`):
  *
@@ -55,7 +58,19 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { type Gateway, startGateway } from '../gateway/server';
 import { summarizeProfile } from './cpuprofile-top';
-import { fmt, fmtInt, fmtRatio, intArg, machineLine, parseArgs, percentile, sourceFingerprint, table } from './stats';
+import {
+  fmt,
+  fmtInt,
+  fmtRatio,
+  intArg,
+  machineLine,
+  otherCpuPct,
+  parseArgs,
+  percentile,
+  sourceFingerprint,
+  systemCpu,
+  table,
+} from './stats';
 
 const KINDS = ['echo', 'floor', 'vmgate'] as const;
 type Kind = (typeof KINDS)[number];
@@ -211,9 +226,10 @@ interface MemReading {
  * process to time every entry (≈0.1 µs of overhead per call), so the report
  * can split server time per eval into "inside runInContext" and "the rest".
  */
-const entryTiming = { on: false, count: 0, timed: 0, ms: 0 };
+const entryTiming = { on: false, count: 0, timed: 0, ms: 0, samples: new Float64Array(0) };
 function installEntryTiming(): void {
   entryTiming.on = true;
+  entryTiming.samples = new Float64Array(1 << 20);
   const original = vm.Script.prototype.runInContext;
   vm.Script.prototype.runInContext = function timedRunInContext(
     this: vm.Script,
@@ -224,7 +240,9 @@ function installEntryTiming(): void {
     try {
       return original.call(this, context, options);
     } finally {
-      entryTiming.ms += performance.now() - started;
+      const ms = performance.now() - started;
+      entryTiming.ms += ms;
+      if (entryTiming.count < entryTiming.samples.length) entryTiming.samples[entryTiming.count] = ms;
       entryTiming.count++;
       if (options?.timeout !== undefined) entryTiming.timed++;
     }
@@ -324,7 +342,15 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
         cpuPct: ((cpu.user + cpu.system) / 1000 / wall) * 100,
         elu: elu.utilization,
         wallMs: wall,
-        ...(entryTiming.on ? { entries: entryTiming.count, timedEntries: entryTiming.timed, entryMs: entryTiming.ms } : {}),
+        ...(entryTiming.on
+          ? {
+              entries: entryTiming.count,
+              timedEntries: entryTiming.timed,
+              entryMs: entryTiming.ms,
+              entryP50Us: percentile(entryTiming.samples.subarray(0, entryTiming.count), 50) * 1000,
+              entryP99Us: percentile(entryTiming.samples.subarray(0, entryTiming.count), 99) * 1000,
+            }
+          : {}),
       };
     },
     profileStart: async () => {
@@ -747,16 +773,22 @@ interface ServerWindow {
   readonly entries?: number;
   readonly timedEntries?: number;
   readonly entryMs?: number;
+  readonly entryP50Us?: number;
+  readonly entryP99Us?: number;
 }
 
 interface ThroughputRow extends ThroughputResult {
   readonly kind: Kind;
   readonly serverCpuPct: number;
   readonly serverElu: number;
+  /** CPU used on the machine by processes other than this benchmark's, % of one core. */
+  readonly otherCpuPct: number;
   /** With --entry-timing: per eval, µs of server event-loop time inside runInContext and outside it. */
   readonly entryUsPerEval?: number;
   readonly otherUsPerEval?: number;
   readonly entriesPerEval?: number;
+  readonly entryP50Us?: number;
+  readonly entryP99Us?: number;
   readonly profile?: string;
 }
 
@@ -819,15 +851,22 @@ async function runParent(): Promise<void> {
   let active: { server: ChildHandle; kind: Kind; profileFile?: string } | undefined;
   const windowCalls: Promise<unknown>[] = [];
   let windowCpu: Promise<ServerWindow> | undefined;
+  let machineAtStart: ReturnType<typeof systemCpu>;
+  let machineAtEnd: ReturnType<typeof systemCpu>;
+  let parentWindow = { start: 0, end: 0 };
   let client: ChildHandle | undefined;
 
   const onClientEvent = (event: ChildEvent) => {
     if (!active) return;
     const { server, profileFile } = active;
     if (event.event === 'window-start') {
+      machineAtStart = systemCpu();
+      parentWindow = { start: performance.now(), end: 0 };
       windowCalls.push(server.call('cpuStart'));
       if (profileFile) windowCalls.push(server.call('profileStart'));
     } else if (event.event === 'window-end') {
+      machineAtEnd = systemCpu();
+      parentWindow.end = performance.now();
       windowCpu = server.call('cpuEnd');
       if (profileFile) windowCalls.push(server.call('profileStop', { file: profileFile }));
     }
@@ -874,12 +913,21 @@ async function runParent(): Promise<void> {
         await Promise.all(windowCalls);
         const cpu: ServerWindow = windowCpu ? await windowCpu : { cpuPct: Number.NaN, elu: Number.NaN, wallMs: 0 };
         const evals = result.evalsPerSec * (cpu.wallMs / 1000);
+        const windowMs = parentWindow.end - parentWindow.start;
+        const otherPct = otherCpuPct(
+          machineAtStart,
+          machineAtEnd,
+          ((cpu.cpuPct + result.clientCpuPct) / 100) * windowMs,
+          windowMs,
+        );
         const breakdown =
           cpu.entryMs !== undefined && evals > 0
             ? {
                 entryUsPerEval: (cpu.entryMs * 1000) / evals,
                 otherUsPerEval: (cpu.elu * cpu.wallMs * 1000 - cpu.entryMs * 1000) / evals,
                 entriesPerEval: (cpu.entries ?? 0) / evals,
+                entryP50Us: cpu.entryP50Us ?? Number.NaN,
+                entryP99Us: cpu.entryP99Us ?? Number.NaN,
               }
             : {};
         active = undefined;
@@ -888,6 +936,7 @@ async function runParent(): Promise<void> {
           kind,
           serverCpuPct: cpu.cpuPct,
           serverElu: cpu.elu,
+          otherCpuPct: otherPct,
           ...breakdown,
           ...(profileFile ? { profile: profileFile } : {}),
         });
@@ -1068,7 +1117,18 @@ function report(
   out.push('Throughput, closed loop, `1 + 1` per request (server and client in separate processes):');
   out.push(
     table(
-      ['server', 'conns', 'evals/s', 'p50 ms', 'p99 ms', 'server CPU', 'server ELU', 'client CPU', 'errors'],
+      [
+        'server',
+        'conns',
+        'evals/s',
+        'p50 ms',
+        'p99 ms',
+        'server CPU',
+        'server ELU',
+        'client CPU',
+        'other CPU',
+        'errors',
+      ],
       throughputRows.map((r) => [
         r.kind,
         String(r.connections),
@@ -1078,9 +1138,13 @@ function report(
         `${fmt(r.serverCpuPct, 0)}%`,
         fmt(r.serverElu, 2),
         `${fmt(r.clientCpuPct, 0)}%`,
+        `${fmt(r.otherCpuPct, 0)}%`,
         String(r.errors),
       ]),
     ),
+  );
+  out.push(
+    "CPU columns are % of one core over the measured window; 'other CPU' is the machine's busy time not used by this benchmark's processes (> ~15% means someone else was running: distrust that point).",
   );
   out.push('');
   out.push(
@@ -1097,6 +1161,26 @@ function report(
   out.push(
     `Target: gateway ≥ ${TARGET_THROUGHPUT_VS_FLOOR}× the vm floor at 100 connections → ${fmtRatio(targets.throughputVsFloorAt100.measured)} ${targets.throughputVsFloorAt100.pass ? 'PASS' : 'MISS'}`,
   );
+  if (settings.entryTiming) {
+    out.push('');
+    out.push('Server event-loop time per eval (--entry-timing: runInContext wrapped; busy = ELU × window / evals):');
+    out.push(
+      table(
+        ['server', 'conns', 'busy µs/eval', 'in runInContext µs', 'rest µs', 'entries/eval', 'entry p50/p99 µs'],
+        throughputRows
+          .filter((r) => r.kind !== 'echo')
+          .map((r) => [
+            r.kind,
+            String(r.connections),
+            fmt((r.serverElu * 1e6) / r.evalsPerSec, 0),
+            fmt(r.entryUsPerEval, 0),
+            fmt(r.otherUsPerEval, 0),
+            fmt(r.entriesPerEval, 2),
+            `${fmt(r.entryP50Us, 0)} / ${fmt(r.entryP99Us, 0)}`,
+          ]),
+      ),
+    );
+  }
   out.push('');
   out.push('Session open latency, ms from `new WebSocket` (p50 / p99):');
   const pp = (s?: { p50: number; p99: number }) => (s ? `${fmt(s.p50, 3)} / ${fmt(s.p99, 3)}` : '—');

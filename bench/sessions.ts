@@ -41,9 +41,11 @@ import {
   machineLine,
   mean,
   median,
+  otherCpuPct,
   parseArgs,
   percentile,
   sourceFingerprint,
+  systemCpu,
   table,
 } from './stats';
 
@@ -78,6 +80,8 @@ interface ChildResult {
   /** GC pause time during the creation loop, per session, and the number of major (mark-compact) GCs. */
   readonly gcMsPerSession: number;
   readonly majorGcs: number;
+  /** CPU used on the machine by other processes during the loop, % of one core (noise indicator). */
+  readonly otherCpuPct: number;
   readonly rssKbPerSession: number;
   readonly heapKbPerSession: number;
   readonly externalKbPerSession: number;
@@ -167,6 +171,8 @@ async function runChild(config: Config, n: number, sharedFile: string): Promise<
 
   const keep: unknown[] = new Array(n);
   const times = new Float64Array(n);
+  const machineBefore = systemCpu();
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -174,6 +180,8 @@ async function runChild(config: Config, n: number, sharedFile: string): Promise<
     times[i] = performance.now() - t0;
   }
   const wall = performance.now() - started;
+  const ownCpu = process.cpuUsage(cpuBefore);
+  const otherPct = otherCpuPct(machineBefore, systemCpu(), (ownCpu.user + ownCpu.system) / 1000, wall);
   // GC entries are delivered asynchronously: let them arrive before the final gc() runs.
   await new Promise((resolve) => setTimeout(resolve, 20));
   observer.disconnect();
@@ -194,6 +202,7 @@ async function runChild(config: Config, n: number, sharedFile: string): Promise<
     msP50FirstTenth: percentile(times.subarray(0, tenth), 50),
     msP50LastTenth: percentile(times.subarray(n - tenth), 50),
     gcMsPerSession: gcMs / n,
+    otherCpuPct: otherPct,
     majorGcs,
     rssKbPerSession: kb(after.rss, before.rss),
     heapKbPerSession: kb(after.heapUsed, before.heapUsed),
@@ -414,7 +423,16 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
   out.push('');
   out.push(
     table(
-      ['configuration', 'p50 first 10%', 'p50 last 10%', 'GC ms/N', 'major GCs', 'RSS before', 'RSS after'],
+      [
+        'configuration',
+        'p50 first 10%',
+        'p50 last 10%',
+        'GC ms/N',
+        'major GCs',
+        'RSS before',
+        'RSS after',
+        'other CPU',
+      ],
       CONFIGS.filter((c) => rows.has(c)).map((c) => {
         const r = rows.get(c) as Row;
         return [
@@ -425,6 +443,7 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
           fmt(r.majorGcs, 0),
           `${fmt(r.rssBeforeMb, 0)} MB`,
           `${fmt(r.rssAfterMb, 0)} MB`,
+          `${fmt(r.otherCpuPct, 0)}%`,
         ];
       }),
     ),

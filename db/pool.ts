@@ -170,7 +170,7 @@ function connectionOptions(target: ConnectionTarget): mysql.ConnectionOptions {
     ...(target.password !== undefined ? { password: target.password } : {}),
     ...(target.database !== undefined ? { database: target.database } : {}),
     ...(target.ssl ? { ssl: {} } : {}),
-    connectTimeout: 5_000,
+    connectTimeout: 10_000,
     // Types (docs/protocol.md, "Database values"): DATETIME/TIMESTAMP → Date in
     // UTC, DECIMAL → string, BIGINT → number when exact, else bigint.
     timezone: 'Z',

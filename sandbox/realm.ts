@@ -127,6 +127,7 @@ export class Realm {
   readonly #maxTimers: number;
   readonly #modules: Readonly<Record<string, () => vm.Script>>;
   readonly #loaded = new Set<string>();
+  readonly #sources = new Map<number, PositionMap>();
   readonly #timers = new Map<number, { handle: NodeJS.Timeout; owner: number }>();
   #events: RealmEvent[] = [];
   #pumpOpen = false;
@@ -179,6 +180,13 @@ export class Realm {
     } finally {
       this.#pumpOpen = false;
     }
+  }
+
+  /** How to map stack positions of input script `REPL<seq>` back to what the user typed. */
+  registerSource(seq: number, map: PositionMap): void {
+    this.#sources.set(seq, map);
+    // Functions from older inputs can still appear in stacks; keep a bounded history.
+    if (this.#sources.size > 256) this.#sources.delete(this.#sources.keys().next().value as number);
   }
 
   hasModule(name: string): boolean {
@@ -355,6 +363,7 @@ export class Realm {
         );
       },
       now: (): number => performance.now(),
+      stack: (): string => guard(() => userFrames(this.#sources)) ?? '',
       // Fallback for a realm that reaches `db` without the host having preloaded
       // Kysely (e.g. `globalThis['d' + 'b']`): a nested run, still inside the
       // outer entry's timeout.
@@ -378,6 +387,47 @@ export class Realm {
     return Object.freeze(Object.assign(Object.create(null), api));
   }
 }
+
+/**
+ * The user's frames at this point, formatted by the host (a host-realm
+ * capture: no realm stack is ever captured, see realm/error-policy.js). Only
+ * frames of input scripts (`REPL<n>`) are kept: no host paths, no bootstrap.
+ */
+export type PositionMap = (line: number, column: number) => readonly [number, number] | undefined;
+
+function userFrames(sources: ReadonlyMap<number, PositionMap>): string {
+  // Structured call sites, formatted here: whatever formatter the host
+  // process has installed (a test runner's, an APM's) plays no part.
+  const { prepareStackTrace, stackTraceLimit } = Error;
+  const holder: { stack?: unknown } = {};
+  Error.prepareStackTrace = (_error, sites) => sites;
+  Error.stackTraceLimit = 64;
+  try {
+    Error.captureStackTrace(holder);
+    const sites = holder.stack;
+    if (!Array.isArray(sites)) return '';
+    const frames: string[] = [];
+    for (const site of sites as NodeJS.CallSite[]) {
+      const match = REPL_FILE.exec(site.getFileName() ?? '');
+      if (!match) continue;
+      const seq = Number(match[1]);
+      const row = site.getLineNumber() ?? 0;
+      const column = site.getColumnNumber() ?? 0;
+      const map = sources.get(seq);
+      const position = map ? map(row, column) : [row, column];
+      if (!position) continue; // the wrapper around an input, not the user's code
+      const location = `REPL${seq}:${position[0]}:${position[1]}`;
+      const name = site.getFunctionName();
+      frames.push(name ? `    at ${site.isConstructor() ? 'new ' : ''}${name} (${location})` : `    at ${location}`);
+    }
+    return frames.join('\n');
+  } finally {
+    Error.prepareStackTrace = prepareStackTrace;
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+const REPL_FILE = /^REPL(\d+)$/;
 
 /** Host functions must never throw into the realm: a host error object would cross the boundary. */
 function guard<T>(fn: () => T): T | undefined {

@@ -21,8 +21,8 @@ import { errors, type VmgateError } from '../protocol/error-codes';
 export interface TransformedInput {
   /** The script source to compile with `vm.Script`. */
   readonly source: string;
-  /** Negative column offset for line 1, so stack columns match the user's text. */
-  readonly columnOffset: number;
+  /** Maps a 1-based (line, column) of `source` back to the user's text, for stack frames. */
+  readonly originalPosition: (line: number, column: number) => readonly [number, number] | undefined;
   readonly isAsync: boolean;
   /** The input mentions `db` or `sql`: the host loads Kysely into the realm first. */
   readonly usesDatabase: boolean;
@@ -46,11 +46,16 @@ const PARSE_OPTIONS: acorn.Options = {
 
 export function transformInput(code: string, seq: number): TransformedInput {
   const program = parseInput(code);
-  const { source, isAsync, prefix } = rewrite(code, program, seq);
+  const { source, isAsync, anchors } = rewrite(code, program, seq);
   // The text handed to V8 is what must be free of import(); a quick substring
   // test avoids a second parse in the common case.
   if (source.includes('import')) assertNoImport(parseOrInternal(source));
-  return { source, columnOffset: -prefix.length, isAsync, usesDatabase: mentionsDatabase(program) };
+  return {
+    source,
+    originalPosition: positionMapper(code, source, anchors),
+    isAsync,
+    usesDatabase: mentionsDatabase(program),
+  };
 }
 
 function parseInput(code: string): acorn.Program {
@@ -275,21 +280,58 @@ function rewrite(code: string, program: acorn.Program, seq: number) {
   // which is the same function object.
   const prefix = `${API}.r(${seq}, ${isAsync ? 'async ' : ''}function () { ${strict ? "'use strict'; " : ''}let ${COMPLETION}; ${header.join(' ')}`;
   const suffix = `\n; return ${COMPLETION}; }, ${isAsync});`;
-  return { source: prefix + applyEdits(code, edits) + suffix, isAsync, prefix };
+  const body = applyEdits(code, edits, prefix.length);
+  return { source: prefix + body.text + suffix, isAsync, anchors: body.anchors };
 }
 
-function applyEdits(code: string, edits: Edit[]): string {
+/** A stretch of unchanged user text: where it starts in the output and in the input, and its length. */
+type Anchor = readonly [output: number, input: number, length: number];
+
+function applyEdits(code: string, edits: Edit[], base: number): { text: string; anchors: Anchor[] } {
   // Stable order: by position, then by the order edits were made (so an
   // insertion at the end of an inner node precedes the outer node's).
   edits.sort((a, b) => a.at - b.at || a.order - b.order);
   let out = '';
   let cursor = 0;
+  const anchors: Anchor[] = [];
   for (const edit of edits) {
     if (edit.at < cursor) continue; // overlapping edit: the outer one won
+    anchors.push([base + out.length, cursor, edit.at - cursor]);
     out += code.slice(cursor, edit.at) + edit.text;
     cursor = edit.end;
   }
-  return out + code.slice(cursor);
+  anchors.push([base + out.length, cursor, code.length - cursor]);
+  return { text: out + code.slice(cursor), anchors };
+}
+
+/** Output position → input position: inside inserted text, the position of the edit. */
+function positionMapper(code: string, source: string, anchors: readonly Anchor[]) {
+  const sourceLines = lineStarts(source);
+  const codeLines = lineStarts(code);
+  const first = anchors[0]?.[0] ?? 0;
+  const last = anchors.at(-1);
+  const end = last ? last[0] + last[2] : source.length;
+  return (line: number, column: number): readonly [number, number] | undefined => {
+    const offset = (sourceLines[line - 1] ?? 0) + column - 1;
+    // The wrapper around the input (the `__vmgate.r(...)` call) is not the user's code.
+    if (offset < first || offset >= end) return undefined;
+    let original = 0;
+    for (const [output, input, length] of anchors) {
+      if (output > offset) break;
+      // Inside inserted text, the position is that of the edit.
+      original = input + Math.min(offset - output, length);
+    }
+    original = Math.min(Math.max(0, original), code.length);
+    let index = 0;
+    while (index + 1 < codeLines.length && (codeLines[index + 1] ?? Infinity) <= original) index++;
+    return [index + 1, original - (codeLines[index] ?? 0) + 1];
+  };
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return starts;
 }
 
 function collectNames(pattern: acorn.Pattern, out: string[]): void {

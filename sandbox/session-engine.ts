@@ -272,8 +272,8 @@ export class SessionEngine {
       usesDatabase = transformed.usesDatabase;
       script = new vm.Script(transformed.source, {
         filename: `REPL${seq}`,
-        columnOffset: transformed.columnOffset,
       });
+      this.#ensureRealm().registerSource(seq, transformed.originalPosition);
     } catch (error) {
       this.#finishError(active, syntaxPayload(error));
       return;

@@ -15,7 +15,7 @@ describe('text mode (no subprotocol, as wscat connects)', () => {
     expect(await client.line('a * 7')).toBe('42');
     expect(await client.line('({ a: 1, s: "x" })')).toBe("{ a: 1, s: 'x' }");
     expect(await client.line('null.x')).toBe("Uncaught TypeError: Cannot read properties of null (reading 'x')");
-    expect(await client.line('throw new RangeError("r")')).toBe('Uncaught RangeError: r');
+    expect(await client.line('throw new RangeError("r")')).toBe('Uncaught RangeError: r\n    at REPL5:1:7');
     expect(await client.line('let = =')).toMatch(/^Uncaught SyntaxError: /);
   });
 

@@ -39,7 +39,7 @@ describe('REPL semantics', () => {
     await s.eval('const k = 1');
     const reply = await s.eval('k = 2');
     expect(reply.code).toBe('UNCAUGHT');
-    expect(reply.text).toBe('Uncaught TypeError: Assignment to constant variable.');
+    expect(reply.text).toMatch(/^Uncaught TypeError: Assignment to constant variable\./);
     expect(await s.text('k')).toBe('1');
   });
 
@@ -73,7 +73,7 @@ describe('REPL semantics', () => {
     const s = openSession();
     const reply = await s.eval('await Promise.reject(new RangeError("nope"))');
     expect(reply.code).toBe('UNCAUGHT');
-    expect(reply.text).toBe('Uncaught RangeError: nope');
+    expect(reply.text).toBe('Uncaught RangeError: nope\n    at REPL1:1:22');
   });
 
   test('a promise result is shown with its state', async () => {
@@ -108,6 +108,21 @@ describe('REPL semantics', () => {
     expect(typeError.text).toBe("Uncaught TypeError: Cannot read properties of null (reading 'x')");
     expect((await s.eval('throw "str"')).text).toBe("Uncaught 'str'");
     expect((await s.eval('throw { a: 1 }')).text).toBe('Uncaught { a: 1 }');
+  });
+
+  test('errors made by user code carry a stack of user frames, at the positions typed', async () => {
+    const s = openSession();
+    await s.eval('function f() {\n  throw new Error("boom")\n}\nfunction g() { f() }');
+    const reply = await s.eval('let x = 1; g()');
+    expect(reply.text).toBe('Uncaught Error: boom\n    at f (REPL1:2:9)\n    at g (REPL1:4:16)\n    at REPL2:1:12');
+    expect(reply.terminal).toMatchObject({ error: { stack: expect.stringContaining('at f (REPL1:2:9)') } });
+    expect(reply.text).not.toMatch(/vmgate:|node:|\/work|\.ts/);
+    expect(
+      await s.text(
+        'class E2 extends TypeError {}; [new E2() instanceof TypeError, new E2() instanceof Error, Object.getPrototypeOf(TypeError) === Error, new Error().constructor === Error]',
+      ),
+    ).toBe('[ true, true, true, true ]');
+    expect(await s.text('const o = {}; Error.captureStackTrace(o); o.stack')).toBe("'Error\\n    at REPL4:1:21'");
   });
 
   test('the session keeps working after an error', async () => {

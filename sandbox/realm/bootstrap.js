@@ -14,7 +14,7 @@ function bootstrap(host, configJson, shared) {
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console']) {
     delete global[name];
   }
-  installErrorPolicy(global);
+  installErrorPolicy(global, bridge.stack);
   // Node builds property descriptors for this realm's global object as plain
   // objects of this realm; an inherited `get`/`set`/`value` on Object.prototype
   // makes them invalid and V8 aborts the whole process (a fatal error, not an

@@ -5,7 +5,7 @@
 // stack depth of its choosing can make that host code overflow, and the
 // resulting RangeError is a *host-realm* object thrown into the realm — a
 // path to the host `Function` and `process` (vm2's CVE-2023-29199 family;
-// reproduced on Node 20 in __tests__/sandbox/host-errors.test.ts). V8 reads
+// reproduced on Node 20, tested in __tests__/sandbox/escape.test.ts). V8 reads
 // `stackTraceLimit` from this realm's intrinsic `Error` as a plain data
 // property on every error construction; a frozen non-number means "capture
 // nothing", so no realm error ever carries a lazily formatted stack.
@@ -13,8 +13,26 @@
 // `Error.prepareStackTrace` is still installed, frozen, as defence in depth:
 // if any stack is ever formatted for this realm, Node defers to it and no
 // user hook ever sees call sites.
+//
+// Stacks users see are built another way: the global error constructors are
+// thin wrappers over the intrinsic ones, and each new error asks the host for
+// the current frames (`captureFrames`: host code captures and formats them in
+// the host realm, keeps the user's REPL frames only, and hands back a
+// string). So `throw new Error('x')` in a function reports where it was made;
+// errors V8 raises itself (`null.x`) carry no stack.
 
-function installErrorPolicy(global) {
+const ERROR_NAMES = [
+  'Error',
+  'EvalError',
+  'RangeError',
+  'ReferenceError',
+  'SyntaxError',
+  'TypeError',
+  'URIError',
+  'AggregateError',
+];
+
+function installErrorPolicy(global, captureFrames) {
   const IntrinsicError = global.Error;
   const lock = (target, key, value) =>
     ObjectDefineProperty(target, key, { value, writable: false, enumerable: false, configurable: false });
@@ -29,17 +47,54 @@ function installErrorPolicy(global) {
   });
   // captureStackTrace would capture nothing anyway; replace it with a
   // harmless version so code that relies on it (libraries) keeps working.
-  lock(IntrinsicError, 'captureStackTrace', function captureStackTrace(target) {
-    if (target === null || (typeof target !== 'object' && typeof target !== 'function')) {
-      throw new TypeError('Invalid argument');
-    }
+  const attachStack = (target) => {
+    const frames = captureFrames();
     ObjectDefineProperty(target, 'stack', {
-      value: describeError(target),
+      value:
+        typeof frames === 'string' && frames !== '' ? `${describeError(target)}\n${frames}` : describeError(target),
       writable: true,
       enumerable: false,
       configurable: true,
     });
-  });
+  };
+  const captureStackTrace = function captureStackTrace(target) {
+    if (target === null || (typeof target !== 'object' && typeof target !== 'function')) {
+      throw new TypeError('Invalid argument');
+    }
+    attachStack(target);
+  };
+  lock(IntrinsicError, 'captureStackTrace', captureStackTrace);
+
+  // The wrappers: same prototypes (instanceof and .constructor behave as
+  // usual), and the wrapper of Error is the [[Prototype]] of the others.
+  let ErrorWrapper;
+  for (const name of ERROR_NAMES) {
+    const Intrinsic = global[name];
+    if (typeof Intrinsic !== 'function') continue;
+    const Wrapper = {
+      [name]: function (...args) {
+        const error = ReflectConstruct(Intrinsic, args, new.target ?? Wrapper);
+        try {
+          attachStack(error);
+        } catch {
+          // no stack then
+        }
+        return error;
+      },
+    }[name];
+    ObjectDefineProperty(Wrapper, 'prototype', { value: Intrinsic.prototype, writable: false });
+    ObjectDefineProperty(Intrinsic.prototype, 'constructor', { value: Wrapper, writable: true, configurable: true });
+    ObjectDefineProperty(Wrapper, 'length', { value: Intrinsic.length });
+    if (name === 'Error') {
+      ErrorWrapper = Wrapper;
+      lock(Wrapper, 'stackTraceLimit', undefined);
+      lock(Wrapper, 'prepareStackTrace', IntrinsicError.prepareStackTrace);
+      lock(Wrapper, 'captureStackTrace', captureStackTrace);
+    } else {
+      ObjectSetPrototypeOf(Wrapper, ErrorWrapper);
+    }
+    ObjectDefineProperty(global, name, { value: Wrapper, writable: true, enumerable: false, configurable: true });
+  }
   // When an entry times out, Node (C++) creates its timeout error in *this*
   // realm and assigns `code` with an ordinary [[Set]]: a user setter named
   // `code` on Error.prototype or Object.prototype would run untimed in host
@@ -54,7 +109,7 @@ function installErrorPolicy(global) {
   });
   // The global binding is locked too, so Node's formatter (which looks up
   // `globalThis.Error.prepareStackTrace`) can never land on user code.
-  lock(global, 'Error', IntrinsicError);
+  lock(global, 'Error', ErrorWrapper);
 }
 
 /** `Name: message`, read defensively (getters may throw; we are inside a timed entry). */

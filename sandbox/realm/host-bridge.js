@@ -17,6 +17,7 @@ function createHostBridge(host) {
   const hostNow = host.now;
   const hostCall = host.call;
   const hostLoad = host.load;
+  const hostStack = host.stack;
 
   function safe(fn, a, b, c, d, e, f, g, h) {
     try {
@@ -40,5 +41,6 @@ function createHostBridge(host) {
     now: () => safe(hostNow),
     call: (op, payload) => safe(hostCall, op, payload),
     load: (name) => safe(hostLoad, name),
+    stack: () => safe(hostStack),
   });
 }

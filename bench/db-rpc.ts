@@ -1,0 +1,135 @@
+/**
+ * A minimal request/reply channel over Node's IPC for `bench/db.ts` and its
+ * child processes (gateway, ws client, memory probe). The parent calls;
+ * children answer, and may send events (`{ event: ... }`).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+
+interface RpcRequest {
+  readonly rpc: number;
+  readonly cmd: string;
+  readonly args: Record<string, unknown>;
+}
+interface RpcReply {
+  readonly rpc: number;
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: string;
+}
+export interface ChildEvent {
+  readonly event: string;
+  readonly [key: string]: unknown;
+}
+
+type Handler = (args: Record<string, unknown>) => unknown;
+
+/** In a child: answer the parent's calls; `stop` is expected to end the process. */
+export function serveRpc(handlers: Record<string, Handler>): void {
+  process.on('message', (message: RpcRequest) => {
+    if (typeof message?.rpc !== 'number') return;
+    void (async () => {
+      let reply: RpcReply;
+      try {
+        const handler = handlers[message.cmd];
+        if (!handler) throw new Error(`unknown command ${message.cmd}`);
+        reply = { rpc: message.rpc, ok: true, result: await handler(message.args) };
+      } catch (error) {
+        reply = {
+          rpc: message.rpc,
+          ok: false,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        };
+      }
+      process.send?.(reply);
+    })();
+  });
+}
+
+export function emitEvent(event: ChildEvent): void {
+  process.send?.(event);
+}
+
+export class Child {
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #next = 0;
+  #exited = false;
+  readonly ready: Promise<Record<string, unknown>>;
+  readonly child: ChildProcess;
+
+  /** Forks `script` with `args`; `execArgv` defaults to this process's (the swc loader). */
+  constructor(
+    readonly name: string,
+    script: string,
+    args: readonly string[],
+    extraExecArgv: readonly string[] = [],
+    onEvent: (event: ChildEvent) => void = () => {},
+  ) {
+    const execArgv = [...process.execArgv.filter((a) => !a.startsWith('--cpu-prof')), ...extraExecArgv];
+    this.child = fork(script, [...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let ready: (value: Record<string, unknown>) => void = () => {};
+    let failed: (error: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      ready = resolve;
+      failed = reject;
+    });
+    // A child that dies before 'ready' rejects `ready`; nobody may be listening yet.
+    this.ready.catch(() => {});
+    this.child.on('message', (message: RpcReply | ChildEvent) => {
+      if (typeof (message as RpcReply).rpc === 'number') {
+        const reply = message as RpcReply;
+        const pending = this.#pending.get(reply.rpc);
+        if (!pending) return;
+        this.#pending.delete(reply.rpc);
+        if (reply.ok) pending.resolve(reply.result);
+        else pending.reject(new Error(`${name}: ${reply.error}`));
+      } else if ((message as ChildEvent).event === 'ready') {
+        ready(message as Record<string, unknown>);
+      } else {
+        onEvent(message as ChildEvent);
+      }
+    });
+    this.child.on('exit', (code, signal) => {
+      this.#exited = true;
+      const error = new Error(`${name} exited (${signal ?? code})`);
+      failed(error);
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
+    });
+  }
+
+  call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 180_000): Promise<T> {
+    if (this.#exited) return Promise.reject(new Error(`${this.name} has exited`));
+    const rpc = ++this.#next;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rpc);
+        reject(new Error(`${this.name}: ${cmd} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(rpc, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.send({ rpc, cmd, args } satisfies RpcRequest);
+    });
+  }
+
+  /** Asks the child to stop; kills it (by its pid) if it has not exited 15 s later. */
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    try {
+      await this.call('stop', {}, 15_000);
+    } catch {
+      // fall through to the kill below
+    }
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(killer);
+  }
+}

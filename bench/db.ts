@@ -1,0 +1,1349 @@
+/**
+ * What a database statement costs through a vmgate session, side by side with
+ * raw mysql2 on the same server, in the same run.
+ *
+ *   npm run bench:db [-- --rounds 3] [--n 2000] [--insert-n 500] [--duration 5]
+ *                      [--warmup 1] [--sessions 50] [--mem-sessions 200]
+ *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,memory]
+ *                      [--variants a,b,...] [--quick] [--json]
+ *
+ * Database: `DATABASE_URL` if set, else the project's embedded MariaDB with
+ * its data in `.vmgate/bench-mariadb` (database `vmgate_bench`), stopped at
+ * the end. Tables `bench` (10 000 rows, kept from run to run) and `bench_w`
+ * (inserts; recreated each run) are created here.
+ *
+ * Raw side: mysql2/promise connections with the gateway's own connection
+ * options and session setup (`autocommit = 0`, UTC, statement timeout; see
+ * bench/db-raw.ts). vmgate side: `SessionEngine`s with a `DatabasePool`
+ * (db/pool.ts) and the Kysely bundle (db/kysely-bundle.ts), i.e. exactly what
+ * the gateway hands each session.
+ *
+ * Phases (every variant of a phase runs in every round, the order rotating
+ * from round to round; figures are the median over rounds):
+ *
+ * 1. latency — one session vs one connection, primary-key selects
+ *    (`SELECT * FROM bench WHERE id = ?`, ids a fixed permutation of 1..10000):
+ *    - raw:            `connection.query(sql, [id])` in a loop, timed in the host;
+ *    - kysely in realm: one eval looping N times over
+ *                      `await db.selectFrom('bench').selectAll().where('id','=',id).execute()`,
+ *                      each statement timed with `performance.now()` inside the realm;
+ *    - sql in realm:   the same with `` sql`SELECT * FROM bench WHERE id = ${id}`.execute(db) ``
+ *                      (no query building: separates Kysely's cost from the bridge's);
+ *    - eval per stmt:  each statement its own eval (`engine.send({type:'eval'})` →
+ *                      the `result` message): what a client sees minus the socket;
+ *    - eval `1 + 1`:   the same per-eval path without the database (reference).
+ * 2. insert — `INSERT` + `COMMIT` per operation: raw (two `query` calls), in a
+ *    realm loop (`db.insertInto(...).execute(); db.commit()`), and one eval per operation.
+ * 3. throughput — S sessions (default 50) vs a raw pool of S, closed loop per
+ *    session / connection, primary-key selects, `--warmup` s then a `--duration` s
+ *    window; statements/s, p50 latency in the window, CPU of this process and of the
+ *    database server over the window:
+ *    - raw pool:       S held connections of one mysql2 pool;
+ *    - engines, loop:  S in-process SessionEngines, each looping inside one long eval;
+ *    - engines, eval per stmt: S in-process engines, one eval per statement.
+ *    The "gateway" phase adds: S WebSocket sessions on a real gateway (`startGateway`,
+ *    own child process, pool of S) driven by a ws client in another child process,
+ *    one eval per statement (the in-process raw pool is measured again next to it).
+ * 4. memory — in child processes run with `--expose-gc`: N sessions (default
+ *    200) that each ran one `db` statement (Kysely loaded, a connection bound),
+ *    vs N sessions that ran `1 + 1`, vs N raw pooled connections; RSS / heap /
+ *    external per session after `gc()`, and the database server's RSS per connection.
+ *
+ * Targets (printed next to the figures): p50 per statement ≤ raw + 150 µs;
+ * throughput at S sessions ≥ 0.5× the raw pool; ≤ 1 MB per database-using session.
+ *
+ * Only local servers (Unix socket / 127.0.0.1). Every loop is bounded in count and time.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type mysql from 'mysql2/promise';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded-mariadb';
+import { kyselyScript } from '../db/kysely-bundle';
+import { DatabasePool, DEFAULT_DATABASE_OPTIONS, type ServerFlavor } from '../db/pool';
+import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
+import { findPackageRoot } from '../sandbox/realm-source';
+import { type EngineDatabase, SessionEngine, type SessionLimits } from '../sandbox/session-engine';
+import {
+  detectFlavor,
+  openRawConnection,
+  openRawPool,
+  processCpuMs,
+  processRssKb,
+  serverPid,
+  sessionSetupSql,
+} from './db-raw';
+import { Child, type ChildEvent, emitEvent, serveRpc } from './db-rpc';
+import {
+  fmt,
+  fmtInt,
+  fmtRatio,
+  intArg,
+  machineLine,
+  median,
+  parseArgs,
+  percentile,
+  sourceFingerprint,
+  table,
+} from './stats';
+
+const ROOT = findPackageRoot(__dirname);
+const ROWS = 10_000;
+const HOST = '127.0.0.1';
+const PROTOCOL = 'vmgate.v1';
+
+/** Targets. */
+const TARGET_P50_OVER_RAW_MS = 0.15;
+const TARGET_THROUGHPUT_RATIO = 0.5;
+const TARGET_MEMORY_KB = 1024;
+
+/** Long evals (the in-realm loops) get this budget. */
+const LONG_EVAL_MS = 60_000;
+const LIMITS: Partial<SessionLimits> = { maxTimeoutMs: 120_000 };
+
+/** The k-th id of the fixed permutation of 1..ROWS (7919 is prime, coprime with 10 000). */
+const idAt = (k: number, offset = 0) => 1 + ((k * 7919 + offset) % ROWS);
+const REALM_ID = (k: string, offset: string | number = 0) => `(1 + ((${k} * 7919 + ${offset}) % ${ROWS}))`;
+
+// ===========================================================================
+// A session engine driven in-process
+// ===========================================================================
+
+class EngineClient {
+  readonly engine: SessionEngine;
+  readonly #pending = new Map<number, (message: EngineOutput) => void>();
+  #ref = 0;
+  logs = 0;
+
+  constructor(database: EngineDatabase) {
+    this.engine = new SessionEngine({
+      limits: LIMITS,
+      database,
+      emit: (message) => {
+        if (message.type === 'log') {
+          this.logs++;
+          if (this.logs <= 3) process.stderr.write(`[session log] ${message.level}: ${message.text.slice(0, 300)}\n`);
+          return;
+        }
+        if (message.type === 'closed') return;
+        const resolve = this.#pending.get(message.ref);
+        if (!resolve) return;
+        this.#pending.delete(message.ref);
+        resolve(message);
+      },
+    });
+  }
+
+  eval(code: string, timeoutMs?: number): Promise<EngineOutput> {
+    const ref = ++this.#ref;
+    return new Promise((resolve) => {
+      this.#pending.set(ref, resolve);
+      this.engine.send({ type: 'eval', ref, code, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+    });
+  }
+
+  /** The eval's value decoded from its JSON (strings come back as strings); throws on an error reply. */
+  async value(code: string, timeoutMs?: number): Promise<{ value: unknown; stats: EvalStats }> {
+    const message = await this.eval(code, timeoutMs);
+    if (message.type !== 'result') throw new Error(`eval failed: ${JSON.stringify(message).slice(0, 500)}`);
+    return { value: JSON.parse(message.value), stats: message.stats };
+  }
+
+  close(): Promise<void> {
+    return this.engine.close('benchmark done');
+  }
+}
+
+function expectResult(message: EngineOutput): EvalStats {
+  if (message.type !== 'result') throw new Error(`eval failed: ${JSON.stringify(message).slice(0, 500)}`);
+  return message.stats;
+}
+
+const engineDatabase = (pool: DatabasePool): EngineDatabase => ({ pool, hint: '', kysely: kyselyScript });
+
+const SELECT_SQL = 'SELECT * FROM bench WHERE id = ?';
+const kyselySelect = (id: string | number) =>
+  `await db.selectFrom('bench').selectAll().where('id', '=', ${id}).execute()`;
+const sqlSelect = (id: string | number) => `await sql\`SELECT * FROM bench WHERE id = \${${id}}\`.execute(db)`;
+const kyselyInsert = (id: string | number) =>
+  `await db.insertInto('bench_w').values({ id: ${id}, name: 'name-' + ${id}, n: ${id} }).execute(); await db.commit()`;
+
+/** An eval that runs `body` (which may use `id`) n times and returns each iteration's latency (ms), as JSON text. */
+function realmLoop(n: number, body: string, idExpr: string): string {
+  return `await (async () => {
+  const lat = new Array(${n});
+  for (let k = 0; k < ${n}; k++) {
+    const id = ${idExpr};
+    const t = performance.now();
+    ${body};
+    lat[k] = performance.now() - t;
+  }
+  return JSON.stringify(lat);
+})()`;
+}
+
+/** An eval that loops until the host-clock time `end`, counting the statements that finish in [start, end). */
+function realmWindowLoop(body: string, offset: number, start: number, end: number): string {
+  return `await (async () => {
+  const lat = [];
+  let n = 0;
+  for (let k = 0; k < 10000000; k++) {
+    const id = ${REALM_ID('k', offset)};
+    const t = performance.now();
+    ${body};
+    const u = performance.now();
+    if (u >= ${end}) break;
+    if (u >= ${start}) { n++; lat.push(u - t); }
+  }
+  return JSON.stringify({ n, lat });
+})()`;
+}
+
+// ===========================================================================
+// Options
+// ===========================================================================
+
+const PHASES = ['latency', 'insert', 'throughput', 'gateway', 'memory'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Options {
+  readonly rounds: number;
+  readonly n: number;
+  readonly insertN: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly sessions: number;
+  readonly memSessions: number;
+  readonly memRuns: number;
+  readonly phases: ReadonlySet<Phase>;
+  readonly variants: ReadonlySet<string> | undefined;
+  readonly json: boolean;
+}
+
+function readOptions(): Options {
+  const args = parseArgs(process.argv.slice(2));
+  const quick = args.has('quick');
+  const phases = (args.get('phases') ?? PHASES.join(',')).split(',').filter(Boolean);
+  for (const p of phases) {
+    if (!(PHASES as readonly string[]).includes(p)) {
+      process.stderr.write(`unknown phase ${p} (phases: ${PHASES.join(', ')})\n`);
+      process.exit(2);
+    }
+  }
+  const variants = args.get('variants');
+  return {
+    rounds: intArg(args, 'rounds', quick ? 1 : 3),
+    n: intArg(args, 'n', quick ? 500 : 2000),
+    insertN: intArg(args, 'insert-n', quick ? 100 : 500),
+    durationMs: intArg(args, 'duration', quick ? 2 : 5) * 1000,
+    warmupMs: intArg(args, 'warmup', 1) * 1000,
+    sessions: intArg(args, 'sessions', 50),
+    memSessions: intArg(args, 'mem-sessions', quick ? 50 : 200),
+    memRuns: intArg(args, 'mem-runs', quick ? 1 : 3),
+    phases: new Set(phases as Phase[]),
+    variants: variants ? new Set(variants.split(',')) : undefined,
+    json: args.has('json'),
+  };
+}
+
+// ===========================================================================
+// Database setup
+// ===========================================================================
+
+interface Db {
+  readonly url: string;
+  readonly flavor: ServerFlavor;
+  readonly serverPid: number | undefined;
+  readonly source: string;
+  readonly version: string;
+  stop(): Promise<void>;
+}
+
+async function openDatabase(): Promise<Db> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = process.env.DATABASE_URL;
+  let source = 'DATABASE_URL';
+  if (!url) {
+    embedded = await startEmbeddedDatabase({
+      dataDir: path.join(ROOT, '.vmgate', 'bench-mariadb'),
+      database: 'vmgate_bench',
+    });
+    url = embedded.url;
+    source = 'embedded MariaDB (.vmgate/bench-mariadb, Unix socket)';
+  }
+  const flavor = await detectFlavor(url);
+  const connection = await openRawConnection(url, flavor);
+  let version = '?';
+  try {
+    const [v] = await connection.query('SELECT VERSION() AS v');
+    version = String((v as Array<{ v: string }>)[0]?.v);
+    const [count] = await connection
+      .query('SELECT COUNT(*) AS c, MIN(id) AS lo, MAX(id) AS hi FROM bench')
+      .catch(() => [[{ c: -1 }]]);
+    const c = (count as Array<{ c: number; lo: number; hi: number }>)[0];
+    if (c?.c !== ROWS || c.lo !== 1 || c.hi !== ROWS) {
+      process.stderr.write(`creating table bench with ${ROWS} rows…\n`);
+      await connection.query('DROP TABLE IF EXISTS bench');
+      await connection.query('CREATE TABLE bench (id INT PRIMARY KEY, name VARCHAR(40), n INT)');
+      for (let base = 0; base < ROWS; base += 1000) {
+        const rows = [];
+        for (let i = base + 1; i <= Math.min(ROWS, base + 1000); i++) rows.push([i, `name-${i}`, (i * 37) % 1000]);
+        await connection.query('INSERT INTO bench (id, name, n) VALUES ?', [rows]);
+      }
+      await connection.query('COMMIT');
+    }
+    await connection.query('DROP TABLE IF EXISTS bench_w');
+    await connection.query('CREATE TABLE bench_w (id INT PRIMARY KEY, name VARCHAR(40), n INT)');
+    // Pull the table into the buffer pool.
+    await connection.query('SELECT SUM(n) FROM bench');
+    await connection.query('COMMIT');
+  } finally {
+    await connection.end();
+  }
+  const pid = await serverPid(url);
+  return {
+    url,
+    flavor,
+    serverPid: pid,
+    source,
+    version,
+    stop: async () => {
+      await embedded?.stop();
+    },
+  };
+}
+
+// ===========================================================================
+// Phase 1 and 2: one session vs one connection
+// ===========================================================================
+
+interface LatencyRun {
+  /** Per-operation latencies, ms. */
+  readonly lat: readonly number[];
+  /** Per-operation means of where the time went (vmgate only): realm entries, database, total. */
+  readonly breakdown?: { readonly wallMs: number; readonly realmMs: number; readonly dbMs: number };
+}
+
+interface Variant {
+  readonly key: string;
+  readonly label: string;
+  readonly vmgate: boolean;
+  /** Extra statements per operation beyond one (insert + commit = 2 statements). */
+  readonly statements: number;
+  /** Whether the p50 target applies to this row. */
+  readonly target: boolean;
+  run(n: number, round: number): Promise<LatencyRun>;
+}
+
+interface VariantSummary {
+  readonly key: string;
+  readonly label: string;
+  readonly vmgate: boolean;
+  readonly statements: number;
+  readonly target: boolean;
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+  readonly p50Min: number;
+  readonly p50Max: number;
+  readonly p50s: readonly number[];
+  readonly breakdown?: { readonly wallMs: number; readonly realmMs: number; readonly dbMs: number };
+}
+
+async function runVariants(
+  variants: readonly Variant[],
+  n: number,
+  rounds: number,
+  warmupN: number,
+): Promise<VariantSummary[]> {
+  const perRound = new Map<string, LatencyRun[]>();
+  for (const v of variants) {
+    process.stderr.write(`  warm-up ${v.key}\n`);
+    await v.run(warmupN, -1);
+    perRound.set(v.key, []);
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + round) % variants.length] as Variant;
+      const result = await v.run(n, round);
+      perRound.get(v.key)?.push(result);
+      process.stderr.write(
+        `  round ${round + 1} ${v.key}: p50 ${fmt(percentile(result.lat, 50) * 1000, 0)} µs, p99 ${fmt(percentile(result.lat, 99) * 1000, 0)} µs\n`,
+      );
+    }
+  }
+  return variants.map((v) => {
+    const runs = perRound.get(v.key) ?? [];
+    const p50s = runs.map((r) => percentile(r.lat, 50));
+    const breakdowns = runs.map((r) => r.breakdown).filter((b) => b !== undefined);
+    return {
+      key: v.key,
+      label: v.label,
+      vmgate: v.vmgate,
+      statements: v.statements,
+      target: v.target,
+      p50: median(p50s),
+      p99: median(runs.map((r) => percentile(r.lat, 99))),
+      mean: median(runs.map((r) => r.lat.reduce((a, b) => a + b, 0) / r.lat.length)),
+      p50Min: Math.min(...p50s),
+      p50Max: Math.max(...p50s),
+      p50s,
+      ...(breakdowns.length > 0
+        ? {
+            breakdown: {
+              wallMs: median(breakdowns.map((b) => b.wallMs)),
+              realmMs: median(breakdowns.map((b) => b.realmMs)),
+              dbMs: median(breakdowns.map((b) => b.dbMs)),
+            },
+          }
+        : {}),
+    };
+  });
+}
+
+function selected(options: Options, variants: Variant[]): Variant[] {
+  return options.variants ? variants.filter((v) => options.variants?.has(v.key) || v.key === 'raw') : variants;
+}
+
+/** An in-realm loop: its latencies, plus the eval's own accounting divided per operation. */
+async function realmLoopRun(client: EngineClient, n: number, body: string, idExpr: string): Promise<LatencyRun> {
+  const { value, stats } = await client.value(realmLoop(n, body, idExpr), LONG_EVAL_MS);
+  const lat = JSON.parse(value as string) as number[];
+  if (lat.length !== n) throw new Error(`realm loop returned ${lat.length} samples, expected ${n}`);
+  return { lat, breakdown: { wallMs: stats.ms / n, realmMs: stats.cpuMs / n, dbMs: stats.dbMs / n } };
+}
+
+/** One eval per operation, timed from `send` to the terminal message. */
+async function perEvalRun(client: EngineClient, n: number, code: (k: number) => string): Promise<LatencyRun> {
+  const lat = new Array<number>(n);
+  let realm = 0;
+  let db = 0;
+  let wall = 0;
+  for (let k = 0; k < n; k++) {
+    const source = code(k);
+    const t = performance.now();
+    const message = await client.eval(source);
+    lat[k] = performance.now() - t;
+    const stats = expectResult(message);
+    realm += stats.cpuMs;
+    db += stats.dbMs;
+    wall += stats.ms;
+  }
+  return { lat, breakdown: { wallMs: wall / n, realmMs: realm / n, dbMs: db / n } };
+}
+
+async function phaseLatency(db: Db, options: Options): Promise<VariantSummary[]> {
+  process.stderr.write('phase 1: primary-key select, one session vs one connection\n');
+  const raw = await openRawConnection(db.url, db.flavor);
+  const pool = new DatabasePool({ ...DEFAULT_DATABASE_OPTIONS, url: db.url, poolSize: 2 });
+  const client = new EngineClient(engineDatabase(pool));
+  try {
+    // Loads Kysely, binds the connection; checks a select returns its row.
+    const { value } = await client.value(kyselySelect(1));
+    if (!Array.isArray(value) || value.length !== 1)
+      throw new Error(`unexpected select result ${JSON.stringify(value)}`);
+    let offset = 0;
+    const nextOffset = () => (offset += 1013);
+    const variants: Variant[] = [
+      {
+        key: 'raw',
+        label: 'raw mysql2 connection.query',
+        vmgate: false,
+        statements: 1,
+        target: false,
+        async run(n) {
+          const o = nextOffset();
+          const lat = new Array<number>(n);
+          for (let k = 0; k < n; k++) {
+            const id = idAt(k, o);
+            const t = performance.now();
+            await raw.query(SELECT_SQL, [id]);
+            lat[k] = performance.now() - t;
+          }
+          return { lat };
+        },
+      },
+      {
+        key: 'kysely',
+        label: 'vmgate, Kysely builder, in-realm loop',
+        vmgate: true,
+        statements: 1,
+        target: true,
+        run: (n) => realmLoopRun(client, n, kyselySelect('id'), REALM_ID('k', nextOffset())),
+      },
+      {
+        key: 'sql',
+        label: 'vmgate, sql`` template, in-realm loop',
+        vmgate: true,
+        statements: 1,
+        target: true,
+        run: (n) => realmLoopRun(client, n, sqlSelect('id'), REALM_ID('k', nextOffset())),
+      },
+      {
+        key: 'eval',
+        label: 'vmgate, one eval per statement (engine)',
+        vmgate: true,
+        statements: 1,
+        target: false,
+        run(n) {
+          const o = nextOffset();
+          return perEvalRun(client, n, (k) => kyselySelect(idAt(k, o)));
+        },
+      },
+      {
+        key: 'eval-nodb',
+        label: 'reference: one eval `<k> + 1` per op, no db',
+        vmgate: true,
+        statements: 0,
+        target: false,
+        run: (n) => perEvalRun(client, n, (k) => `${k} + 1`),
+      },
+    ];
+    return await runVariants(selected(options, variants), options.n, options.rounds, Math.ceil(options.n / 4));
+  } finally {
+    await client.close();
+    await pool.close();
+    await raw.end();
+  }
+}
+
+async function phaseInsert(db: Db, options: Options): Promise<VariantSummary[]> {
+  process.stderr.write('phase 2: insert + commit, one session vs one connection\n');
+  const raw = await openRawConnection(db.url, db.flavor);
+  const pool = new DatabasePool({ ...DEFAULT_DATABASE_OPTIONS, url: db.url, poolSize: 2 });
+  const client = new EngineClient(engineDatabase(pool));
+  let nextId = 1;
+  const take = (n: number) => {
+    const base = nextId;
+    nextId += n;
+    return base;
+  };
+  try {
+    await client.value(kyselySelect(1));
+    const variants: Variant[] = [
+      {
+        key: 'raw',
+        label: 'raw mysql2: query(INSERT) + query(COMMIT)',
+        vmgate: false,
+        statements: 2,
+        target: false,
+        async run(n) {
+          const base = take(n);
+          const lat = new Array<number>(n);
+          for (let k = 0; k < n; k++) {
+            const id = base + k;
+            const t = performance.now();
+            await raw.query('INSERT INTO bench_w (id, name, n) VALUES (?, ?, ?)', [id, `name-${id}`, id]);
+            await raw.query('COMMIT');
+            lat[k] = performance.now() - t;
+          }
+          return { lat };
+        },
+      },
+      {
+        key: 'kysely',
+        label: 'vmgate, Kysely insert + db.commit(), in-realm loop',
+        vmgate: true,
+        statements: 2,
+        target: true,
+        run: (n) => realmLoopRun(client, n, kyselyInsert('id'), `${take(n)} + k`),
+      },
+      {
+        key: 'eval',
+        label: 'vmgate, one eval per insert + commit (engine)',
+        vmgate: true,
+        statements: 2,
+        target: false,
+        run(n) {
+          const base = take(n);
+          return perEvalRun(client, n, (k) => kyselyInsert(base + k));
+        },
+      },
+    ];
+    return await runVariants(
+      selected(options, variants),
+      options.insertN,
+      options.rounds,
+      Math.ceil(options.insertN / 4),
+    );
+  } finally {
+    await client.close();
+    await pool.close();
+    await raw.end();
+  }
+}
+
+// ===========================================================================
+// Phase 3: S sessions vs a raw pool of S
+// ===========================================================================
+
+interface ThroughputRun {
+  readonly statementsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU over the window, in cores (1.0 = one core busy), per process. */
+  readonly cpu: Readonly<Record<string, number | undefined>>;
+}
+
+interface ThroughputVariant {
+  readonly key: string;
+  readonly label: string;
+  readonly gated: boolean;
+  run(options: Options, db: Db): Promise<ThroughputRun>;
+}
+
+interface ThroughputSummary {
+  readonly key: string;
+  readonly label: string;
+  readonly statementsPerSec: number;
+  readonly perSecRuns: readonly number[];
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpu: Readonly<Record<string, number | undefined>>;
+}
+
+/** Samples CPU of this process and of the database server at the window's start and end. */
+function cpuWindow(db: Db, start: number, end: number) {
+  let a: { self: number; server: number | undefined } | undefined;
+  let b: { self: number; server: number | undefined } | undefined;
+  const sample = () => {
+    const u = process.cpuUsage();
+    return { self: (u.user + u.system) / 1000, server: processCpuMs(db.serverPid) };
+  };
+  const t1 = setTimeout(() => (a = sample()), Math.max(0, start - performance.now()));
+  const t2 = setTimeout(() => (b = sample()), Math.max(0, end - performance.now()));
+  return {
+    result(): Record<string, number | undefined> {
+      clearTimeout(t1);
+      clearTimeout(t2);
+      if (!a || !b) return {};
+      const secs = (end - start) / 1000;
+      return {
+        bench: (b.self - a.self) / 1000 / secs,
+        server: a.server !== undefined && b.server !== undefined ? (b.server - a.server) / 1000 / secs : undefined,
+      };
+    },
+  };
+}
+
+function summarizeWindow(counts: readonly number[], lat: number[], durationMs: number) {
+  const total = counts.reduce((x, y) => x + y, 0);
+  return {
+    statementsPerSec: total / (durationMs / 1000),
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+  };
+}
+
+const rawPoolVariant: ThroughputVariant = {
+  key: 'raw-pool',
+  label: 'raw mysql2 pool, S held connections',
+  gated: false,
+  async run(options, db) {
+    const pool = openRawPool(db.url, db.flavor, options.sessions);
+    const connections: mysql.PoolConnection[] = [];
+    try {
+      for (let j = 0; j < options.sessions; j++) connections.push(await pool.getConnection());
+      await Promise.all(connections.map((c) => c.query(SELECT_SQL, [1])));
+      const start = performance.now() + options.warmupMs;
+      const end = start + options.durationMs;
+      const cpu = cpuWindow(db, start, end);
+      const lat: number[] = [];
+      const counts = await Promise.all(
+        connections.map(async (c, j) => {
+          let n = 0;
+          for (let k = 0; k < 10_000_000; k++) {
+            const t = performance.now();
+            await c.query(SELECT_SQL, [idAt(k, j * 131)]);
+            const u = performance.now();
+            if (u >= end) break;
+            if (u >= start) {
+              n++;
+              lat.push(u - t);
+            }
+          }
+          return n;
+        }),
+      );
+      return { ...summarizeWindow(counts, lat, options.durationMs), cpu: cpu.result() };
+    } finally {
+      for (const c of connections) c.release();
+      await pool.end();
+    }
+  },
+};
+
+async function withEngines<T>(db: Db, sessions: number, fn: (clients: EngineClient[]) => Promise<T>): Promise<T> {
+  const pool = new DatabasePool({ ...DEFAULT_DATABASE_OPTIONS, url: db.url, poolSize: sessions });
+  const clients = Array.from({ length: sessions }, () => new EngineClient(engineDatabase(pool)));
+  try {
+    // Kysely loaded and a connection bound in every session.
+    for (const c of clients) await c.value(kyselySelect(1));
+    return await fn(clients);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await pool.close();
+  }
+}
+
+function engineLoopVariant(key: string, label: string, body: string): ThroughputVariant {
+  return {
+    key,
+    label,
+    gated: true,
+    run: (options, db) =>
+      withEngines(db, options.sessions, async (clients) => {
+        const start = performance.now() + options.warmupMs;
+        const end = start + options.durationMs;
+        const cpu = cpuWindow(db, start, end);
+        const results = await Promise.all(
+          clients.map((c, j) => c.value(realmWindowLoop(body, j * 131, start, end), LONG_EVAL_MS)),
+        );
+        const lat: number[] = [];
+        const counts = results.map(({ value }) => {
+          const r = JSON.parse(value as string) as { n: number; lat: number[] };
+          for (const x of r.lat) lat.push(x);
+          return r.n;
+        });
+        return { ...summarizeWindow(counts, lat, options.durationMs), cpu: cpu.result() };
+      }),
+  };
+}
+
+const enginePerEvalVariant: ThroughputVariant = {
+  key: 'engines-eval',
+  label: 'vmgate: S in-process engines, one eval per statement',
+  gated: false,
+  run: (options, db) =>
+    withEngines(db, options.sessions, async (clients) => {
+      const start = performance.now() + options.warmupMs;
+      const end = start + options.durationMs;
+      const cpu = cpuWindow(db, start, end);
+      const lat: number[] = [];
+      const counts = await Promise.all(
+        clients.map(async (c, j) => {
+          let n = 0;
+          for (let k = 0; k < 10_000_000; k++) {
+            const code = kyselySelect(idAt(k, j * 131));
+            const t = performance.now();
+            expectResult(await c.eval(code));
+            const u = performance.now();
+            if (u >= end) break;
+            if (u >= start) {
+              n++;
+              lat.push(u - t);
+            }
+          }
+          return n;
+        }),
+      );
+      return { ...summarizeWindow(counts, lat, options.durationMs), cpu: cpu.result() };
+    }),
+};
+
+const gatewayVariant: ThroughputVariant = {
+  key: 'gateway',
+  label: 'vmgate gateway over ws (client in another process), one eval per statement',
+  gated: true,
+  async run(options, db) {
+    const gateway = new Child('gateway', __filename, [
+      '--role',
+      'gateway',
+      '--url',
+      db.url,
+      '--pool',
+      `${options.sessions}`,
+    ]);
+    let client: Child | undefined;
+    try {
+      const { port } = (await gateway.ready) as { port: number };
+      const marks: Record<string, { gateway: number; server: number | undefined }> = {};
+      const pendingMarks: Promise<void>[] = [];
+      client = new Child('client', __filename, ['--role', 'client'], [], (event: ChildEvent) => {
+        if (event.event !== 'window-start' && event.event !== 'window-end') return;
+        const server = processCpuMs(db.serverPid);
+        pendingMarks.push(
+          gateway.call<number>('cpu').then((ms) => {
+            marks[event.event] = { gateway: ms, server };
+          }),
+        );
+      });
+      await client.ready;
+      await client.call('open', { port, sessions: options.sessions });
+      const result = await client.call<{ counts: number[]; p50Ms: number; p99Ms: number; clientCpu: number }>('run', {
+        warmupMs: options.warmupMs,
+        durationMs: options.durationMs,
+      });
+      await Promise.all(pendingMarks);
+      const secs = options.durationMs / 1000;
+      const a = marks['window-start'];
+      const b = marks['window-end'];
+      const total = result.counts.reduce((x, y) => x + y, 0);
+      return {
+        statementsPerSec: total / secs,
+        p50Ms: result.p50Ms,
+        p99Ms: result.p99Ms,
+        cpu: {
+          gateway: a && b ? (b.gateway - a.gateway) / 1000 / secs : undefined,
+          client: result.clientCpu,
+          server: a?.server !== undefined && b?.server !== undefined ? (b.server - a.server) / 1000 / secs : undefined,
+        },
+      };
+    } finally {
+      await client?.stop();
+      await gateway.stop();
+    }
+  },
+};
+
+async function runThroughput(
+  db: Db,
+  options: Options,
+  variants: readonly ThroughputVariant[],
+): Promise<ThroughputSummary[]> {
+  const runs = new Map<string, ThroughputRun[]>(variants.map((v) => [v.key, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + round) % variants.length] as ThroughputVariant;
+      const result = await v.run(options, db);
+      runs.get(v.key)?.push(result);
+      process.stderr.write(
+        `  round ${round + 1} ${v.key}: ${fmtInt(result.statementsPerSec)} stmt/s, p50 ${fmt(result.p50Ms, 2)} ms, cpu ${JSON.stringify(
+          Object.fromEntries(
+            Object.entries(result.cpu).map(([k, x]) => [k, x === undefined ? null : Number(x.toFixed(2))]),
+          ),
+        )}\n`,
+      );
+    }
+  }
+  return variants.map((v) => {
+    const r = runs.get(v.key) ?? [];
+    const keys = new Set(r.flatMap((x) => Object.keys(x.cpu)));
+    const cpu: Record<string, number | undefined> = {};
+    for (const k of keys) {
+      const xs = r.map((x) => x.cpu[k]).filter((x): x is number => x !== undefined);
+      cpu[k] = xs.length > 0 ? median(xs) : undefined;
+    }
+    return {
+      key: v.key,
+      label: v.label,
+      statementsPerSec: median(r.map((x) => x.statementsPerSec)),
+      perSecRuns: r.map((x) => x.statementsPerSec),
+      p50Ms: median(r.map((x) => x.p50Ms)),
+      p99Ms: median(r.map((x) => x.p99Ms)),
+      cpu,
+    };
+  });
+}
+
+function phaseThroughput(db: Db, options: Options): Promise<ThroughputSummary[]> {
+  process.stderr.write(`phase 3: ${options.sessions} sessions vs a raw pool of ${options.sessions}, in-process\n`);
+  const variants = [
+    rawPoolVariant,
+    engineLoopVariant('engines-loop', 'vmgate: S in-process engines, Kysely, one long eval each', kyselySelect('id')),
+    engineLoopVariant('engines-loop-sql', 'vmgate: S in-process engines, sql``, one long eval each', sqlSelect('id')),
+    enginePerEvalVariant,
+  ];
+  return runThroughput(
+    db,
+    options,
+    options.variants ? variants.filter((v) => v.key === 'raw-pool' || options.variants?.has(v.key)) : variants,
+  );
+}
+
+function phaseGateway(db: Db, options: Options): Promise<ThroughputSummary[]> {
+  process.stderr.write(`phase 3b: ${options.sessions} sessions through a gateway vs a raw pool\n`);
+  return runThroughput(db, options, [rawPoolVariant, gatewayVariant]);
+}
+
+// ===========================================================================
+// Phase 4: memory per session (child processes with --expose-gc)
+// ===========================================================================
+
+const MEMORY_CONFIGS = ['eval-only', 'db', 'raw-conn'] as const;
+type MemoryConfig = (typeof MEMORY_CONFIGS)[number];
+const MEMORY_LABELS: Record<MemoryConfig, string> = {
+  'eval-only': 'session that ran `1 + 1` (db configured, unused)',
+  db: 'session that ran one db statement (Kysely + bound connection)',
+  'raw-conn': 'reference: a raw pooled mysql2 connection that ran one select',
+};
+
+interface MemoryResult {
+  readonly config: MemoryConfig;
+  readonly sessions: number;
+  readonly rssKb: number;
+  readonly heapKb: number;
+  readonly externalKb: number;
+  readonly serverRssKb: number | undefined;
+  readonly msPerSession: number;
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('the memory child runs with --expose-gc');
+  collect();
+}
+
+async function settleGc(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function memoryChild(url: string, flavor: ServerFlavor, config: MemoryConfig, n: number): Promise<MemoryResult> {
+  const pid = await serverPid(url);
+  kyselyScript();
+  // Warm-up on a pool that is closed again: compiles the bootstrap and Kysely,
+  // warms the JIT, and leaves no idle connection behind to be reused.
+  {
+    const warm = new DatabasePool({ ...DEFAULT_DATABASE_OPTIONS, url, poolSize: 4 });
+    const clients = Array.from({ length: 4 }, () => new EngineClient(engineDatabase(warm)));
+    for (const c of clients) {
+      await c.value('1 + 1');
+      await c.value(kyselySelect(1));
+    }
+    await Promise.all(clients.map((c) => c.close()));
+    await warm.close();
+    const rawWarm = openRawPool(url, flavor, 2);
+    await rawWarm.query(SELECT_SQL, [1]);
+    await rawWarm.end();
+  }
+  await settleGc();
+  const serverBefore = processRssKb(pid);
+  const before = process.memoryUsage();
+  const keep: unknown[] = [];
+  const t0 = performance.now();
+  let pool: DatabasePool | undefined;
+  let rawPool: mysql.Pool | undefined;
+  if (config === 'raw-conn') {
+    rawPool = openRawPool(url, flavor, n);
+    for (let i = 0; i < n; i++) {
+      const connection = await rawPool.getConnection();
+      await connection.query(SELECT_SQL, [idAt(i)]);
+      keep.push(connection);
+    }
+  } else {
+    pool = new DatabasePool({ ...DEFAULT_DATABASE_OPTIONS, url, poolSize: n });
+    for (let i = 0; i < n; i++) {
+      const client = new EngineClient(engineDatabase(pool));
+      if (config === 'db') {
+        const { value } = await client.value(kyselySelect(idAt(i)));
+        if (!Array.isArray(value) || value.length !== 1) throw new Error('select returned no row');
+      } else {
+        await client.value('1 + 1');
+      }
+      keep.push(client);
+    }
+  }
+  const ms = performance.now() - t0;
+  await settleGc();
+  const after = process.memoryUsage();
+  const serverAfter = processRssKb(pid);
+  const result: MemoryResult = {
+    config,
+    sessions: n,
+    rssKb: (after.rss - before.rss) / 1024 / n,
+    heapKb: (after.heapUsed - before.heapUsed) / 1024 / n,
+    externalKb: (after.external - before.external) / 1024 / n,
+    serverRssKb: serverBefore !== undefined && serverAfter !== undefined ? (serverAfter - serverBefore) / n : undefined,
+    msPerSession: ms / n,
+  };
+  for (const k of keep) {
+    if (k instanceof EngineClient) await k.close();
+    else (k as mysql.PoolConnection).release();
+  }
+  await pool?.close();
+  await rawPool?.end();
+  return result;
+}
+
+async function phaseMemory(db: Db, options: Options): Promise<Array<MemoryResult & { runs: number[] }>> {
+  process.stderr.write(`phase 4: memory, ${options.memSessions} sessions per child\n`);
+  const runs = new Map<MemoryConfig, MemoryResult[]>(MEMORY_CONFIGS.map((c) => [c, []]));
+  for (let run = 0; run < options.memRuns; run++) {
+    for (let i = 0; i < MEMORY_CONFIGS.length; i++) {
+      const config = MEMORY_CONFIGS[(i + run) % MEMORY_CONFIGS.length] as MemoryConfig;
+      const child = new Child(`memory:${config}`, __filename, ['--role', 'memory'], ['--expose-gc']);
+      try {
+        await child.ready;
+        const result = await child.call<MemoryResult>(
+          'measure',
+          { url: db.url, flavor: db.flavor, config, n: options.memSessions },
+          600_000,
+        );
+        runs.get(config)?.push(result);
+        process.stderr.write(
+          `  run ${run + 1} ${config}: ${fmt(result.rssKb, 0)} KB RSS, ${fmt(result.heapKb, 0)} KB heap per session\n`,
+        );
+      } finally {
+        await child.stop();
+      }
+    }
+  }
+  return MEMORY_CONFIGS.map((config) => {
+    const r = runs.get(config) ?? [];
+    const server = r.map((x) => x.serverRssKb).filter((x): x is number => x !== undefined);
+    return {
+      config,
+      sessions: options.memSessions,
+      rssKb: median(r.map((x) => x.rssKb)),
+      heapKb: median(r.map((x) => x.heapKb)),
+      externalKb: median(r.map((x) => x.externalKb)),
+      serverRssKb: server.length > 0 ? median(server) : undefined,
+      msPerSession: median(r.map((x) => x.msPerSession)),
+      runs: r.map((x) => x.rssKb),
+    };
+  });
+}
+
+// ===========================================================================
+// Children: gateway, ws client, memory probe
+// ===========================================================================
+
+async function gatewayRole(args: Map<string, string>): Promise<void> {
+  const { startGateway } = await import('../gateway/server');
+  const url = args.get('url') as string;
+  const poolSize = Number(args.get('pool'));
+  const gateway = await startGateway({
+    port: 0,
+    host: HOST,
+    logger: pino({ level: 'silent' }),
+    limits: { maxSessions: 10_000, maxSessionsPerAddress: 10_000, heartbeatMs: 0 },
+    session: LIMITS,
+    database: { mode: 'url', url, ...DEFAULT_DATABASE_OPTIONS, poolSize },
+  });
+  serveRpc({
+    cpu: () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
+    stop: async () => {
+      await gateway.close('benchmark done');
+      setTimeout(() => process.exit(0), 50);
+    },
+  });
+  emitEvent({ event: 'ready', port: gateway.port });
+}
+
+function clientRole(): void {
+  const sockets: Array<{ ws: WebSocket; pending: Map<number, (frame: { type: string }) => void> }> = [];
+  let nextId = 0;
+  const request = (s: (typeof sockets)[number], code: string) =>
+    new Promise<{ type: string }>((resolve) => {
+      const id = ++nextId;
+      s.pending.set(id, resolve);
+      s.ws.send(JSON.stringify({ op: 'eval', id, code }));
+    });
+  const check = (frame: { type: string }) => {
+    if (frame.type !== 'result') throw new Error(`eval failed over ws: ${JSON.stringify(frame).slice(0, 500)}`);
+  };
+  serveRpc({
+    open: async (a) => {
+      const port = a.port as number;
+      const n = a.sessions as number;
+      for (let j = 0; j < n; j++) {
+        const ws = new WebSocket(`ws://${HOST}:${port}/`, PROTOCOL, { perMessageDeflate: false });
+        const s = { ws, pending: new Map<number, (frame: { type: string }) => void>() };
+        await new Promise<void>((resolve, reject) => {
+          ws.once('error', reject);
+          ws.on('message', (data) => {
+            const frame = JSON.parse(data.toString()) as { type: string; id?: number };
+            if (frame.type === 'hello') {
+              resolve();
+              return;
+            }
+            if (typeof frame.id !== 'number') return;
+            const done = s.pending.get(frame.id);
+            if (done && frame.type !== 'log') {
+              s.pending.delete(frame.id);
+              done(frame);
+            }
+          });
+        });
+        sockets.push(s);
+      }
+      for (const s of sockets) check(await request(s, kyselySelect(1)));
+      return sockets.length;
+    },
+    run: async (a) => {
+      const start = performance.now() + (a.warmupMs as number);
+      const end = start + (a.durationMs as number);
+      let cpuA = 0;
+      let cpuB = 0;
+      const cpuNow = () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      };
+      const t1 = setTimeout(
+        () => {
+          cpuA = cpuNow();
+          emitEvent({ event: 'window-start' });
+        },
+        Math.max(0, start - performance.now()),
+      );
+      const t2 = setTimeout(
+        () => {
+          cpuB = cpuNow();
+          emitEvent({ event: 'window-end' });
+        },
+        Math.max(0, end - performance.now()),
+      );
+      const lat: number[] = [];
+      const counts = await Promise.all(
+        sockets.map(async (s, j) => {
+          let n = 0;
+          for (let k = 0; k < 10_000_000; k++) {
+            const code = kyselySelect(idAt(k, j * 131));
+            const t = performance.now();
+            check(await request(s, code));
+            const u = performance.now();
+            if (u >= end) break;
+            if (u >= start) {
+              n++;
+              lat.push(u - t);
+            }
+          }
+          return n;
+        }),
+      );
+      clearTimeout(t1);
+      clearTimeout(t2);
+      return {
+        counts,
+        p50Ms: percentile(lat, 50),
+        p99Ms: percentile(lat, 99),
+        clientCpu: (cpuB - cpuA) / (end - start),
+      };
+    },
+    stop: () => {
+      for (const s of sockets) s.ws.close();
+      setTimeout(() => process.exit(0), 50);
+    },
+  });
+  emitEvent({ event: 'ready' });
+}
+
+function memoryRole(): void {
+  serveRpc({
+    measure: (a) => memoryChild(a.url as string, a.flavor as ServerFlavor, a.config as MemoryConfig, a.n as number),
+    stop: () => {
+      setTimeout(() => process.exit(0), 50);
+    },
+  });
+  emitEvent({ event: 'ready' });
+}
+
+// ===========================================================================
+// Report
+// ===========================================================================
+
+const us = (ms: number) => fmt(ms * 1000, 0);
+
+function latencyTable(rows: readonly VariantSummary[]): string {
+  const raw = rows.find((r) => r.key === 'raw');
+  const body = rows.map((r) => {
+    const over = raw ? r.p50 - raw.p50 : Number.NaN;
+    const allowed = TARGET_P50_OVER_RAW_MS * Math.max(1, r.statements);
+    const verdict = !r.target || !raw ? '' : over <= allowed ? 'PASS' : 'FAIL';
+    return [
+      r.label,
+      us(r.p50),
+      us(r.p99),
+      us(r.mean),
+      `${us(r.p50Min)}–${us(r.p50Max)}`,
+      r.key === 'raw' ? '' : `${over >= 0 ? '+' : ''}${us(over)}`,
+      raw && r.key !== 'raw' ? fmtRatio(r.p50 / raw.p50) : '',
+      r.target ? `≤ +${us(allowed)} ${verdict}` : '',
+    ];
+  });
+  return table(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'p50 range', 'p50 − raw', 'p50 ×raw', 'target'], body);
+}
+
+function breakdownTable(rows: readonly VariantSummary[]): string {
+  const body = rows
+    .filter((r) => r.breakdown)
+    .map((r) => {
+      const b = r.breakdown as NonNullable<VariantSummary['breakdown']>;
+      return [r.label, us(b.wallMs), us(b.realmMs), us(b.dbMs), us(b.wallMs - b.realmMs - b.dbMs)];
+    });
+  return table(['variant (means per operation)', 'eval ms/op µs', 'in realm µs', 'db wait µs', 'rest µs'], body);
+}
+
+function throughputTable(rows: readonly ThroughputSummary[], sessions: number): string {
+  const raw = rows.find((r) => r.key === 'raw-pool');
+  const body = rows.map((r) => {
+    const ratio = raw ? r.statementsPerSec / raw.statementsPerSec : Number.NaN;
+    const cpu = Object.entries(r.cpu)
+      .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+      .join(', ');
+    const gated = r.key !== 'raw-pool' && (r.key === 'engines-loop' || r.key === 'gateway');
+    return [
+      r.label.replace(/\bS\b/g, String(sessions)),
+      fmtInt(r.statementsPerSec),
+      r.perSecRuns.map((x) => fmtInt(x)).join(' / '),
+      r.key === 'raw-pool' ? '' : fmtRatio(ratio),
+      fmt(r.p50Ms, 2),
+      fmt(r.p99Ms, 2),
+      cpu,
+      gated ? `≥ ${TARGET_THROUGHPUT_RATIO}× ${ratio >= TARGET_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}` : '',
+    ];
+  });
+  return table(['variant', 'stmt/s', 'per round', '×raw', 'p50 ms', 'p99 ms', 'CPU (cores) in window', 'target'], body);
+}
+
+function memoryTable(rows: ReadonlyArray<MemoryResult & { runs: number[] }>): string {
+  const body = rows.map((r) => [
+    MEMORY_LABELS[r.config],
+    fmt(r.rssKb, 0),
+    r.runs.map((x) => fmt(x, 0)).join(' / '),
+    fmt(r.heapKb, 0),
+    fmt(r.externalKb, 0),
+    fmt(r.serverRssKb, 0),
+    fmt(r.msPerSession, 1),
+    r.config === 'db' ? `≤ ${TARGET_MEMORY_KB} KB ${r.rssKb <= TARGET_MEMORY_KB ? 'PASS' : 'FAIL'}` : '',
+  ]);
+  return table(
+    [
+      'per session / connection',
+      'RSS KB',
+      'RSS per run',
+      'heap KB',
+      'external KB',
+      'db server RSS KB',
+      'ms each',
+      'target',
+    ],
+    body,
+  );
+}
+
+// ===========================================================================
+// Main
+// ===========================================================================
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const role = args.get('role');
+  if (role === 'gateway') return gatewayRole(args);
+  if (role === 'client') return clientRole();
+  if (role === 'memory') return memoryRole();
+
+  const options = readOptions();
+  const fingerprint = sourceFingerprint();
+  process.stderr.write('starting the database…\n');
+  const db = await openDatabase();
+  const results: Record<string, unknown> = {};
+  const out: string[] = [];
+  try {
+    out.push(`bench:db — ${machineLine(fingerprint)}`);
+    out.push(
+      `database: ${db.source}, ${db.version}; load average at start ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
+    out.push(
+      `rounds ${options.rounds}, N ${options.n} selects / ${options.insertN} inserts per variant per round, ` +
+        `throughput window ${options.durationMs / 1000} s after ${options.warmupMs / 1000} s warm-up, ${options.sessions} sessions; ` +
+        `figures are medians over rounds. Session setup on every connection: ${sessionSetupSql(db.flavor)}`,
+    );
+    if (options.phases.has('latency')) {
+      const rows = await phaseLatency(db, options);
+      results.latency = rows;
+      out.push('', '1. Primary-key select, one session vs one connection (per statement)', latencyTable(rows));
+      out.push(
+        '',
+        'Where a vmgate operation goes (the eval\'s own stats / op; "rest" = host-side bookkeeping + event-loop turns):',
+      );
+      out.push(breakdownTable(rows));
+    }
+    if (options.phases.has('insert')) {
+      const rows = await phaseInsert(db, options);
+      results.insert = rows;
+      out.push(
+        '',
+        '2. INSERT + COMMIT, one session vs one connection (per operation = 2 statements)',
+        latencyTable(rows),
+      );
+      out.push(breakdownTable(rows));
+    }
+    if (options.phases.has('throughput')) {
+      const rows = await phaseThroughput(db, options);
+      results.throughput = rows;
+      out.push(
+        '',
+        `3. Aggregate throughput, ${options.sessions} sessions vs a raw pool of ${options.sessions} (primary-key selects, closed loop)`,
+        throughputTable(rows, options.sessions),
+      );
+    }
+    if (options.phases.has('gateway')) {
+      const rows = await phaseGateway(db, options);
+      results.gateway = rows;
+      out.push(
+        '',
+        `3b. Through a real gateway: ${options.sessions} WebSocket sessions (ws client in a child process) vs the raw pool measured next to it`,
+        throughputTable(rows, options.sessions),
+      );
+    }
+    if (options.phases.has('memory')) {
+      const rows = await phaseMemory(db, options);
+      results.memory = rows;
+      const evalOnly = rows.find((r) => r.config === 'eval-only');
+      const withDb = rows.find((r) => r.config === 'db');
+      out.push(
+        '',
+        `4. Memory, ${options.memSessions} sessions per child process (after gc(); medians of ${options.memRuns} runs)`,
+        memoryTable(rows),
+      );
+      if (evalOnly && withDb) {
+        out.push(
+          `   db adds ${fmt(withDb.rssKb - evalOnly.rssKb, 0)} KB RSS / ${fmt(withDb.heapKb - evalOnly.heapKb, 0)} KB heap per session over a session that ran only \`1 + 1\``,
+        );
+      }
+    }
+    out.push(
+      '',
+      `load average at end ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
+  } finally {
+    await db.stop();
+  }
+  const text = out.join('\n');
+  process.stdout.write(`${text}\n`);
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `db-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        machine: machineLine(fingerprint),
+        options: { ...options, phases: [...options.phases], variants: options.variants ? [...options.variants] : null },
+        results,
+        text,
+      },
+      null,
+      2,
+    ),
+  );
+  process.stderr.write(`results written to ${path.relative(ROOT, file)}\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+}
+
+main().then(
+  () => {
+    // Children keep their IPC channel open; the parent exits when done.
+    if (!parseArgs(process.argv.slice(2)).has('role')) process.exit(0);
+  },
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
