@@ -2,13 +2,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { DatabaseOptions, PoolMode } from '../db/pool';
-import type { GatewayOptions } from '../gateway/config';
-import { type DatabaseConfig, databaseDefaults } from '../gateway/config';
+import { DEFAULT_DATABASE_OPTIONS, type DatabaseOptions, type PoolMode } from '../db/pool';
+import { DEFAULT_GATEWAY_LIMITS, type DatabaseConfig, databaseDefaults, type GatewayOptions } from '../gateway/config';
 import { DEFAULT_EMBEDDED_DIR } from '../gateway/database';
 import { type Gateway, type StartOptions, startGateway } from '../gateway/server';
 import { VERSION } from '../gateway/version';
 import { findPackageRoot } from '../sandbox/realm-source';
+import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
 
 /**
  * `vmgate serve`: flags, environment variables (named beside each flag in
@@ -16,6 +16,9 @@ import { findPackageRoot } from '../sandbox/realm-source';
  * Any startup problem is one line on stderr and exit code 1.
  */
 
+const L = DEFAULT_GATEWAY_LIMITS;
+const S = DEFAULT_SESSION_LIMITS;
+const D = DEFAULT_DATABASE_OPTIONS;
 const EXAMPLE_SHARED = path.join(findPackageRoot(__dirname), 'examples', 'shared-state.mjs');
 
 const int = (name: string) => (value: string) => {
@@ -70,21 +73,21 @@ export function buildProgram(): Command {
         .default('info')
         .env('VMGATE_LOG_LEVEL'),
     )
-    .option('--max-frame-bytes <n>', 'largest accepted frame (close 1009 beyond)', int('--max-frame-bytes'))
-    .option('--max-sessions <n>', 'sessions in total (503 beyond)', int('--max-sessions'))
+    .option('--max-frame-bytes <n>', `largest accepted frame in bytes; close 1009 beyond (default ${L.maxFrameBytes})`, int('--max-frame-bytes'))
+    .option('--max-sessions <n>', `sessions in total; 503 beyond (default ${L.maxSessions})`, int('--max-sessions'))
     .option(
       '--max-sessions-per-address <n>',
-      'sessions per client address (429 beyond)',
+      `sessions per client address; 429 beyond (default ${L.maxSessionsPerAddress})`,
       int('--max-sessions-per-address'),
     )
-    .option('--idle-timeout-ms <n>', 'close idle sessions after this long (0 = never)', int('--idle-timeout-ms'))
-    .option('--max-lifetime-ms <n>', 'close sessions after this long (0 = never)', int('--max-lifetime-ms'))
-    .option('--heartbeat-ms <n>', 'ping interval; a peer that misses one is dropped (0 = off)', int('--heartbeat-ms'))
-    .option('--eval-timeout-ms <n>', 'default CPU budget of an eval', int('--eval-timeout-ms'))
-    .option('--max-eval-timeout-ms <n>', 'largest budget a client may ask for', int('--max-eval-timeout-ms'))
-    .option('--max-queued-evals <n>', 'evals that may wait behind the running one', int('--max-queued-evals'))
-    .option('--max-output-bytes <n>', 'console output per eval', int('--max-output-bytes'))
-    .option('--shutdown-timeout-ms <n>', 'how long shutdown waits for sessions', int('--shutdown-timeout-ms'))
+    .option('--idle-timeout-ms <n>', `close idle sessions after this long, 0 = never (default ${L.idleTimeoutMs})`, int('--idle-timeout-ms'))
+    .option('--max-lifetime-ms <n>', `close sessions after this long, 0 = never (default ${L.maxLifetimeMs})`, int('--max-lifetime-ms'))
+    .option('--heartbeat-ms <n>', `ping interval; a peer that misses one is dropped, 0 = off (default ${L.heartbeatMs})`, int('--heartbeat-ms'))
+    .option('--eval-timeout-ms <n>', `time budget of an eval when the client names none (default ${S.defaultTimeoutMs})`, int('--eval-timeout-ms'))
+    .option('--max-eval-timeout-ms <n>', `largest budget a client may ask for (default ${S.maxTimeoutMs})`, int('--max-eval-timeout-ms'))
+    .option('--max-queued-evals <n>', `evals that may wait behind the running one (default ${S.maxQueuedEvals})`, int('--max-queued-evals'))
+    .option('--max-output-bytes <n>', `console output per eval in bytes (default ${S.maxOutputBytesPerEval})`, int('--max-output-bytes'))
+    .option('--shutdown-timeout-ms <n>', 'how long shutdown waits for sessions (default 10000)', int('--shutdown-timeout-ms'))
     .addOption(
       new Option(
         '--database-url <url>',
@@ -92,26 +95,26 @@ export function buildProgram(): Command {
       ).env('DATABASE_URL'),
     )
     .option('--no-database', 'run without a database (db answers DB_UNAVAILABLE)')
-    .option('--db-pool-size <n>', 'database connections in the pool', int('--db-pool-size'))
+    .option('--db-pool-size <n>', `database connections in the pool (default ${D.poolSize})`, int('--db-pool-size'))
     .addOption(
       new Option(
         '--db-pool-mode <mode>',
-        'session: a connection per session; transaction: returned after each commit/rollback',
+        'session (default): a connection per session; transaction: returned after each commit/rollback',
       ).choices(['session', 'transaction']),
     )
     .option(
       '--db-acquire-timeout-ms <n>',
-      'wait this long for a free connection, then DB_BUSY',
+      `wait this long for a free connection, then DB_BUSY (default ${D.acquireTimeoutMs})`,
       int('--db-acquire-timeout-ms'),
     )
     .option(
       '--db-statement-timeout-ms <n>',
-      'server-side statement timeout (0 = none)',
+      `server-side statement timeout, 0 = none (default ${D.statementTimeoutMs})`,
       int('--db-statement-timeout-ms'),
     )
     .option(
       '--db-idle-transaction-ms <n>',
-      'roll back a transaction idle this long (0 = never)',
+      `roll back a transaction idle this long, 0 = never (default ${D.idleTransactionMs})`,
       int('--db-idle-transaction-ms'),
     )
     .action(async (_flags, command: Command) => {

@@ -96,5 +96,5 @@ export function databaseDefaults(): Omit<DatabaseOptions, 'url'> {
 }
 
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 }

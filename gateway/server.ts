@@ -90,6 +90,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
 
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === '/admin/reload-shared' && request.method === 'POST') return reloadOverHttp(request, response);
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'method not allowed\n');
     switch (path) {
       case '/healthz':
@@ -116,6 +117,26 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       }
       default:
         return send(response, 404, 'not found\n');
+    }
+  }
+
+  /**
+   * `POST /admin/reload-shared`: the API twin of SIGHUP. Needs a valid token
+   * when the gateway has authentication; otherwise only loopback clients.
+   */
+  async function reloadOverHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (auth.required) {
+      const identity = await auth.authenticate(request);
+      if (!identity.ok) return send(response, 401, `${identity.reason}\n`);
+    } else if (!isLoopback(request.socket.remoteAddress ?? '')) {
+      return send(response, 403, 'reload is allowed from loopback only when the gateway has no authentication\n');
+    }
+    if (!shared) return sendJson(response, 409, { error: 'no shared state is configured' });
+    try {
+      const version = gateway.reloadShared();
+      return sendJson(response, 200, { version });
+    } catch (error) {
+      return sendJson(response, 422, { error: (error as Error).message });
     }
   }
 

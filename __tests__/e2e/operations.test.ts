@@ -90,6 +90,17 @@ describe('operations', () => {
     expect(await b.next()).toMatchObject({ shared: { version } });
     expect(await b.eval('shared.greeting')).toMatchObject({ value: 'v2' });
     expect(await a.eval('shared.greeting')).toMatchObject({ value: 'v1' });
+    // The same through the HTTP API.
+    writeFileSync(file, JSON.stringify({ greeting: 'v3' }));
+    const reloaded = await fetch(`${gateway.url.replace(/^ws/, 'http')}/admin/reload-shared`, { method: 'POST' });
+    expect(reloaded.status).toBe(200);
+    const { version: v3 } = (await reloaded.json()) as { version: string };
+    const c = await connect(gateway);
+    expect(await c.next()).toMatchObject({ shared: { version: v3 } });
+    expect(await c.eval('shared.greeting')).toMatchObject({ value: 'v3' });
+    writeFileSync(file, '{ not json');
+    expect((await fetch(`${gateway.url.replace(/^ws/, 'http')}/admin/reload-shared`, { method: 'POST' })).status).toBe(422);
+    expect(await c.eval('shared.greeting')).toMatchObject({ value: 'v3' });
   });
 });
 
