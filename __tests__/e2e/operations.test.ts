@@ -142,6 +142,33 @@ describe('the vmgate command', () => {
     ).toHaveLength(1);
   });
 
+  test('a config file fills in what flags and environment do not set', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vmgate-config-'));
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ maxSessions: 1, shared: false, database: false, logLevel: 'warn', port: 1 }));
+    const child = spawn(process.execPath, [...CLI, 'serve', '--config', config, '--port', '0', '--log-level', 'info'], { cwd: ROOT });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk) => {
+          out += chunk;
+          const match = /"port":(\d+)[^\n]*gateway listening/.exec(out);
+          if (match) resolve(Number(match[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
+      });
+      const first = await connect(`ws://127.0.0.1:${port}`, { json: true });
+      expect(await first.next()).toMatchObject({ shared: null });
+      expect(await upgradeStatus(`ws://127.0.0.1:${port}`)).toBe(503);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    writeFileSync(config, JSON.stringify({ noSuchOption: 1 }));
+    const bad = await run(process.execPath, [...CLI, 'serve', '--config', config], { cwd: ROOT }).catch((e) => e);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('unknown option "noSuchOption"');
+  }, 30_000);
+
   test('refuses to start when async_hooks promise tracking is on', async () => {
     const script = `require('@swc-node/register'); require('node:async_hooks').createHook({ init() {} }).enable();
       require('./gateway/server').startGateway({ port: 0, logLevel: 'silent' }).then(
@@ -182,6 +209,8 @@ describe('the vmgate command', () => {
       const client = await connect(`ws://127.0.0.1:${port}`, { json: false });
       expect(await client.next()).toMatch(/shared state [0-9a-f]{16}/);
       expect(await client.line('typeof shared')).toBe("'object'");
+      // The embedded default database, with nothing configured.
+      expect(await client.line('(await sql`SELECT 6 * 7 AS answer`.execute(db)).rows')).toBe('[ { answer: 42 } ]');
       // A realm's unhandled rejection is the realm's business, not the process's.
       expect(await client.line('Promise.reject(new Error("unhandled")); 1')).toBe('1');
       await new Promise((r) => setTimeout(r, 50));
@@ -193,5 +222,5 @@ describe('the vmgate command', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }, 60_000);
 });
