@@ -1,0 +1,271 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
+import { type DatabaseConfig, DEFAULT_GATEWAY_LIMITS, databaseDefaults, type GatewayOptions } from '../gateway/config';
+import { DEFAULT_EMBEDDED_DIR } from '../gateway/database';
+import { type Gateway, type StartOptions, startGateway } from '../gateway/server';
+import { findPackageRoot } from '../sandbox/realm-source';
+import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
+
+/**
+ * `vmgate serve`: flags, environment variables (named beside each flag in
+ * --help) and an optional JSON config file, in that order of precedence.
+ * Any startup problem is one line on stderr and exit code 1.
+ */
+
+const L = DEFAULT_GATEWAY_LIMITS;
+const S = DEFAULT_SESSION_LIMITS;
+const D = DEFAULT_DATABASE_OPTIONS;
+const EXAMPLE_SHARED = path.join(findPackageRoot(__dirname), 'examples', 'shared-state.mjs');
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the gateway')
+    .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1').env('VMGATE_HOST'))
+    .addOption(
+      new Option('--port <n>', 'port to listen on (0 = any free port)')
+        .default(8080)
+        .argParser(int('--port'))
+        .env('VMGATE_PORT'),
+    )
+    .addOption(
+      new Option('--shared <file>', 'shared state file (.json, .js or .mjs)')
+        .default(EXAMPLE_SHARED, 'the example')
+        .env('VMGATE_SHARED'),
+    )
+    .option('--no-shared', 'start without a shared state')
+    .addOption(
+      new Option('--config <file>', 'JSON file with any of these options (camelCase keys)').env('VMGATE_CONFIG'),
+    )
+    .option('--insecure', 'allow a non-loopback address without authentication', false)
+    .addOption(
+      new Option('--token-file <file>', 'file with accepted bearer tokens, one per line').env('VMGATE_TOKEN_FILE'),
+    )
+    .addOption(new Option('--tokens <list>', 'comma-separated accepted bearer tokens').env('VMGATE_TOKENS'))
+    .addOption(new Option('--jwt-secret <secret>', 'verify HS256 JWTs with this secret').env('VMGATE_JWT_SECRET'))
+    .option('--jwt-public-key <file>', 'verify RS256 JWTs with this PEM public key')
+    .option('--jwks-file <file>', 'verify RS256 JWTs with the keys of this JWKS file')
+    .option('--jwt-issuer <iss>', 'required JWT issuer')
+    .option('--jwt-audience <aud>', 'required JWT audience')
+    .option('--allow-origin <origin...>', 'browser origins allowed to connect (default: same origin)')
+    .addOption(new Option('--audit-log <file>', 'append one JSON line per eval to this file').env('VMGATE_AUDIT_LOG'))
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .env('VMGATE_LOG_LEVEL'),
+    )
+    .option(
+      '--max-frame-bytes <n>',
+      `largest accepted frame in bytes; close 1009 beyond (default ${L.maxFrameBytes})`,
+      int('--max-frame-bytes'),
+    )
+    .option('--max-sessions <n>', `sessions in total; 503 beyond (default ${L.maxSessions})`, int('--max-sessions'))
+    .option(
+      '--max-sessions-per-address <n>',
+      `sessions per client address; 429 beyond (default ${L.maxSessionsPerAddress})`,
+      int('--max-sessions-per-address'),
+    )
+    .option(
+      '--idle-timeout-ms <n>',
+      `close idle sessions after this long, 0 = never (default ${L.idleTimeoutMs})`,
+      int('--idle-timeout-ms'),
+    )
+    .option(
+      '--max-lifetime-ms <n>',
+      `close sessions after this long, 0 = never (default ${L.maxLifetimeMs})`,
+      int('--max-lifetime-ms'),
+    )
+    .option(
+      '--heartbeat-ms <n>',
+      `ping interval; a peer that misses one is dropped, 0 = off (default ${L.heartbeatMs})`,
+      int('--heartbeat-ms'),
+    )
+    .option(
+      '--eval-timeout-ms <n>',
+      `time budget of an eval when the client names none (default ${S.defaultTimeoutMs})`,
+      int('--eval-timeout-ms'),
+    )
+    .option(
+      '--max-eval-timeout-ms <n>',
+      `largest budget a client may ask for (default ${S.maxTimeoutMs})`,
+      int('--max-eval-timeout-ms'),
+    )
+    .option(
+      '--max-queued-evals <n>',
+      `evals that may wait behind the running one (default ${S.maxQueuedEvals})`,
+      int('--max-queued-evals'),
+    )
+    .option(
+      '--max-output-bytes <n>',
+      `console output per eval in bytes (default ${S.maxOutputBytesPerEval})`,
+      int('--max-output-bytes'),
+    )
+    .option(
+      '--shutdown-timeout-ms <n>',
+      'how long shutdown waits for sessions (default 10000)',
+      int('--shutdown-timeout-ms'),
+    )
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'MySQL/MariaDB server: mysql://user:pass@host:3306/db (default: an embedded server)',
+      ).env('DATABASE_URL'),
+    )
+    .option('--no-database', 'run without a database (db answers DB_UNAVAILABLE)')
+    .option('--db-pool-size <n>', `database connections in the pool (default ${D.poolSize})`, int('--db-pool-size'))
+    .addOption(
+      new Option(
+        '--db-pool-mode <mode>',
+        'session (default): a connection per session; transaction: returned after each commit/rollback',
+      ).choices(['session', 'transaction']),
+    )
+    .option(
+      '--db-acquire-timeout-ms <n>',
+      `wait this long for a free connection, then DB_BUSY (default ${D.acquireTimeoutMs})`,
+      int('--db-acquire-timeout-ms'),
+    )
+    .option(
+      '--db-statement-timeout-ms <n>',
+      `server-side statement timeout, 0 = none (default ${D.statementTimeoutMs})`,
+      int('--db-statement-timeout-ms'),
+    )
+    .option(
+      '--db-idle-transaction-ms <n>',
+      `roll back a transaction idle this long, 0 = never (default ${D.idleTransactionMs})`,
+      int('--db-idle-transaction-ms'),
+    )
+    .action(async (_flags, command: Command) => {
+      const gateway = await serve(command);
+      installSignals(gateway);
+    });
+}
+
+type Flags = Record<string, unknown>;
+
+/** Flags from the command line or environment win; a config file fills in the rest. */
+function resolveFlags(command: Command): Flags {
+  const flags = command.opts() as Flags;
+  const configFile = flags.config as string | undefined;
+  if (!configFile) return flags;
+  let config: Flags;
+  try {
+    config = JSON.parse(readFileSync(configFile, 'utf8')) as Flags;
+  } catch (error) {
+    throw new Error(`cannot read config file ${configFile}: ${(error as Error).message}`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new Error(`config file ${configFile} must hold a JSON object`);
+  }
+  const known = new Set(command.options.map((o) => o.attributeName()));
+  const merged: Flags = { ...flags };
+  for (const [key, value] of Object.entries(config)) {
+    if (!known.has(key)) throw new Error(`config file ${configFile}: unknown option "${key}"`);
+    const source = command.getOptionValueSource(key);
+    if (source === undefined || source === 'default') merged[key] = value;
+  }
+  return merged;
+}
+
+export function optionsFromFlags(flags: Flags): StartOptions {
+  const read = (file: unknown) => (typeof file === 'string' ? readFileSync(file, 'utf8') : undefined);
+  const tokens = [
+    ...(typeof flags.tokens === 'string' ? flags.tokens.split(',') : []),
+    ...(read(flags.tokenFile)?.split('\n') ?? []),
+  ]
+    .map((t) => t.trim())
+    .filter((t) => t !== '' && !t.startsWith('#'));
+  const jwtSecret = flags.jwtSecret as string | undefined;
+  const publicKeyPem = read(flags.jwtPublicKey);
+  const jwks = read(flags.jwksFile);
+  const jwt =
+    jwtSecret || publicKeyPem || jwks
+      ? {
+          ...(jwtSecret ? { secret: jwtSecret } : {}),
+          ...(publicKeyPem ? { publicKeyPem } : {}),
+          ...(jwks ? { jwks } : {}),
+          ...(flags.jwtIssuer ? { issuer: String(flags.jwtIssuer) } : {}),
+          ...(flags.jwtAudience ? { audience: String(flags.jwtAudience) } : {}),
+        }
+      : undefined;
+  const pick = <K extends string>(entries: Record<K, unknown>) =>
+    Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined)) as Partial<Record<K, number>>;
+  const dbTuning: Omit<DatabaseOptions, 'url'> = {
+    ...databaseDefaults(),
+    ...pick({
+      poolSize: flags.dbPoolSize,
+      acquireTimeoutMs: flags.dbAcquireTimeoutMs,
+      statementTimeoutMs: flags.dbStatementTimeoutMs,
+      idleTransactionMs: flags.dbIdleTransactionMs,
+    }),
+    ...(flags.dbPoolMode === 'transaction' || flags.dbPoolMode === 'session'
+      ? { poolMode: flags.dbPoolMode as PoolMode }
+      : {}),
+  };
+  const database: DatabaseConfig =
+    flags.database === false
+      ? { mode: 'off' }
+      : typeof flags.databaseUrl === 'string' && flags.databaseUrl !== ''
+        ? { mode: 'url', url: flags.databaseUrl, ...dbTuning }
+        : { mode: 'embedded', dataDir: DEFAULT_EMBEDDED_DIR, ...dbTuning };
+  return {
+    database,
+    host: String(flags.host),
+    port: Number(flags.port),
+    sharedFile: flags.shared === false ? undefined : (flags.shared as string),
+    insecure: Boolean(flags.insecure),
+    auth: { tokens, jwt },
+    allowOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
+    auditLog: flags.auditLog as string | undefined,
+    logLevel: String(flags.logLevel),
+    ...(flags.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: Number(flags.shutdownTimeoutMs) } : {}),
+    limits: pick({
+      maxFrameBytes: flags.maxFrameBytes,
+      maxSessions: flags.maxSessions,
+      maxSessionsPerAddress: flags.maxSessionsPerAddress,
+      idleTimeoutMs: flags.idleTimeoutMs,
+      maxLifetimeMs: flags.maxLifetimeMs,
+      heartbeatMs: flags.heartbeatMs,
+    }) as Partial<GatewayOptions['limits']>,
+    session: pick({
+      defaultTimeoutMs: flags.evalTimeoutMs,
+      maxTimeoutMs: flags.maxEvalTimeoutMs,
+      maxQueuedEvals: flags.maxQueuedEvals,
+      maxOutputBytesPerEval: flags.maxOutputBytes,
+    }) as Partial<GatewayOptions['session']>,
+  };
+}
+
+async function serve(command: Command): Promise<Gateway> {
+  return startGateway(optionsFromFlags(resolveFlags(command)));
+}
+
+function installSignals(gateway: Gateway): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    gateway.close(`server shutting down (${signal})`).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      gateway.reloadShared();
+    } catch (error) {
+      process.stderr.write(`vmgate: shared state reload failed: ${(error as Error).message}\n`);
+    }
+  });
+}
