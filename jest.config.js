@@ -1,7 +1,8 @@
 // Two projects so either can run alone: `unit` needs nothing but Node;
 // `integration` talks to real sockets and a real MySQL/MariaDB.
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
-const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+// Generous timeouts: the suite spawns processes and a database on a 2-core machine.
+const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'], testTimeout: 30_000 };
 
 module.exports = {
   reporters: ['default', '<rootDir>/__tests__/helpers/summary-reporter.js'],
@@ -14,7 +15,11 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/__tests__/{e2e,db}/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/__tests__/{e2e,db}/**/*.test.ts',
+        '<rootDir>/__tests__/deploy/**/*.test.ts',
+        '<rootDir>/__tests__/clients/**/*.test.ts',
+      ],
       globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.ts',
     },

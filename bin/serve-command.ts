@@ -89,6 +89,16 @@ export function serveCommand(): Command {
       int('--heartbeat-ms'),
     )
     .option(
+      '--resume-grace-ms <n>',
+      `how long a dropped JSON-mode session waits to be resumed, 0 = no resuming (default ${L.resumeGraceMs})`,
+      int('--resume-grace-ms'),
+    )
+    .option(
+      '--resume-buffer-bytes <n>',
+      `frames kept for replay after a drop (default ${L.resumeBufferBytes})`,
+      int('--resume-buffer-bytes'),
+    )
+    .option(
       '--eval-timeout-ms <n>',
       `time budget of an eval when the client names none (default ${S.defaultTimeoutMs})`,
       int('--eval-timeout-ms'),
@@ -233,6 +243,8 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       idleTimeoutMs: flags.idleTimeoutMs,
       maxLifetimeMs: flags.maxLifetimeMs,
       heartbeatMs: flags.heartbeatMs,
+      resumeGraceMs: flags.resumeGraceMs,
+      resumeBufferBytes: flags.resumeBufferBytes,
     }) as Partial<GatewayOptions['limits']>,
     session: pick({
       defaultTimeoutMs: flags.evalTimeoutMs,

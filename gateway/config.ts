@@ -43,6 +43,10 @@ export interface GatewayLimits {
   /** Above this, the session is closed (1008): the client is not reading. */
   readonly sendBufferHardBytes: number;
   readonly heartbeatMs: number;
+  /** How long a JSON-mode session whose socket dropped waits to be resumed (0 = no resuming). */
+  readonly resumeGraceMs: number;
+  /** Frames a resumable session keeps for replay, and buffers while detached. */
+  readonly resumeBufferBytes: number;
 }
 
 export interface AuthOptions {
@@ -71,6 +75,8 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   sendBufferSoftBytes: 1024 * 1024,
   sendBufferHardBytes: 16 * 1024 * 1024,
   heartbeatMs: 30_000,
+  resumeGraceMs: 30_000,
+  resumeBufferBytes: 4 * 1024 * 1024,
 });
 
 export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {

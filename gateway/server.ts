@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -8,6 +8,7 @@ import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../protocol/messages';
 import { promiseHooksEnabled } from '../sandbox/process-guards';
 import { SessionEngine } from '../sandbox/session-engine';
 import { SharedStateStore } from '../shared-state/store';
+import { createWebConsole } from '../web/serve-web';
 import { AuditLog } from './audit-log';
 import { createAuthenticator, originAllowed } from './auth';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
@@ -76,6 +77,10 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   const metrics = new GatewayMetrics();
   const sessions = new Set<Session>();
   const perAddress = new Map<string, number>();
+  /** Resumable sessions by token, and why recently ended ones ended. */
+  const resumable = new Map<string, Session>();
+  const endedSessions = new Map<string, string>();
+  const endedAt = new Map<string, number>();
   let state: GatewayState = 'starting';
 
   const wss = new WebSocketServer({
@@ -86,12 +91,15 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     perMessageDeflate: false,
   });
 
+  // The web console (GET /): static files and the codec module, loaded once, served from memory.
+  const web = createWebConsole();
   const server = createServer((request, response) => void handleHttp(request, response));
 
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/admin/reload-shared' && request.method === 'POST') return reloadOverHttp(request, response);
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'method not allowed\n');
+    if (web.handles(path)) return web.serve(request, response, path);
     switch (path) {
       case '/healthz':
         return state === 'running' ? send(response, 200, 'ok\n') : send(response, 503, `${state}\n`);
@@ -155,6 +163,11 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     if (!originAllowed(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
     const identity = await auth.authenticate(request);
     if (!identity.ok) return refuse(identity.status, identity.reason);
+    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+    const resumeToken = query.get('resume');
+    if (resumeToken !== null) {
+      return resumeUpgrade(request, socket, head, resumeToken, Number(query.get('last') ?? 0), identity.user);
+    }
     const address = request.socket.remoteAddress ?? 'unknown';
     if (sessions.size >= options.limits.maxSessions) return refuse(503, 'too many sessions');
     if ((perAddress.get(address) ?? 0) >= options.limits.maxSessionsPerAddress) {
@@ -180,10 +193,18 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       const mode: SessionMode = ws.protocol === JSON_SUBPROTOCOL ? 'json' : 'text';
       const id = randomUUID();
       const sharedState = shared?.current;
+      const { resumeGraceMs, resumeBufferBytes } = options.limits;
+      const resume =
+        mode === 'json' && resumeGraceMs > 0
+          ? { token: randomBytes(32).toString('base64url'), graceMs: resumeGraceMs, bufferBytes: resumeBufferBytes }
+          : undefined;
+      // From here on the session, not the socket, holds the address's count.
+      socket.off('close', uncount);
       const session = new Session({
         id,
         mode,
         socket: ws,
+        resume,
         user: identity.user,
         address,
         limits: options.limits,
@@ -208,21 +229,72 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
             },
             shared: sharedState ? { version: sharedState.version } : null,
             user: identity.user,
+            resume: resume ? { token: resume.token, graceMs: resume.graceMs } : null,
           }),
         createEngine: (emit) =>
           new SessionEngine({ limits: options.session, shared: sharedState?.value, database: database.engine, emit }),
         onClosed: (closed, reason) => {
           sessions.delete(closed);
           uncount();
+          if (resume) {
+            resumable.delete(resume.token);
+            if (reason.startsWith('session ended:')) rememberEnded(resume.token, reason);
+          }
           metrics.sessionsClosed.inc({ reason: reasonLabel(reason) });
           metrics.sessionsOpen.set(sessions.size);
         },
       });
       sessions.add(session);
+      if (resume) resumable.set(resume.token, session);
       metrics.sessionsOpened.inc();
       metrics.sessionsOpen.set(sessions.size);
       log.info({ session: id, user: identity.user, address, mode }, 'session opened');
     });
+  }
+
+  /**
+   * A client resumes its session (docs/protocol.md): refusals are a close
+   * code and reason on an accepted socket, which a browser can read.
+   */
+  function resumeUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    token: string,
+    last: number,
+    user: string | null,
+  ): void {
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const refuseResume = (code: number, reason: string) => {
+        metrics.upgradesRefused.inc({ status: String(code) });
+        log.info({ address: request.socket.remoteAddress, code, reason }, 'resume refused');
+        ws.close(code, reason);
+      };
+      if (state !== 'running') return ws.close(CLOSE_CODES.goingAway, 'server is shutting down');
+      if (ws.protocol !== JSON_SUBPROTOCOL) {
+        return refuseResume(CLOSE_CODES.resumeNotFound, 'only JSON-mode (vmgate.v1) sessions resume');
+      }
+      const ended = endedSessions.get(token);
+      if (ended !== undefined) return refuseResume(CLOSE_CODES.resumeGone, ended);
+      const session = resumable.get(token);
+      if (!session) return refuseResume(CLOSE_CODES.resumeNotFound, 'no such session');
+      if (session.user !== user)
+        return refuseResume(CLOSE_CODES.resumeForbidden, 'the session belongs to another user');
+      const refusal = session.resume(ws, Number.isSafeInteger(last) && last >= 0 ? last : 0);
+      if (refusal) refuseResume(refusal.code, refusal.reason);
+    });
+  }
+
+  /** Why a session ended, for the client that comes back to it (kept 10 minutes). */
+  function rememberEnded(token: string, reason: string): void {
+    const now = Date.now();
+    for (const [key, at] of endedAt) {
+      if (now - at < 10 * 60_000 && endedAt.size < 10_000) break;
+      endedAt.delete(key);
+      endedSessions.delete(key);
+    }
+    endedSessions.set(token, reason);
+    endedAt.set(token, now);
   }
 
   // Heartbeat (the ws README pattern): a peer that missed a whole interval is dropped.
@@ -230,6 +302,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     options.limits.heartbeatMs > 0
       ? setInterval(() => {
           for (const session of sessions) {
+            if (session.state !== 'open') continue; // detached sessions have no socket to ping
             if (!session.alive) {
               session.terminate('heartbeat timeout');
               continue;

@@ -26,10 +26,21 @@ export interface EngineHandle {
   readonly pending: number;
 }
 
+/** Resuming after a dropped socket (JSON mode): see docs/protocol.md. */
+export interface ResumeOptions {
+  readonly token: string;
+  /** How long a detached session waits for its client. */
+  readonly graceMs: number;
+  /** Frames kept for replay (while attached) and buffered (while detached). */
+  readonly bufferBytes: number;
+}
+
 export interface SessionContext {
   readonly id: string;
   readonly mode: SessionMode;
   readonly socket: WebSocket;
+  /** Undefined when the session cannot resume (text mode, or resuming is off). */
+  readonly resume: ResumeOptions | undefined;
   readonly user: string | null;
   readonly address: string;
   readonly limits: GatewayLimits;
@@ -52,7 +63,16 @@ interface Pending {
   readonly codeSha256: string | undefined;
 }
 
-type State = 'open' | 'closing' | 'closed';
+type State = 'open' | 'detached' | 'closing' | 'closed';
+
+/** Why a resume attempt was refused: a WebSocket close code and its reason. */
+export type ResumeRefusal = { readonly code: number; readonly reason: string };
+
+interface SentFrame {
+  readonly seq: number;
+  readonly frame: string;
+  readonly bytes: number;
+}
 
 export class Session {
   readonly id: string;
@@ -63,8 +83,14 @@ export class Session {
   /** Heartbeat: set on every pong, cleared on every ping. */
   alive = true;
   readonly #ctx: SessionContext;
-  readonly #socket: WebSocket;
+  #socket: WebSocket | undefined;
   readonly #engine: EngineHandle;
+  /** Sequence number of the last numbered frame (JSON mode). */
+  #seq = 0;
+  /** Recent frames, for replay after a drop (only when the session can resume). */
+  readonly #sent: SentFrame[] = [];
+  #sentBytes = 0;
+  #graceTimer: NodeJS.Timeout | undefined;
   readonly #pending = new Map<number, Pending>();
   #ref = 0;
   #state: State = 'open';
@@ -80,18 +106,8 @@ export class Session {
     this.mode = ctx.mode;
     this.user = ctx.user;
     this.address = ctx.address;
-    this.#socket = ctx.socket;
     this.#engine = ctx.createEngine((message) => this.#onEngineOutput(message));
-
-    this.#socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
-    this.#socket.on('pong', () => {
-      this.alive = true;
-    });
-    this.#socket.on(
-      'close',
-      (code) => void this.close(code === CLOSE_CODES.tooBig ? 'frame too large' : 'disconnected'),
-    );
-    this.#socket.on('error', () => void this.close('socket error'));
+    this.#attach(ctx.socket);
 
     const { idleTimeoutMs, maxLifetimeMs } = ctx.limits;
     if (idleTimeoutMs > 0) this.#armIdle();
@@ -101,11 +117,53 @@ export class Session {
         maxLifetimeMs,
       );
     }
-    this.#send(ctx.mode === 'json' ? ctx.hello() : bannerText(ctx.id, ctx.version, ctx.sharedVersion));
+    // The greeting is not numbered: replay never repeats it (docs/protocol.md).
+    this.#write(
+      ctx.mode === 'json' ? `{"seq":0,${ctx.hello().slice(1)}` : bannerText(ctx.id, ctx.version, ctx.sharedVersion),
+    );
   }
 
   get state(): State {
     return this.#state;
+  }
+
+  /** The token a client presents to resume this session, if it can. */
+  get resumeToken(): string | undefined {
+    return this.#ctx.resume?.token;
+  }
+
+  /** Sequence number of the last frame sent (or buffered). */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * A client comes back after a drop with the last `seq` it saw: the session
+   * takes the new socket and replays every frame after `lastSeq`, in order,
+   * exactly once. Returns why it refuses, or undefined when resumed.
+   */
+  resume(socket: WebSocket, lastSeq: number): ResumeRefusal | undefined {
+    if (this.#state === 'open') {
+      return { code: CLOSE_CODES.resumeConflict, reason: 'session is attached to another connection' };
+    }
+    if (this.#state !== 'detached') return { code: CLOSE_CODES.resumeNotFound, reason: 'no such session' };
+    const first = this.#sent[0]?.seq ?? this.#seq + 1;
+    if (lastSeq + 1 < first) {
+      const reason = `session ended: frames after seq ${lastSeq} are no longer available`;
+      void this.close(reason);
+      return { code: CLOSE_CODES.resumeGone, reason };
+    }
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    this.#state = 'open';
+    this.#attach(socket);
+    const replay = this.#sent.filter((sent) => sent.seq > lastSeq);
+    this.#write(JSON.stringify({ type: 'resumed', session: this.id, seq: this.#seq, replayed: replay.length }));
+    for (const sent of replay) this.#write(sent.frame);
+    this.#engine.resume();
+    this.#armIdle();
+    this.#ctx.log.info({ session: this.id, user: this.user, replayed: replay.length }, 'session resumed');
+    return undefined;
   }
 
   /**
@@ -122,26 +180,70 @@ export class Session {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#lifetimeTimer);
     clearTimeout(this.#drainTimer);
+    clearTimeout(this.#graceTimer);
     // The engine answers queued requests while the socket may still be open,
     // then releases the realm (and, with a database, rolls back).
     await this.#engine.close(reason);
     this.#state = 'closed';
     const socket = this.#socket;
-    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {
+    if (socket && (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)) {
       socket.close(code, truncateReason(reason));
     }
+    this.#sent.length = 0;
     this.#ctx.log.info({ session: this.id, user: this.user, reason, code }, 'session closed');
     this.#ctx.onClosed(this, reason);
   }
 
   ping(): void {
-    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.ping();
+    if (this.#socket?.readyState === this.#socket?.OPEN) this.#socket?.ping();
   }
 
-  /** Drops the connection without a close handshake (dead peer). */
+  /** Drops the connection without a close handshake (dead peer); a resumable session detaches. */
   terminate(reason: string): void {
-    this.#socket.terminate();
-    void this.close(reason);
+    const socket = this.#socket;
+    if (this.#ctx.resume && this.#state === 'open') this.#detach();
+    else void this.close(reason);
+    socket?.terminate();
+  }
+
+  // ---- the socket ------------------------------------------------------------
+
+  #attach(socket: WebSocket): void {
+    this.#socket = socket;
+    this.alive = true;
+    socket.on('message', (data, isBinary) => {
+      if (this.#socket === socket) this.#onFrame(data, isBinary);
+    });
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', (code) => {
+      if (this.#socket !== socket) return;
+      // A client that says goodbye (1000) ends its session; a frame over the
+      // limit (1009) is a violation; any other drop detaches a resumable one.
+      if (this.#ctx.resume && this.#state === 'open' && code !== CLOSE_CODES.normal && code !== CLOSE_CODES.tooBig) {
+        this.#detach();
+        return;
+      }
+      void this.close(code === CLOSE_CODES.tooBig ? 'frame too large' : 'disconnected');
+    });
+    socket.on('error', () => {
+      if (this.#socket === socket && !this.#ctx.resume) void this.close('socket error');
+    });
+  }
+
+  /** The socket is gone but the session lives on for the grace period, buffering its frames. */
+  #detach(): void {
+    if (this.#state !== 'open' || !this.#ctx.resume) return;
+    this.#state = 'detached';
+    this.#socket = undefined;
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
+    // Output now goes to the bounded buffer, not to a socket: let evals run.
+    this.#engine.resume();
+    this.#graceTimer = setTimeout(() => void this.close('disconnected'), this.#ctx.resume.graceMs);
+    this.#ctx.log.info({ session: this.id, user: this.user }, 'session detached');
   }
 
   // ---- client → engine -----------------------------------------------------
@@ -258,10 +360,40 @@ export class Session {
     });
   }
 
+  /**
+   * Sends a frame. In JSON mode every frame is numbered; a resumable session
+   * keeps the recent ones for replay, and buffers them while detached.
+   */
   #send(frame: string): void {
+    let text = frame;
+    if (this.mode === 'json') {
+      const seq = ++this.#seq;
+      text = `{"seq":${seq},${frame.slice(1)}`;
+      const resume = this.#ctx.resume;
+      if (resume) {
+        const bytes = Buffer.byteLength(text);
+        this.#sent.push({ seq, frame: text, bytes });
+        this.#sentBytes += bytes;
+        if (this.#state === 'detached') {
+          if (this.#sentBytes > resume.bufferBytes) {
+            void this.close('session ended: output buffer overflowed while detached');
+          }
+          return;
+        }
+        // Attached: keep only the most recent frames within the budget.
+        while (this.#sentBytes > resume.bufferBytes && this.#sent.length > 1) {
+          this.#sentBytes -= (this.#sent.shift() as SentFrame).bytes;
+        }
+      }
+    }
+    this.#write(text);
+  }
+
+  #write(text: string): void {
     const socket = this.#socket;
-    if (socket.readyState !== socket.OPEN) return;
-    socket.send(frame);
+    if (!socket || socket.readyState !== socket.OPEN) return;
+    socket.send(text);
+    const frame = text;
     const { metrics, limits } = this.#ctx;
     metrics.framesOut.inc();
     metrics.bytesOut.inc(Buffer.byteLength(frame));
@@ -282,7 +414,7 @@ export class Session {
     if (this.#drainTimer) return;
     const check = () => {
       this.#drainTimer = undefined;
-      if (this.#state !== 'open') return;
+      if (this.#state !== 'open' || !this.#socket) return;
       if (this.#socket.bufferedAmount <= this.#ctx.limits.sendBufferSoftBytes / 2) this.#engine.resume();
       else this.#drainTimer = setTimeout(check, 20);
     };

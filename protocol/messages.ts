@@ -68,4 +68,8 @@ export const CLOSE_CODES = {
   internal: 1011,
   idle: 4001,
   lifetime: 4002,
+  resumeForbidden: 4403,
+  resumeNotFound: 4404,
+  resumeConflict: 4409,
+  resumeGone: 4410,
 } as const;

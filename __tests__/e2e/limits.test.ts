@@ -85,7 +85,7 @@ describe('limits', () => {
   });
 
   test('heartbeats drop a peer that stopped answering', async () => {
-    const gateway = await startTestGateway({ limits: { heartbeatMs: 100 } });
+    const gateway = await startTestGateway({ limits: { heartbeatMs: 100, resumeGraceMs: 0 } });
     const client = await connect(gateway);
     await client.next();
     (client.ws as unknown as { _socket: Socket })._socket.pause();

@@ -99,7 +99,9 @@ describe('operations', () => {
     expect(await c.next()).toMatchObject({ shared: { version: v3 } });
     expect(await c.eval('shared.greeting')).toMatchObject({ value: 'v3' });
     writeFileSync(file, '{ not json');
-    expect((await fetch(`${gateway.url.replace(/^ws/, 'http')}/admin/reload-shared`, { method: 'POST' })).status).toBe(422);
+    expect((await fetch(`${gateway.url.replace(/^ws/, 'http')}/admin/reload-shared`, { method: 'POST' })).status).toBe(
+      422,
+    );
     expect(await c.eval('shared.greeting')).toMatchObject({ value: 'v3' });
   });
 });
@@ -145,8 +147,13 @@ describe('the vmgate command', () => {
   test('a config file fills in what flags and environment do not set', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vmgate-config-'));
     const config = path.join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({ maxSessions: 1, shared: false, database: false, logLevel: 'warn', port: 1 }));
-    const child = spawn(process.execPath, [...CLI, 'serve', '--config', config, '--port', '0', '--log-level', 'info'], { cwd: ROOT });
+    writeFileSync(
+      config,
+      JSON.stringify({ maxSessions: 1, shared: false, database: false, logLevel: 'warn', port: 1 }),
+    );
+    const child = spawn(process.execPath, [...CLI, 'serve', '--config', config, '--port', '0', '--log-level', 'info'], {
+      cwd: ROOT,
+    });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';

@@ -35,6 +35,9 @@ export class TestClient {
   #cursor = 0;
   #nextId = 0;
   readonly json: boolean;
+  /** The highest `seq` seen (JSON mode), and every frame's `seq` in arrival order. */
+  lastSeq = 0;
+  readonly seqs: number[] = [];
 
   constructor(url: string, options: { json?: boolean; headers?: Record<string, string>; protocols?: string[] } = {}) {
     this.json = options.json ?? true;
@@ -43,7 +46,18 @@ export class TestClient {
     clients.push(this.ws);
     this.ws.on('message', (data) => {
       const text = data.toString();
-      this.frames.push(this.json ? JSON.parse(text) : text);
+      if (this.json) {
+        // `seq` numbers frames for resuming; tests compare frames without it.
+        const frame = JSON.parse(text) as Record<string, unknown>;
+        if (typeof frame.seq === 'number') {
+          if (frame.seq > 0) this.lastSeq = frame.seq;
+          this.seqs.push(frame.seq);
+          delete frame.seq;
+        }
+        this.frames.push(frame);
+      } else {
+        this.frames.push(text);
+      }
       for (const wake of this.#waiters.splice(0)) wake();
     });
     this.opened = new Promise((resolve, reject) => {
@@ -75,6 +89,13 @@ export class TestClient {
       });
     }
     return this.frames[this.#cursor++] as Frame;
+  }
+
+  /** Frames received but not yet consumed by `next()`, consumed now. */
+  drain(): Frame[] {
+    const rest = this.frames.slice(this.#cursor) as Frame[];
+    this.#cursor = this.frames.length;
+    return rest;
   }
 
   /** Skips frames until one of `type` (and, if given, `id`) arrives; returns it and the skipped ones. */
