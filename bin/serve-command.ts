@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
+import { DEFAULT_EXECUTOR_OPTIONS, defaultExecutorCount } from '../executors/options';
 import { type DatabaseConfig, DEFAULT_GATEWAY_LIMITS, databaseDefaults, type GatewayOptions } from '../gateway/config';
-import { DEFAULT_EMBEDDED_DIR } from '../gateway/database';
-import { type Gateway, type StartOptions, startGateway } from '../gateway/server';
+import type { Gateway, StartOptions } from '../gateway/server';
 import { findPackageRoot } from '../sandbox/realm-source';
 import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
 
@@ -17,7 +17,11 @@ import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
 const L = DEFAULT_GATEWAY_LIMITS;
 const S = DEFAULT_SESSION_LIMITS;
 const D = DEFAULT_DATABASE_OPTIONS;
-const EXAMPLE_SHARED = path.join(findPackageRoot(__dirname), 'examples', 'shared-state.mjs');
+const E = DEFAULT_EXECUTOR_OPTIONS;
+const ROOT = findPackageRoot(__dirname);
+const EXAMPLE_SHARED = path.join(ROOT, 'examples', 'shared-state.mjs');
+/** Where the embedded default database keeps its data (as gateway/database.ts). */
+const DEFAULT_EMBEDDED_DIR = path.join(ROOT, '.vmgate', 'mariadb');
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -152,6 +156,32 @@ export function serveCommand(): Command {
       `roll back a transaction idle this long, 0 = never (default ${D.idleTransactionMs})`,
       int('--db-idle-transaction-ms'),
     )
+    .addOption(
+      new Option('--executors <n>', 'executor processes hosting the sessions; 0 = sessions in the gateway process')
+        .default(defaultExecutorCount(), 'one per CPU core')
+        .argParser(int('--executors'))
+        .env('VMGATE_EXECUTORS'),
+    )
+    .option(
+      '--executor-heap-mb <n>',
+      `V8 heap limit of each executor, MiB (default ${E.heapMb})`,
+      int('--executor-heap-mb'),
+    )
+    .option(
+      '--executor-max-rss-mb <n>',
+      'an executor whose resident memory passes this (MiB) is replaced (default 2 × the heap limit)',
+      int('--executor-max-rss-mb'),
+    )
+    .option(
+      '--executor-unresponsive-ms <n>',
+      `an executor silent this long beyond its evals' budgets is replaced (default ${E.unresponsiveMs})`,
+      int('--executor-unresponsive-ms'),
+    )
+    .option(
+      '--metrics-max-users <n>',
+      `per-user metric series at most (JWT users; default ${E.maxUserSeries})`,
+      int('--metrics-max-users'),
+    )
     .action(async (_flags, command: Command) => {
       const gateway = await serve(command);
       installSignals(gateway);
@@ -246,6 +276,15 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       resumeGraceMs: flags.resumeGraceMs,
       resumeBufferBytes: flags.resumeBufferBytes,
     }) as Partial<GatewayOptions['limits']>,
+    executors: {
+      ...(flags.executors !== undefined ? { count: Number(flags.executors) } : {}),
+      ...pick({
+        heapMb: flags.executorHeapMb,
+        maxRssMb: flags.executorMaxRssMb,
+        unresponsiveMs: flags.executorUnresponsiveMs,
+        maxUserSeries: flags.metricsMaxUsers,
+      }),
+    },
     session: pick({
       defaultTimeoutMs: flags.evalTimeoutMs,
       maxTimeoutMs: flags.maxEvalTimeoutMs,
@@ -256,6 +295,8 @@ export function optionsFromFlags(flags: Flags): StartOptions {
 }
 
 async function serve(command: Command): Promise<Gateway> {
+  // Loaded here, not at the top: `vmgate connect` and `vmgate bench` should not pay for the gateway.
+  const { startGateway } = await import('../gateway/server');
   return startGateway(optionsFromFlags(resolveFlags(command)));
 }
 

@@ -1,4 +1,5 @@
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS } from '../db/pool';
+import type { ExecutorOptions } from '../executors/options';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from '../sandbox/session-engine';
 
 /** Everything `startGateway` accepts. The CLI (bin/vmgate.ts) builds it from flags, env and a config file. */
@@ -19,6 +20,11 @@ export interface GatewayOptions {
   /** How long shutdown waits for sessions to close before it cuts them off. */
   readonly shutdownTimeoutMs: number;
   readonly database: DatabaseConfig;
+  /**
+   * Where sessions run: `count` executor processes, or the gateway process
+   * itself when absent or `count: 0` (the CLI defaults to one per core).
+   */
+  readonly executors?: Partial<ExecutorOptions>;
 }
 
 /**
@@ -74,7 +80,9 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   maxLifetimeMs: 0,
   sendBufferSoftBytes: 1024 * 1024,
   sendBufferHardBytes: 16 * 1024 * 1024,
-  heartbeatMs: 30_000,
+  // Well under the resume grace period, so a half-open connection is noticed
+  // (and its session detached) while the client can still resume it.
+  heartbeatMs: 10_000,
   resumeGraceMs: 30_000,
   resumeBufferBytes: 4 * 1024 * 1024,
 });
