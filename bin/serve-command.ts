@@ -48,6 +48,16 @@ export function serveCommand(): Command {
     .addOption(
       new Option('--config <file>', 'JSON file with any of these options (camelCase keys)').env('VMGATE_CONFIG'),
     )
+    .addOption(
+      new Option('--gateway-id <id>', 'this gateway\'s name behind a proxy; resume tokens start with "<id>."')
+        .env('VMGATE_GATEWAY_ID')
+        .argParser((value: string) => {
+          if (!/^[A-Za-z0-9-]{1,63}$/.test(value)) {
+            throw new InvalidArgumentError('--gateway-id must be 1 to 63 letters, digits or dashes');
+          }
+          return value;
+        }),
+    )
     .option('--insecure', 'allow a non-loopback address without authentication', false)
     .addOption(
       new Option('--token-file <file>', 'file with accepted bearer tokens, one per line').env('VMGATE_TOKEN_FILE'),
@@ -256,6 +266,7 @@ export function optionsFromFlags(flags: Flags): StartOptions {
         ? { mode: 'url', url: flags.databaseUrl, ...dbTuning }
         : { mode: 'embedded', dataDir: DEFAULT_EMBEDDED_DIR, ...dbTuning };
   return {
+    ...(typeof flags.gatewayId === 'string' ? { gatewayId: flags.gatewayId } : {}),
     database,
     host: String(flags.host),
     port: Number(flags.port),

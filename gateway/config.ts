@@ -20,6 +20,8 @@ export interface GatewayOptions {
   /** How long shutdown waits for sessions to close before it cuts them off. */
   readonly shutdownTimeoutMs: number;
   readonly database: DatabaseConfig;
+  /** Names this gateway among several behind one proxy; prefixes resume tokens. */
+  readonly gatewayId?: string | undefined;
   /**
    * Where sessions run: `count` executor processes, or the gateway process
    * itself when absent or `count: 0` (the CLI defaults to one per core).

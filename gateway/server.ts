@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { startEngines } from '../executors/engines';
 import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../protocol/messages';
 import { promiseHooksEnabled } from '../sandbox/process-guards';
-import { SessionEngine } from '../sandbox/session-engine';
 import { SharedStateStore } from '../shared-state/store';
 import { createWebConsole } from '../web/serve-web';
 import { AuditLog } from './audit-log';
@@ -75,6 +75,19 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   const audit = options.auditLog ? await AuditLog.open(options.auditLog) : undefined;
   const database = await openDatabase(options.database, log);
   const metrics = new GatewayMetrics();
+  // Session engines: in executor processes, or in this process with `executors: 0` (executors/).
+  const engines = await startEngines({
+    executors: options.executors,
+    sessionLimits: options.session,
+    shared,
+    database,
+    registry: metrics.registry,
+    log,
+  }).catch(async (error: unknown) => {
+    await database.close();
+    await audit?.close();
+    throw error;
+  });
   const sessions = new Set<Session>();
   const perAddress = new Map<string, number>();
   /** Resumable sessions by token, and why recently ended ones ended. */
@@ -106,18 +119,22 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       case '/readyz': {
         if (state !== 'running') return sendJson(response, 503, { ready: false, state });
         const db = await database.status();
-        // A configured database that cannot be reached makes the gateway not ready.
-        const ready = db !== 'unavailable';
+        const hosting = engines.status();
+        // A configured database that cannot be reached makes the gateway not ready; so does having no executor.
+        const ready = db !== 'unavailable' && hosting.ready;
         return sendJson(response, ready ? 200 : 503, {
           ready,
           sessions: sessions.size,
           shared: shared?.current.version ?? null,
           database: db,
+          gatewayId: options.gatewayId ?? null,
+          executors: hosting.executors ?? null,
         });
       }
       case '/metrics': {
         metrics.sessionsOpen.set(sessions.size);
-        metrics.dbConnectionsBound.set(database.pool?.bound ?? 0);
+        metrics.dbConnectionsBound.set(engines.dbBound);
+        engines.refreshMetrics();
         const body = await metrics.registry.metrics();
         response.writeHead(200, { 'content-type': metrics.registry.contentType });
         response.end(body);
@@ -196,7 +213,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       const { resumeGraceMs, resumeBufferBytes } = options.limits;
       const resume =
         mode === 'json' && resumeGraceMs > 0
-          ? { token: randomBytes(32).toString('base64url'), graceMs: resumeGraceMs, bufferBytes: resumeBufferBytes }
+          ? { token: resumeTokenFor(options.gatewayId), graceMs: resumeGraceMs, bufferBytes: resumeBufferBytes }
           : undefined;
       // From here on the session, not the socket, holds the address's count.
       socket.off('close', uncount);
@@ -232,7 +249,14 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
             resume: resume ? { token: resume.token, graceMs: resume.graceMs } : null,
           }),
         createEngine: (emit) =>
-          new SessionEngine({ limits: options.session, shared: sharedState?.value, database: database.engine, emit }),
+          engines.open({
+            sessionId: id,
+            user: identity.user,
+            shared: sharedState,
+            emit,
+            // The executor hosting the session was killed or crashed.
+            onLost: (why) => void session.close(`executor restarted: ${why}`, CLOSE_CODES.internal),
+          }),
         onClosed: (closed, reason) => {
           sessions.delete(closed);
           uncount();
@@ -317,6 +341,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   try {
     await listen(server, options.port, options.host);
   } catch (error) {
+    await engines.close();
     await database.close();
     await audit?.close();
     throw error;
@@ -328,6 +353,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     {
       host: address.address,
       port: address.port,
+      gatewayId: options.gatewayId ?? null,
       shared: shared?.current.version ?? null,
       database: database.description,
     },
@@ -366,6 +392,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         server.closeAllConnections();
         await stopped;
         await new Promise<void>((resolve) => wss.close(() => resolve()));
+        // After the sessions (their rollbacks run in the executors), before the database.
+        await engines.close();
         // After the sessions: their rollbacks need the pool.
         await database.close();
         await audit?.close();
@@ -376,6 +404,16 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     },
   };
   return gateway;
+}
+
+/**
+ * 256 random bits (base64url: no dots), prefixed with `<gateway id>.` when
+ * the gateway has an id, so a proxy can route a resume to the gateway that
+ * holds the session (docs/deployment.md).
+ */
+function resumeTokenFor(gatewayId: string | undefined): string {
+  const secret = randomBytes(32).toString('base64url');
+  return gatewayId ? `${gatewayId}.${secret}` : secret;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -433,7 +471,7 @@ function reasonLabel(reason: string): string {
     'frame too large',
     'socket error',
   ]) {
-    if (reason === known) return known.replace(/ /g, '_');
+    if (reason === known || reason.startsWith(`${known} (`)) return known.replace(/ /g, '_');
   }
   return 'other';
 }

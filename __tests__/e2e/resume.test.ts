@@ -189,3 +189,15 @@ describe('resuming a session after a dropped socket', () => {
     expect(await back.next()).toMatchObject({ type: 'resumed' });
   });
 });
+
+describe('resume tokens behind a proxy', () => {
+  test('a gateway id prefixes the token, and the whole token still resumes', async () => {
+    const gateway = await startTestGateway({ gatewayId: 'gw-7' });
+    const first = await connect(gateway);
+    const hello = await first.next();
+    expect((hello.resume as { token: string }).token).toMatch(/^gw-7\.[A-Za-z0-9_-]{43}$/);
+    await drop(first);
+    const back = await resume(gateway.url, hello, first.lastSeq);
+    expect(await back.next()).toMatchObject({ type: 'resumed' });
+  });
+});
