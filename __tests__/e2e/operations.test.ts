@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,19 @@ const ROOT = path.join(__dirname, '..', '..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'bin', 'vmgate.ts')];
 const run = promisify(execFile);
 const http = (url: string) => fetch(url.replace(/^ws/, 'http'));
+
+/** The port a spawned `vmgate serve` listens on, read from its `gateway listening` log line. */
+function listeningPort(child: ChildProcessWithoutNullStreams): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /"port":(\d+)[^\n]*gateway listening/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
+  });
+}
 
 describe('operations', () => {
   test('/healthz, /readyz and /metrics', async () => {
@@ -155,15 +168,7 @@ describe('the vmgate command', () => {
       cwd: ROOT,
     });
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (chunk) => {
-          out += chunk;
-          const match = /"port":(\d+)[^\n]*gateway listening/.exec(out);
-          if (match) resolve(Number(match[1]));
-        });
-        child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
-      });
+      const port = await listeningPort(child);
       const first = await connect(`ws://127.0.0.1:${port}`, { json: true });
       expect(await first.next()).toMatchObject({ shared: null });
       expect(await upgradeStatus(`ws://127.0.0.1:${port}`)).toBe(503);
@@ -203,15 +208,7 @@ describe('the vmgate command', () => {
   test('serves with defaults, answers /healthz, and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0', '--log-level', 'info'], { cwd: ROOT });
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (chunk) => {
-          out += chunk;
-          const match = /"port":(\d+)[^\n]*gateway listening/.exec(out);
-          if (match) resolve(Number(match[1]));
-        });
-        child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
-      });
+      const port = await listeningPort(child);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const client = await connect(`ws://127.0.0.1:${port}`, { json: false });
       expect(await client.next()).toMatch(/shared state [0-9a-f]{16}/);
