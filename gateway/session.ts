@@ -92,6 +92,8 @@ export class Session {
   #sentBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   readonly #pending = new Map<number, Pending>();
+  /** Ids of recently finished requests: a timer's output after its eval ended still names it. */
+  readonly #finished = new Map<number, RequestId | null>();
   #ref = 0;
   #state: State = 'open';
   #idleTimer: NodeJS.Timeout | undefined;
@@ -219,9 +221,12 @@ export class Session {
     });
     socket.on('close', (code) => {
       if (this.#socket !== socket) return;
-      // A client that says goodbye (1000) ends its session; a frame over the
-      // limit (1009) is a violation; any other drop detaches a resumable one.
-      if (this.#ctx.resume && this.#state === 'open' && code !== CLOSE_CODES.normal && code !== CLOSE_CODES.tooBig) {
+      // A client that says goodbye (1000, or a close frame without a code:
+      // 1005) ends its session; a frame over the limit (1009) is a violation;
+      // any other drop (1006, a browser's 1001 on reload) detaches a
+      // resumable one.
+      const ends = code === CLOSE_CODES.normal || code === CLOSE_CODES.noStatus || code === CLOSE_CODES.tooBig;
+      if (this.#ctx.resume && this.#state === 'open' && !ends) {
         this.#detach();
         return;
       }
@@ -332,9 +337,11 @@ export class Session {
   #onEngineOutput(message: EngineOutput): void {
     if (message.type === 'closed') return;
     const pending = message.ref === null ? undefined : this.#pending.get(message.ref);
-    const id = pending?.id ?? null;
+    const id = pending?.id ?? (message.ref === null ? null : (this.#finished.get(message.ref) ?? null));
     if (message.type !== 'log' && pending) {
       this.#pending.delete(message.ref as number);
+      this.#finished.set(message.ref as number, pending.id);
+      if (this.#finished.size > 64) this.#finished.delete(this.#finished.keys().next().value as number);
       if (pending.kind === 'eval') this.#recordEval(pending, message);
     }
     const frame = this.mode === 'json' ? formatEngineOutput(message, id) : renderEngineOutput(message);

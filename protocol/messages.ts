@@ -30,6 +30,7 @@ export interface EvalStatsFrame {
   readonly cpuMs: number;
   readonly dbMs: number;
   readonly queries: number;
+  readonly transactionMs: number;
 }
 
 export type ServerFrame =
@@ -63,6 +64,8 @@ export type ServerFrame =
 export const CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,
+  /** Received (never sent) when a close frame carries no code. */
+  noStatus: 1005,
   policy: 1008,
   tooBig: 1009,
   internal: 1011,

@@ -26,6 +26,8 @@ export interface EvalStats {
   /** Time spent waiting for the database, and the number of statements. */
   readonly dbMs: number;
   readonly queries: number;
+  /** Age of the session's open transaction when the eval ended (0: none is open). */
+  readonly transactionMs: number;
 }
 
 export interface ErrorPayload {

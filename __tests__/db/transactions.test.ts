@@ -159,11 +159,15 @@ describe('a session is a database session', () => {
     const client = await connect(gateway);
     await client.next();
     const reply = await client.eval('await sql`SELECT SLEEP(0.1)`.execute(db); await sql`SELECT 1`.execute(db); 1');
-    const stats = reply.stats as { ms: number; dbMs: number; queries: number; cpuMs: number };
+    const stats = reply.stats as { ms: number; dbMs: number; queries: number; cpuMs: number; transactionMs: number };
     expect(stats.queries).toBe(2);
     expect(stats.dbMs).toBeGreaterThanOrEqual(90);
     expect(stats.ms).toBeGreaterThanOrEqual(stats.dbMs);
     expect(stats.cpuMs).toBeLessThan(stats.ms);
+    // The statements opened a transaction: its age is in the stats until it ends.
+    expect(stats.transactionMs).toBeGreaterThan(0);
+    await client.request({ op: 'rollback' });
+    expect(((await client.eval('1')).stats as { transactionMs: number }).transactionMs).toBe(0);
   });
 
   test('an idle open transaction is warned about, then rolled back; the session stays', async () => {

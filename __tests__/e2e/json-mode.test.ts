@@ -35,6 +35,15 @@ describe('JSON mode (vmgate.v1)', () => {
     expect(frame).toMatchObject({ type: 'result', id: 'r1', value: 3 });
   });
 
+  test("a timer's output after its eval finished still carries that eval's id", async () => {
+    const gateway = await startTestGateway();
+    const client = await connect(gateway);
+    await client.next();
+    const { frame } = await client.request({ op: 'eval', code: 'setTimeout(() => console.log("later"), 30); "armed"' });
+    expect(frame).toMatchObject({ type: 'result', id: 'r1', value: 'armed' });
+    expect(await client.next()).toEqual({ type: 'log', id: 'r1', level: 'log', text: 'later' });
+  });
+
   test('values JSON cannot carry are tagged', async () => {
     const gateway = await startTestGateway();
     const client = await connect(gateway);

@@ -50,7 +50,7 @@ describe('JSON-mode frame parser', () => {
         ref: 1,
         value: '{"a":[1,{"$type":"undefined"}]}',
         text: '{ a: [ 1, undefined ] }',
-        stats: { ms: 1, cpuMs: 1, dbMs: 0, queries: 0 },
+        stats: { ms: 1, cpuMs: 1, dbMs: 0, queries: 0, transactionMs: 0 },
       },
       'x',
     );
@@ -59,7 +59,7 @@ describe('JSON-mode frame parser', () => {
       id: 'x',
       value: { a: [1, { $type: 'undefined' }] },
       text: '{ a: [ 1, undefined ] }',
-      stats: { ms: 1, cpuMs: 1, dbMs: 0, queries: 0 },
+      stats: { ms: 1, cpuMs: 1, dbMs: 0, queries: 0, transactionMs: 0 },
     });
     const error = formatEngineOutput(
       { type: 'error', ref: 1, error: { code: 'UNCAUGHT', message: 'm', value: '1' } },
