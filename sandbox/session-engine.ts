@@ -125,6 +125,8 @@ export class SessionEngine {
   #entryStarted = 0;
   /** What the realm reported during the entry in progress. */
   #settled: RealmSettlement | undefined;
+  /** Time spent in this session's timed entries, evals and background alike. */
+  #cpuMs = 0;
 
   constructor(options: SessionEngineOptions) {
     installProcessGuards();
@@ -154,6 +156,11 @@ export class SessionEngine {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** What this session has used so far (accounting: executors/usage.ts). */
+  get usage(): { readonly cpuMs: number; readonly transactionAgeMs: number } {
+    return { cpuMs: this.#cpuMs, transactionAgeMs: this.#database?.transactionAge ?? 0 };
   }
 
   /** Evals waiting or running. */
@@ -282,7 +289,10 @@ export class SessionEngine {
     if (usesDatabase && this.#databaseConfig && !realm.hasModule('kysely')) {
       // Kysely gets its own timed entry, charged to this eval.
       const loaded = realm.loadModule('kysely', request.timeoutMs);
-      if (loaded) active.cpuMs += loaded.ms;
+      if (loaded) {
+        active.cpuMs += loaded.ms;
+        this.#cpuMs += loaded.ms;
+      }
       if (loaded?.kind === 'timeout') {
         this.#timeout(active);
         return;
@@ -292,6 +302,7 @@ export class SessionEngine {
     const outcome = realm.evaluate(script, request.timeoutMs, seq);
     this.#entryStarted = 0;
     active.cpuMs += outcome.ms;
+    this.#cpuMs += outcome.ms;
     if (outcome.kind === 'timeout') {
       // Even if the input already produced its value: the promise jobs it
       // started ran past its budget.
@@ -428,6 +439,7 @@ export class SessionEngine {
       cpuMs: round(active.cpuMs + running),
       dbMs: round((this.#database?.dbMs ?? 0) - active.dbMsAtStart),
       queries: (this.#database?.queries ?? 0) - active.queriesAtStart,
+      transactionMs: this.#database?.transactionAge ?? 0,
     };
   }
 
@@ -549,6 +561,7 @@ export class SessionEngine {
     this.#entryStarted = 0;
     this.#backgroundOwner = 0;
     if (!outcome) return;
+    this.#cpuMs += outcome.ms;
     if (active && this.#active === active) active.cpuMs += outcome.ms;
     if (outcome.kind === 'timeout') this.#settled = undefined;
     else this.#takeSettlement();
