@@ -29,6 +29,8 @@ export function rawConnectionOptions(url: string): mysql.ConnectionOptions {
     supportBigNumbers: true,
     bigNumberStrings: true,
     maxPreparedStatements: 16,
+    // db/pool.ts sets this only in processes without code generation (executors); not this one.
+    disableEval: false,
     typeCast(field, next) {
       if (field.type === 'LONGLONG') {
         const text = field.string();
