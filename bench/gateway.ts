@@ -3,7 +3,8 @@
  *
  *   npm run bench:gateway [-- --quick] [--json] [--duration 5] [--warmup 1]
  *                           [--connections 1,100,1000] [--hold 10000]
- *                           [--open-serial 300] [--open-batches 10] [--profile]
+ *                           [--open-serial 200] [--open-batches 5] [--hold-budget 20]
+ *                           [--profile] [--progress N]
  *                           [--phases throughput,open,hold] [--entry-timing]
  *
  * `--profile` records a CPU profile of each server during each measured
@@ -22,8 +23,14 @@
  *            as `JSON.parse` → `new vm.Script(code)` → one
  *            `runInContext(ctx, { timeout: 5000 })` → a small JSON reply: the
  *            least any design with a CPU budget per eval pays;
- * - `vmgate` the gateway itself (`startGateway`), tiny shared state, silent
- *            logger, heartbeat off.
+ * - `vmgate` the gateway (`startGateway`) with its defaults; where session
+ *            engines (realms) run is the product's default (the report
+ *            prints the mode it found: in-process or executors);
+ * - `vmgate-exec` the gateway with `executors: { count: 2 }`: session
+ *            engines in two executor processes (children of the server
+ *            process, one per core).
+ *   Both: tiny shared state, silent logger, heartbeat off, session limits
+ *   raised to 20 000.
  *
  * The load client is one more child process (`--role client`), so client and
  * server never share an event loop (the machine has 2 cores: one each, and
@@ -39,15 +46,17 @@
  *    to the `hello` frame (vmgate), and to the reply of an eval sent on
  *    'open' (all: for vmgate this includes creating the realm);
  * 3. session open in parallel batches of 100 (no eval, then with one eval);
- * 4. memory: hold N idle sessions (default 10 000) on the gateway, the
- *    server's RSS and V8 heap (after gc) before/after → per session; then
- *    the same with each session having run one eval. The echo server is held
- *    the same way as the per-connection `ws` reference.
+ * 4. memory: hold N idle sessions (default 10 000) on each gateway, the
+ *    RSS of the server process plus its executor processes, and V8 heap,
+ *    before/after → per session; then the same with each session having run
+ *    one eval. The echo server is held the same way as the per-connection
+ *    `ws` reference. Opening stops at a time budget (`--hold-budget`, 20 s)
+ *    and the figures then cover the sessions actually held.
  *
  * Only 127.0.0.1 is used. Every loop is bounded in count and time.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -56,6 +65,7 @@ import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
 import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
+import { engineProviderOf } from '../executors/engines';
 import { type Gateway, startGateway } from '../gateway/server';
 import { summarizeProfile } from './cpuprofile-top';
 import {
@@ -72,8 +82,18 @@ import {
   table,
 } from './stats';
 
-const KINDS = ['echo', 'floor', 'vmgate'] as const;
+const KINDS = ['echo', 'floor', 'vmgate', 'vmgate-exec'] as const;
 type Kind = (typeof KINDS)[number];
+/**
+ * The two ways the gateway is measured: `vmgate` is startGateway with its
+ * defaults (where session engines run is whatever the product defaults to;
+ * the report says which), `vmgate-exec` forces `executors: { count: 2 }`
+ * (session engines in two executor processes, one per core).
+ */
+const GATEWAYS = ['vmgate', 'vmgate-exec'] as const;
+type GatewayKind = (typeof GATEWAYS)[number];
+const isGateway = (kind: Kind): kind is GatewayKind => kind === 'vmgate' || kind === 'vmgate-exec';
+const EXEC_COUNT = 2;
 const PROTOCOL = 'vmgate.v1';
 const HOST = '127.0.0.1';
 const EVAL_1_PLUS_1 = (id: number) => `{"op":"eval","id":${id},"code":"1 + 1"}`;
@@ -110,6 +130,8 @@ function isReply(message: RpcReply | ChildEvent): message is RpcReply {
 type Handler = (args: Record<string, unknown>) => unknown;
 
 function serveRpc(handlers: Record<string, Handler>): void {
+  // A child whose parent is gone (killed, timed out) must not linger.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: RpcRequest) => {
     if (typeof message?.rpc !== 'number') return;
     void (async () => {
@@ -215,8 +237,15 @@ function spawnRole(role: string, args: string[], extraExecArgv: string[], onEven
 // ===========================================================================
 
 interface MemReading {
+  /** RSS of the server process plus its child processes (the executors), bytes. */
   readonly rss: number;
+  readonly ownRss: number;
+  readonly childRss: number;
+  readonly children: number;
+  /** V8 heap used in the server process (after gc when asked). */
   readonly heapUsed: number;
+  /** V8 heap used in the executors, from their last heartbeat (vmgate_executor_heap_used_bytes; no forced gc). */
+  readonly childHeap: number;
   readonly external: number;
   readonly connections: number;
 }
@@ -249,13 +278,41 @@ function installEntryTiming(): void {
   } as typeof original;
 }
 
+/** Child processes of `pid` (the gateway's executors), found by scanning /proc (Linux). */
+function childPids(pid: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = procStat(Number(name));
+    if (stat?.ppid === pid) pids.push(Number(name));
+  }
+  return pids;
+}
+
+/** CPU time (user + system, ms) and resident memory (bytes) of a process, from /proc/<pid>/stat. */
+function procStat(pid: number): { ppid: number; cpuMs: number; rss: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const tick = 10; // USER_HZ = 100
+    return {
+      ppid: Number(fields[1]),
+      cpuMs: (Number(fields[11]) + Number(fields[12])) * tick,
+      rss: Number(fields[21]) * 4096,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 async function runServer(kind: Kind, sharedFile: string | undefined, timing: boolean): Promise<void> {
   if (timing) installEntryTiming();
   let gateway: Gateway | undefined;
   let wss: WebSocketServer | undefined;
   const handleProtocols = (protocols: Set<string>) => (protocols.has(PROTOCOL) ? PROTOCOL : false);
 
-  if (kind === 'vmgate') {
+  if (isGateway(kind)) {
     gateway = await startGateway({
       port: 0,
       host: HOST,
@@ -263,6 +320,7 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
       logger: pino({ level: 'silent' }),
       limits: { maxSessions: 20_000, maxSessionsPerAddress: 20_000, heartbeatMs: 0 },
       session: {},
+      ...(kind === 'vmgate-exec' ? { executors: { count: EXEC_COUNT } } : {}),
     });
   } else {
     wss = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: false, handleProtocols });
@@ -302,6 +360,12 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
   const gc = (globalThis as { gc?: () => void }).gc;
   let profiler: InspectorSession | undefined;
   let cpuMark = process.cpuUsage();
+  let childCpuMark = new Map<number, number>();
+  const childCpu = () => {
+    const out = new Map<number, number>();
+    for (const pid of childPids(process.pid)) out.set(pid, procStat(pid)?.cpuMs ?? 0);
+    return out;
+  };
   let wallMark = performance.now();
   let eluMark = performance.eventLoopUtilization();
 
@@ -313,8 +377,30 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
           await new Promise((resolve) => setImmediate(resolve));
         }
       }
+      const pids = childPids(process.pid);
+      // Executors report their heap every heartbeat (250 ms by default): let a fresh one arrive.
+      if (pids.length > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+      let childRss = 0;
+      for (const pid of pids) childRss += procStat(pid)?.rss ?? 0;
+      let childHeap = 0;
+      if (gateway && pids.length > 0) {
+        // GET /metrics brings the executor gauges up to date (engines.refreshMetrics) and renders them.
+        const body = await (await fetch(`http://${HOST}:${gateway.port}/metrics`)).text();
+        for (const match of body.matchAll(/^vmgate_executor_heap_used_bytes\{[^}]*\} (\S+)$/gm)) {
+          childHeap += Number(match[1]);
+        }
+      }
       const m = process.memoryUsage();
-      return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, connections: connections() };
+      return {
+        rss: m.rss + childRss,
+        ownRss: m.rss,
+        childRss,
+        children: pids.length,
+        heapUsed: m.heapUsed,
+        childHeap,
+        external: m.external,
+        connections: connections(),
+      };
     },
     /** Waits (bounded) until the server holds `count` connections. */
     waitConnections: async (args) => {
@@ -330,6 +416,7 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
       entryTiming.timed = 0;
       entryTiming.ms = 0;
       cpuMark = process.cpuUsage();
+      childCpuMark = childCpu();
       wallMark = performance.now();
       eluMark = performance.eventLoopUtilization();
       return true;
@@ -337,9 +424,12 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
     cpuEnd: () => {
       const cpu = process.cpuUsage(cpuMark);
       const wall = performance.now() - wallMark;
+      let childMs = 0;
+      for (const [pid, ms] of childCpu()) childMs += ms - (childCpuMark.get(pid) ?? ms);
       const elu = performance.eventLoopUtilization(eluMark);
       return {
         cpuPct: ((cpu.user + cpu.system) / 1000 / wall) * 100,
+        childCpuPct: (childMs / wall) * 100,
         elu: elu.utilization,
         wallMs: wall,
         ...(entryTiming.on
@@ -388,7 +478,11 @@ async function runServer(kind: Kind, sharedFile: string | undefined, timing: boo
   });
 
   const port = gateway ? gateway.port : ((wss as WebSocketServer).address() as AddressInfo).port;
-  process.send?.({ event: 'ready', port, pid: process.pid, rss: process.memoryUsage().rss });
+  const status = gateway ? engineProviderOf(gateway.metrics.registry)?.status() : undefined;
+  const mode = status
+    ? `${status.mode}${status.executors ? ` (${status.executors.ready}/${status.executors.total} executors)` : ''}`
+    : undefined;
+  process.send?.({ event: 'ready', port, pid: process.pid, rss: process.memoryUsage().rss, mode });
 }
 
 // ===========================================================================
@@ -413,6 +507,14 @@ interface OpenOptions {
   /** Send one eval on 'open' and wait for its reply. */
   readonly evalOnOpen: boolean;
   readonly timeoutMs: number;
+}
+
+function isHello(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { type?: unknown }).type === 'hello';
+  } catch {
+    return false;
+  }
 }
 
 function isResult(text: string, id: number | undefined): boolean {
@@ -470,7 +572,7 @@ function openConn(options: OpenOptions): Promise<Conn> {
       const text = String(data);
       conn.frames++;
       if (options.hello && conn.frames === 1) {
-        if (!text.startsWith('{"type":"hello"')) return fail(new Error(`expected hello, got ${text.slice(0, 80)}`));
+        if (!isHello(text)) return fail(new Error(`expected hello, got ${text.slice(0, 120)}`));
         conn.tHello = now;
         return maybeDone();
       }
@@ -492,16 +594,28 @@ async function openMany(
   count: number,
   parallel: number,
   options: OpenOptions,
-): Promise<{ conns: Conn[]; failed: number; errors: string[] }> {
+  progress = 0,
+  budgetMs = Number.POSITIVE_INFINITY,
+): Promise<{ conns: Conn[]; failed: number; errors: string[]; budgetHit: boolean }> {
+  const t0 = performance.now();
+  let budgetHit = false;
   const conns: Conn[] = [];
   const errors: string[] = [];
   let failed = 0;
   let next = 0;
   const worker = async () => {
-    while (next < count) {
+    // Stop launching once it is clear nothing works (bounded time on a broken server).
+    while (next < count && !(failed >= 100 && failed > conns.length)) {
+      if (performance.now() - t0 > budgetMs) {
+        budgetHit = true;
+        return;
+      }
       next++;
       try {
         conns.push(await openConn(options));
+        if (progress && conns.length % progress === 0) {
+          process.stderr.write(`  ${conns.length} open, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+        }
       } catch (error) {
         failed++;
         if (errors.length < 5) errors.push(error instanceof Error ? error.message : String(error));
@@ -509,7 +623,7 @@ async function openMany(
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
-  return { conns, failed, errors };
+  return { conns, failed, errors, budgetHit };
 }
 
 /** Closes connections and waits (bounded) for their close events; stragglers are terminated. */
@@ -709,12 +823,18 @@ const held: Conn[] = [];
 
 async function holdOpen(args: Record<string, unknown>) {
   const t0 = performance.now();
-  const { conns, failed, errors } = await openMany(Number(args.count), Number(args.parallel), {
-    url: String(args.url),
-    hello: Boolean(args.hello),
-    evalOnOpen: Boolean(args.evalOnOpen),
-    timeoutMs: 60_000,
-  });
+  const { conns, failed, errors, budgetHit } = await openMany(
+    Number(args.count),
+    Number(args.parallel),
+    {
+      url: String(args.url),
+      hello: Boolean(args.hello),
+      evalOnOpen: Boolean(args.evalOnOpen),
+      timeoutMs: 60_000,
+    },
+    Number(args.progress ?? 0),
+    Number(args.budgetMs ?? Number.POSITIVE_INFINITY),
+  );
   held.push(...conns);
   return {
     opened: conns.length,
@@ -722,15 +842,18 @@ async function holdOpen(args: Record<string, unknown>) {
     withReply: conns.filter((c) => c.tReply > 0).length,
     failed,
     errors,
+    budgetHit,
     ms: performance.now() - t0,
   };
 }
 
 async function holdClose() {
   const conns = held.splice(0);
+  // Sessions the server dropped while they were held (an executor killed, a limit) show up here.
+  const stillOpen = conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length;
   const t0 = performance.now();
   await closeAll(conns, 60_000);
-  return { closed: conns.length, ms: performance.now() - t0 };
+  return { closed: conns.length, stillOpen, ms: performance.now() - t0 };
 }
 
 function runClient(): void {
@@ -753,14 +876,20 @@ function runClient(): void {
 // ===========================================================================
 
 interface Settings {
+  /** Where `vmgate` (startGateway defaults) runs its session engines, as its server reported. */
+  vmgateMode: string;
   readonly connections: number[];
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly openSerial: number;
   readonly openBatches: number;
   readonly hold: number;
+  /** Time budget for opening the held sessions of one hold row. */
+  readonly holdBudgetMs: number;
   readonly profile: boolean;
   readonly entryTiming: boolean;
+  /** Print a progress line every this many sessions while holding (0 = off). */
+  readonly progress: number;
   readonly json: boolean;
   readonly quick: boolean;
   readonly phases: ReadonlySet<string>;
@@ -768,6 +897,8 @@ interface Settings {
 
 interface ServerWindow {
   readonly cpuPct: number;
+  /** CPU of the server's child processes (executors), % of one core (10 ms resolution). */
+  readonly childCpuPct?: number;
   readonly elu: number;
   readonly wallMs: number;
   readonly entries?: number;
@@ -780,6 +911,8 @@ interface ServerWindow {
 interface ThroughputRow extends ThroughputResult {
   readonly kind: Kind;
   readonly serverCpuPct: number;
+  /** CPU of the gateway's executor processes, % of one core (0 for the others). */
+  readonly executorCpuPct: number;
   readonly serverElu: number;
   /** CPU used on the machine by processes other than this benchmark's, % of one core. */
   readonly otherCpuPct: number;
@@ -807,21 +940,31 @@ interface HoldRow {
   readonly heapHeld: number;
   readonly heapAfterClose: number;
   readonly serverConnections: number;
+  /** Executor processes of the server (0 for the others) and their share of `rssHeld`. */
+  readonly executors: number;
+  readonly executorRssHeld: number;
+  /** Connections still open when the hold ended (before the client closed them). */
+  readonly stillOpen: number;
   readonly errors: string[];
+  /** The opening loop stopped at its time budget before reaching `sessions`. */
+  readonly budgetHit: boolean;
 }
 
 async function runParent(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const quick = args.has('quick');
   const settings: Settings = {
+    vmgateMode: 'unknown',
     connections: (args.get('connections') ?? (quick ? '1,100' : '1,100,1000')).split(',').map(Number),
     warmupMs: Number(args.get('warmup') ?? (quick ? 0.3 : 1)) * 1000,
     durationMs: Number(args.get('duration') ?? (quick ? 1 : 5)) * 1000,
-    openSerial: intArg(args, 'open-serial', quick ? 50 : 300),
-    openBatches: intArg(args, 'open-batches', quick ? 2 : 10),
+    openSerial: intArg(args, 'open-serial', quick ? 50 : 200),
+    openBatches: intArg(args, 'open-batches', quick ? 2 : 5),
     hold: intArg(args, 'hold', quick ? 1000 : 10_000),
+    holdBudgetMs: intArg(args, 'hold-budget', quick ? 15 : 20) * 1000,
     profile: args.has('profile'),
     entryTiming: args.has('entry-timing'),
+    progress: args.has('progress') ? intArg(args, 'progress', 1000) : 0,
     json: args.has('json'),
     quick,
     phases: new Set((args.get('phases') ?? 'throughput,open,hold').split(',')),
@@ -882,7 +1025,10 @@ async function runParent(): Promise<void> {
       );
       const ready = await handle.ready;
       servers.set(kind, Object.assign(handle, { port: Number(ready.port) }));
-      say(`${kind} server listening on ${HOST}:${ready.port} (pid ${ready.pid})`);
+      if (kind === 'vmgate') settings.vmgateMode = String(ready.mode ?? 'unknown');
+      say(
+        `${kind} server listening on ${HOST}:${ready.port} (pid ${ready.pid})${ready.mode ? `, engines: ${ready.mode}` : ''}`,
+      );
     }
     client = spawnRole('client', [], [], onClientEvent);
     await client.ready;
@@ -905,7 +1051,7 @@ async function runParent(): Promise<void> {
             connections,
             warmupMs: settings.warmupMs,
             durationMs: settings.durationMs,
-            hello: kind === 'vmgate',
+            hello: isGateway(kind),
             checkIds: kind !== 'echo',
           },
           settings.warmupMs + settings.durationMs + 180_000,
@@ -917,7 +1063,7 @@ async function runParent(): Promise<void> {
         const otherPct = otherCpuPct(
           machineAtStart,
           machineAtEnd,
-          ((cpu.cpuPct + result.clientCpuPct) / 100) * windowMs,
+          ((cpu.cpuPct + (cpu.childCpuPct ?? 0) + result.clientCpuPct) / 100) * windowMs,
           windowMs,
         );
         const breakdown =
@@ -935,6 +1081,7 @@ async function runParent(): Promise<void> {
           ...result,
           kind,
           serverCpuPct: cpu.cpuPct,
+          executorCpuPct: cpu.childCpuPct ?? 0,
           serverElu: cpu.elu,
           otherCpuPct: otherPct,
           ...breakdown,
@@ -949,7 +1096,7 @@ async function runParent(): Promise<void> {
     const openRows: Array<{ kind: Kind; serial: OpenLatency; parallel: OpenLatency; parallelEval: OpenLatency }> = [];
     for (const kind of settings.phases.has('open') ? KINDS : []) {
       say(`open latency: ${kind} (${settings.openSerial} one at a time, ${settings.openBatches} batches of 100) ...`);
-      const hello = kind === 'vmgate';
+      const hello = isGateway(kind);
       const serial = await client.call<OpenLatency>(
         'openSerial',
         { url: url(kind), count: settings.openSerial, hello },
@@ -973,8 +1120,10 @@ async function runParent(): Promise<void> {
     const holdRows: HoldRow[] = [];
     const holds: Array<{ label: string; kind: Kind; evalOnOpen: boolean }> = [
       { label: 'bare ws echo, idle connections (reference)', kind: 'echo', evalOnOpen: false },
-      { label: 'vmgate, idle sessions (no eval: realm not created)', kind: 'vmgate', evalOnOpen: false },
+      { label: 'vmgate, idle sessions (no eval yet)', kind: 'vmgate', evalOnOpen: false },
       { label: 'vmgate, sessions after one eval `1 + 1`', kind: 'vmgate', evalOnOpen: true },
+      { label: 'vmgate-exec, idle sessions (no eval yet)', kind: 'vmgate-exec', evalOnOpen: false },
+      { label: 'vmgate-exec, sessions after one eval `1 + 1`', kind: 'vmgate-exec', evalOnOpen: true },
     ];
     for (const hold of settings.phases.has('hold') ? holds : []) {
       say(`hold: ${settings.hold} × ${hold.label} ...`);
@@ -986,6 +1135,7 @@ async function runParent(): Promise<void> {
         withReply: number;
         failed: number;
         errors: string[];
+        budgetHit: boolean;
         ms: number;
       }>(
         'holdOpen',
@@ -993,13 +1143,15 @@ async function runParent(): Promise<void> {
           url: url(hold.kind),
           count: settings.hold,
           parallel: 100,
-          hello: hold.kind === 'vmgate',
+          hello: isGateway(hold.kind),
           evalOnOpen: hold.evalOnOpen,
+          progress: settings.json ? 0 : settings.progress,
+          budgetMs: settings.holdBudgetMs,
         },
-        600_000,
+        settings.holdBudgetMs + 180_000,
       );
       const heldMem = await srv.call<MemReading>('mem', { gc: true }, 300_000);
-      await client.call('holdClose', {}, 300_000);
+      const closed = await client.call<{ stillOpen: number }>('holdClose', {}, 300_000);
       await srv.call('waitConnections', { count: 0, timeoutMs: 60_000 }, 120_000);
       const after = await srv.call<MemReading>('mem', { gc: true }, 300_000);
       holdRows.push({
@@ -1007,17 +1159,21 @@ async function runParent(): Promise<void> {
         kind: hold.kind,
         sessions: settings.hold,
         opened: opened.opened,
-        confirmed: hold.evalOnOpen ? opened.withReply : hold.kind === 'vmgate' ? opened.withHello : opened.opened,
+        confirmed: hold.evalOnOpen ? opened.withReply : isGateway(hold.kind) ? opened.withHello : opened.opened,
         failed: opened.failed,
         openMs: opened.ms,
         rssBefore: before.rss,
         rssHeld: heldMem.rss,
         rssAfterClose: after.rss,
-        heapBefore: before.heapUsed,
-        heapHeld: heldMem.heapUsed,
-        heapAfterClose: after.heapUsed,
+        heapBefore: before.heapUsed + before.childHeap,
+        heapHeld: heldMem.heapUsed + heldMem.childHeap,
+        heapAfterClose: after.heapUsed + after.childHeap,
+        executors: heldMem.children,
+        executorRssHeld: heldMem.childRss,
+        stillOpen: closed.stillOpen,
         serverConnections: heldMem.connections,
         errors: opened.errors,
+        budgetHit: opened.budgetHit,
       });
     }
 
@@ -1053,37 +1209,57 @@ function report(
 ): void {
   const find = (kind: Kind, connections: number) =>
     throughputRows.find((r) => r.kind === kind && r.connections === connections);
+  const ratio = (a: ThroughputRow | undefined, b: ThroughputRow | undefined) =>
+    a && b ? a.evalsPerSec / b.evalsPerSec : Number.NaN;
   const ratios = settings.connections.map((connections) => {
-    const gw = find('vmgate', connections);
     const floor = find('floor', connections);
     const echo = find('echo', connections);
     return {
       connections,
-      gatewayVsFloor: gw && floor ? gw.evalsPerSec / floor.evalsPerSec : Number.NaN,
-      gatewayVsEcho: gw && echo ? gw.evalsPerSec / echo.evalsPerSec : Number.NaN,
-      floorVsEcho: floor && echo ? floor.evalsPerSec / echo.evalsPerSec : Number.NaN,
+      gatewayVsFloor: ratio(find('vmgate', connections), floor),
+      gatewayVsEcho: ratio(find('vmgate', connections), echo),
+      execVsFloor: ratio(find('vmgate-exec', connections), floor),
+      execVsEcho: ratio(find('vmgate-exec', connections), echo),
+      floorVsEcho: ratio(floor, echo),
     };
   });
   const at100 = ratios.find((r) => r.connections === 100);
   const echoOpen = openRows.find((r) => r.kind === 'echo')?.serial;
-  const gwOpen = openRows.find((r) => r.kind === 'vmgate')?.serial;
-  const openOverWs = gwOpen?.hello && echoOpen ? gwOpen.hello.p50 - echoOpen.open.p50 : Number.NaN;
-  const perSession = (row: HoldRow) => ({
-    rssKb: (row.rssHeld - row.rssBefore) / 1024 / Math.max(1, row.opened),
-    heapKb: (row.heapHeld - row.heapBefore) / 1024 / Math.max(1, row.opened),
-  });
-  const targets = {
-    throughputVsFloorAt100: {
-      target: TARGET_THROUGHPUT_VS_FLOOR,
-      measured: at100?.gatewayVsFloor ?? Number.NaN,
-      pass: (at100?.gatewayVsFloor ?? 0) >= TARGET_THROUGHPUT_VS_FLOOR,
-    },
-    openP50OverWsMs: {
-      target: TARGET_OPEN_P50_OVER_WS_MS,
-      measured: openOverWs,
-      pass: openOverWs <= TARGET_OPEN_P50_OVER_WS_MS,
-    },
+  const openOver = (kind: GatewayKind) => {
+    const hello = openRows.find((r) => r.kind === kind)?.serial.hello;
+    return hello && echoOpen ? hello.p50 - echoOpen.open.p50 : Number.NaN;
   };
+  const perSession = (row: HoldRow) => ({
+    rssKb: row.confirmed > 0 ? (row.rssHeld - row.rssBefore) / 1024 / row.confirmed : Number.NaN,
+    heapKb: row.confirmed > 0 ? (row.heapHeld - row.heapBefore) / 1024 / row.confirmed : Number.NaN,
+  });
+  const targets = Object.fromEntries(
+    GATEWAYS.map((kind) => {
+      const vsFloor = kind === 'vmgate' ? at100?.gatewayVsFloor : at100?.execVsFloor;
+      const over = openOver(kind);
+      return [
+        kind,
+        {
+          throughputVsFloorAt100: {
+            target: TARGET_THROUGHPUT_VS_FLOOR,
+            measured: vsFloor ?? Number.NaN,
+            pass: (vsFloor ?? 0) >= TARGET_THROUGHPUT_VS_FLOOR,
+          },
+          openP50OverWsMs: {
+            target: TARGET_OPEN_P50_OVER_WS_MS,
+            measured: over,
+            pass: over <= TARGET_OPEN_P50_OVER_WS_MS,
+          },
+        },
+      ];
+    }),
+  ) as Record<
+    GatewayKind,
+    {
+      throughputVsFloorAt100: { target: number; measured: number; pass: boolean };
+      openP50OverWsMs: { target: number; measured: number; pass: boolean };
+    }
+  >;
 
   if (settings.json) {
     process.stdout.write(
@@ -1091,7 +1267,7 @@ function report(
         {
           benchmark: 'gateway',
           machine: machineLine(fingerprint),
-          settings,
+          settings: { ...settings, phases: [...settings.phases] },
           throughput: throughputRows,
           ratios,
           open: openRows,
@@ -1108,67 +1284,82 @@ function report(
   }
 
   const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 0)} MB`;
+  const passMiss = (pass: boolean) => (pass ? 'PASS' : 'MISS');
   const out: string[] = [];
   out.push(
     `vmgate bench:gateway — ${settings.durationMs / 1000} s per point after ${settings.warmupMs / 1000} s warm-up${settings.quick ? ' (--quick)' : ''}${settings.profile ? ' (--profile: CPU profiler on, do not quote these figures)' : ''}`,
   );
   out.push(machineLine(fingerprint));
-  out.push('');
-  out.push('Throughput, closed loop, `1 + 1` per request (server and client in separate processes):');
   out.push(
-    table(
-      [
-        'server',
-        'conns',
-        'evals/s',
-        'p50 ms',
-        'p99 ms',
-        'server CPU',
-        'server ELU',
-        'client CPU',
-        'other CPU',
-        'errors',
-      ],
-      throughputRows.map((r) => [
-        r.kind,
-        String(r.connections),
-        fmtInt(r.evalsPerSec),
-        fmt(r.p50, 3),
-        fmt(r.p99, 3),
-        `${fmt(r.serverCpuPct, 0)}%`,
-        fmt(r.serverElu, 2),
-        `${fmt(r.clientCpuPct, 0)}%`,
-        `${fmt(r.otherCpuPct, 0)}%`,
-        String(r.errors),
-      ]),
-    ),
+    `Servers: echo = bare ws; floor = bare ws + vm context per connection + one timed runInContext per frame; vmgate = startGateway defaults (engines found: ${settings.vmgateMode}); vmgate-exec = startGateway({ executors: { count: ${EXEC_COUNT} } }).`,
   );
-  out.push(
-    "CPU columns are % of one core over the measured window; 'other CPU' is the machine's busy time not used by this benchmark's processes (> ~15% means someone else was running: distrust that point).",
-  );
-  out.push('');
-  out.push(
-    table(
-      ['conns', 'gateway/floor', 'gateway/echo', 'floor/echo'],
-      ratios.map((r) => [
-        String(r.connections),
-        fmtRatio(r.gatewayVsFloor),
-        fmtRatio(r.gatewayVsEcho),
-        fmtRatio(r.floorVsEcho),
-      ]),
-    ),
-  );
-  out.push(
-    `Target: gateway ≥ ${TARGET_THROUGHPUT_VS_FLOOR}× the vm floor at 100 connections → ${fmtRatio(targets.throughputVsFloorAt100.measured)} ${targets.throughputVsFloorAt100.pass ? 'PASS' : 'MISS'}`,
-  );
-  if (settings.entryTiming) {
+  if (throughputRows.length > 0) {
     out.push('');
-    out.push('Server event-loop time per eval (--entry-timing: runInContext wrapped; busy = ELU × window / evals):');
+    out.push('Throughput, closed loop, `1 + 1` per request (server and client in separate processes):');
+    out.push(
+      table(
+        [
+          'server',
+          'conns',
+          'evals/s',
+          'p50 ms',
+          'p99 ms',
+          'server CPU',
+          'executors CPU',
+          'server ELU',
+          'client CPU',
+          'other CPU',
+          'errors',
+        ],
+        throughputRows.map((r) => [
+          r.kind,
+          String(r.connections),
+          fmtInt(r.evalsPerSec),
+          fmt(r.p50, 3),
+          fmt(r.p99, 3),
+          `${fmt(r.serverCpuPct, 0)}%`,
+          isGateway(r.kind) ? `${fmt(r.executorCpuPct, 0)}%` : '—',
+          fmt(r.serverElu, 2),
+          `${fmt(r.clientCpuPct, 0)}%`,
+          `${fmt(r.otherCpuPct, 0)}%`,
+          String(r.errors),
+        ]),
+      ),
+    );
+    out.push(
+      "CPU columns: % of one core over the measured window; 'other CPU' = the machine's busy time not used by this benchmark's processes (> ~15%: someone else was running, distrust that point).",
+    );
+    out.push('');
+    out.push(
+      table(
+        ['conns', 'vmgate/floor', 'vmgate/echo', 'vmgate-exec/floor', 'vmgate-exec/echo', 'floor/echo'],
+        ratios.map((r) => [
+          String(r.connections),
+          fmtRatio(r.gatewayVsFloor),
+          fmtRatio(r.gatewayVsEcho),
+          fmtRatio(r.execVsFloor),
+          fmtRatio(r.execVsEcho),
+          fmtRatio(r.floorVsEcho),
+        ]),
+      ),
+    );
+    for (const kind of GATEWAYS) {
+      const t = targets[kind].throughputVsFloorAt100;
+      out.push(
+        `Target (${kind}): ≥ ${TARGET_THROUGHPUT_VS_FLOOR}× the vm floor at 100 connections → ${fmtRatio(t.measured)} ${passMiss(t.pass)}`,
+      );
+    }
+  }
+  if (settings.entryTiming && throughputRows.length > 0) {
+    out.push('');
+    out.push(
+      'Server event-loop time per eval (--entry-timing: runInContext wrapped in the server process; busy = ELU × window / evals):',
+    );
     out.push(
       table(
         ['server', 'conns', 'busy µs/eval', 'in runInContext µs', 'rest µs', 'entries/eval', 'entry p50/p99 µs'],
         throughputRows
-          .filter((r) => r.kind !== 'echo')
+          .filter((r) => r.kind === 'floor' || r.kind === 'vmgate')
           .map((r) => [
             r.kind,
             String(r.connections),
@@ -1181,76 +1372,94 @@ function report(
       ),
     );
   }
-  out.push('');
-  out.push('Session open latency, ms from `new WebSocket` (p50 / p99):');
-  const pp = (s?: { p50: number; p99: number }) => (s ? `${fmt(s.p50, 3)} / ${fmt(s.p99, 3)}` : '—');
-  out.push(
-    table(
-      [
-        'server',
-        'serial: open',
-        'serial: hello',
-        'serial: 1st reply',
-        '×100 parallel: open',
-        '×100: hello',
-        '×100: batch ms',
-        '×100 + eval: 1st reply',
-        '×100 + eval: batch ms',
-        'failed',
-      ],
-      openRows.map((r) => [
-        r.kind,
-        pp(r.serial.open),
-        pp(r.serial.hello),
-        pp(r.serial.reply),
-        pp(r.parallel.open),
-        pp(r.parallel.hello),
-        fmt(r.parallel.batchMs?.p50, 1),
-        pp(r.parallelEval.reply),
-        fmt(r.parallelEval.batchMs?.p50, 1),
-        String(r.serial.failed + r.parallel.failed + r.parallelEval.failed),
-      ]),
-    ),
-  );
-  out.push(
-    `Target: vmgate hello p50 within ${TARGET_OPEN_P50_OVER_WS_MS} ms of a bare ws handshake (echo 'open' p50) → +${fmt(openOverWs, 3)} ms ${targets.openP50OverWsMs.pass ? 'PASS' : 'MISS'}`,
-  );
-  out.push('"1st reply": an eval `1 + 1` sent on \'open\'; for vmgate it includes creating the session realm.');
-  out.push('');
-  out.push(`Memory held by ${settings.hold} concurrent sessions (server process, after gc):`);
-  out.push(
-    table(
-      [
-        'what',
-        'ok',
-        'open s',
-        'RSS before',
-        'RSS held',
-        'RSS after close',
-        'KB RSS/session',
-        'KB heap/session',
-        'heap after close',
-      ],
-      holdRows.map((r) => {
-        const per = perSession(r);
-        return [
-          r.label,
-          `${r.confirmed}/${r.sessions}${r.failed ? ` (${r.failed} failed)` : ''}`,
-          fmt(r.openMs / 1000, 1),
-          mb(r.rssBefore),
-          mb(r.rssHeld),
-          mb(r.rssAfterClose),
-          fmt(per.rssKb, 1),
-          fmt(per.heapKb, 1),
-          `${mb(r.heapAfterClose)} (was ${mb(r.heapBefore)})`,
-        ];
-      }),
-    ),
-  );
-  for (const r of holdRows) if (r.errors.length > 0) out.push(`  ${r.label}: ${r.errors.join('; ')}`);
+  if (openRows.length > 0) {
+    out.push('');
+    out.push('Session open latency, ms from `new WebSocket` (p50 / p99):');
+    const pp = (s?: { p50: number; p99: number }) => (s ? `${fmt(s.p50, 3)} / ${fmt(s.p99, 3)}` : '—');
+    out.push(
+      table(
+        [
+          'server',
+          'serial: open',
+          'serial: hello',
+          'serial: 1st reply',
+          '×100 parallel: open',
+          '×100: hello',
+          '×100: batch ms',
+          '×100 + eval: 1st reply',
+          '×100 + eval: batch ms',
+          'failed',
+        ],
+        openRows.map((r) => [
+          r.kind,
+          pp(r.serial.open),
+          pp(r.serial.hello),
+          pp(r.serial.reply),
+          pp(r.parallel.open),
+          pp(r.parallel.hello),
+          fmt(r.parallel.batchMs?.p50, 1),
+          pp(r.parallelEval.reply),
+          fmt(r.parallelEval.batchMs?.p50, 1),
+          String(r.serial.failed + r.parallel.failed + r.parallelEval.failed),
+        ]),
+      ),
+    );
+    for (const kind of GATEWAYS) {
+      const t = targets[kind].openP50OverWsMs;
+      out.push(
+        `Target (${kind}): hello p50 within ${TARGET_OPEN_P50_OVER_WS_MS} ms of a bare ws handshake (echo 'open' p50) → ${t.measured >= 0 ? '+' : ''}${fmt(t.measured, 3)} ms ${passMiss(t.pass)}`,
+      );
+    }
+    out.push(
+      '"1st reply": an eval `1 + 1` sent on \'open\'; for the gateways it includes creating the session realm (lazily, on the first eval).',
+    );
+  }
+  if (holdRows.length > 0) {
+    out.push('');
+    out.push(
+      `Memory held by up to ${settings.hold} concurrent sessions (server process + its executor processes; gc'd in the server process, executors' heap from their last heartbeat):`,
+    );
+    out.push(
+      table(
+        [
+          'what',
+          'held',
+          'still open',
+          'open s',
+          'RSS before',
+          'RSS held',
+          'of which child procs',
+          'RSS after close',
+          'KB RSS/session',
+          'KB heap/session',
+        ],
+        holdRows.map((r) => {
+          const per = perSession(r);
+          return [
+            r.label,
+            `${r.confirmed}/${r.sessions}${r.failed ? ` (${r.failed} failed)` : ''}${r.budgetHit ? ' (budget)' : ''}`,
+            String(r.stillOpen),
+            fmt(r.openMs / 1000, 1),
+            mb(r.rssBefore),
+            mb(r.rssHeld),
+            r.executors > 0 ? `${mb(r.executorRssHeld)} (${r.executors} child procs)` : '—',
+            mb(r.rssAfterClose),
+            fmt(per.rssKb, 1),
+            fmt(per.heapKb, 1),
+          ];
+        }),
+      ),
+    );
+    for (const r of holdRows) if (r.errors.length > 0) out.push(`  ${r.label}: ${r.errors.join('; ')}`);
+    if (holdRows.some((r) => r.budgetHit)) {
+      out.push(
+        `  (budget): opening stopped after the time budget of ${settings.holdBudgetMs / 1000} s; per-session figures are over the sessions actually held. --hold-budget S raises it.`,
+      );
+    }
+  }
   for (const p of profiles) {
     out.push('');
-    out.push(`CPU profile of the ${p.kind} server during the ${p.connections}-connection window: ${p.file}`);
+    out.push(`CPU profile of the ${p.kind} server process during the ${p.connections}-connection window: ${p.file}`);
     out.push(p.summary);
   }
   out.push('');

@@ -1,7 +1,8 @@
 /**
  * What one session costs: time to create it and the memory it holds.
  *
- *   npm run bench:sessions [-- --sessions 5000] [--runs 1] [--shared-mb 50] [--configs floor,realm,...] [--json]
+ *   npm run bench:sessions [-- --sessions 5000] [--runs 1] [--shared-mb 50] [--budget 25]
+ *                            [--configs floor,realm,realm-50mb,engine-eval] [--json]
  *
  * Configurations, each measured in its own child process (this script run
  * with `--child <config>`), so RSS deltas never mix:
@@ -21,7 +22,9 @@
  * `process.memoryUsage()`; then N objects are created one after another and
  * all kept alive, each creation timed; then `gc()` again and a second
  * reading. Per-session memory = (after − baseline) / N, for RSS and V8 heap
- * used. `--runs R` repeats every child R times and reports the median of the
+ * used. A child stops creating after `--budget` seconds (default 25) and
+ * reports over the N it created (flagged with `*`), so the run stays bounded
+ * even when creation gets slower as sessions accumulate. `--runs R` repeats every child R times and reports the median of the
  * per-run figures.
  */
 import { fork } from 'node:child_process';
@@ -68,7 +71,10 @@ const CHILD_TIMEOUT_MS = 10 * 60_000;
 
 interface ChildResult {
   readonly config: Config;
+  /** Sessions actually created (fewer than `requested` when the time budget was hit). */
   readonly sessions: number;
+  readonly requested: number;
+  readonly budgetHit: boolean;
   readonly msP50: number;
   readonly msP99: number;
   readonly msMean: number;
@@ -77,6 +83,8 @@ interface ChildResult {
   /** p50 of the first and of the last tenth of the creations: does a session get dearer as more are alive? */
   readonly msP50FirstTenth: number;
   readonly msP50LastTenth: number;
+  /** p50 of the first 500 creations: comparable across rows whatever N each reached. */
+  readonly msP50First500: number;
   /** GC pause time during the creation loop, per session, and the number of major (mark-compact) GCs. */
   readonly gcMsPerSession: number;
   readonly majorGcs: number;
@@ -108,7 +116,7 @@ async function settleGc(): Promise<void> {
   }
 }
 
-async function runChild(config: Config, n: number, sharedFile: string): Promise<ChildResult> {
+async function runChild(config: Config, requested: number, sharedFile: string, budgetMs: number): Promise<ChildResult> {
   let shared: unknown;
   let sharedLoadMs: number | undefined;
   let sharedBytes: number | undefined;
@@ -169,38 +177,49 @@ async function runChild(config: Config, n: number, sharedFile: string): Promise<
   });
   observer.observe({ entryTypes: ['gc'] });
 
-  const keep: unknown[] = new Array(n);
-  const times = new Float64Array(n);
+  const keep: unknown[] = new Array(requested);
+  const times = new Float64Array(requested);
   const machineBefore = systemCpu();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  for (let i = 0; i < n; i++) {
+  // Bounded in time too: a configuration that gets slower as sessions
+  // accumulate stops at its budget, and the figures cover what was created.
+  let n = requested;
+  for (let i = 0; i < requested; i++) {
     const t0 = performance.now();
     keep[i] = make();
     times[i] = performance.now() - t0;
+    if (t0 - started > budgetMs) {
+      n = i + 1;
+      break;
+    }
   }
   const wall = performance.now() - started;
   const ownCpu = process.cpuUsage(cpuBefore);
   const otherPct = otherCpuPct(machineBefore, systemCpu(), (ownCpu.user + ownCpu.system) / 1000, wall);
   // GC entries are delivered asynchronously: let them arrive before the final gc() runs.
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 200));
   observer.disconnect();
   const tenth = Math.max(1, Math.floor(n / 10));
+  const created = times.subarray(0, n);
 
   await settleGc();
   const after = process.memoryUsage();
-  if (keep.length !== n || keep[n - 1] === undefined) throw new Error('objects were not kept');
+  if (keep[n - 1] === undefined) throw new Error('objects were not kept');
 
   const kb = (a: number, b: number) => (a - b) / 1024 / n;
   return {
     config,
     sessions: n,
-    msP50: percentile(times, 50),
-    msP99: percentile(times, 99),
-    msMean: mean(times),
+    requested,
+    budgetHit: n < requested,
+    msP50: percentile(created, 50),
+    msP99: percentile(created, 99),
+    msMean: mean(created),
     msWallPerSession: wall / n,
-    msP50FirstTenth: percentile(times.subarray(0, tenth), 50),
-    msP50LastTenth: percentile(times.subarray(n - tenth), 50),
+    msP50FirstTenth: percentile(created.subarray(0, tenth), 50),
+    msP50First500: percentile(created.subarray(0, Math.min(n, 500)), 50),
+    msP50LastTenth: percentile(created.subarray(n - tenth), 50),
     gcMsPerSession: gcMs / n,
     otherCpuPct: otherPct,
     majorGcs,
@@ -217,13 +236,17 @@ async function runChild(config: Config, n: number, sharedFile: string): Promise<
 // parent
 // ---------------------------------------------------------------------------
 
-function spawnChild(config: Config, n: number, sharedFile: string): Promise<ChildResult> {
+function spawnChild(config: Config, n: number, sharedFile: string, budgetS: number): Promise<ChildResult> {
   const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--child', config, '--sessions', String(n), '--shared-file', sharedFile], {
-      execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = fork(
+      __filename,
+      ['--child', config, '--sessions', String(n), '--shared-file', sharedFile, '--budget', String(budgetS)],
+      {
+        execArgv,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
     let result: ChildResult | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
     child.on('message', (message) => {
@@ -256,7 +279,7 @@ async function main(): Promise<void> {
   const child = args.get('child');
   if (child !== undefined) {
     if (!(CONFIGS as readonly string[]).includes(child)) throw new Error(`unknown config ${child}`);
-    const result = await runChild(child as Config, n, args.get('shared-file') ?? '');
+    const result = await runChild(child as Config, n, args.get('shared-file') ?? '', intArg(args, 'budget', 25) * 1000);
     process.send?.(result);
     return;
   }
@@ -264,6 +287,7 @@ async function main(): Promise<void> {
   const fingerprint = sourceFingerprint();
   const runs = intArg(args, 'runs', 1);
   const sharedMb = intArg(args, 'shared-mb', 50);
+  const budget = intArg(args, 'budget', 25);
   const json = args.has('json');
   const configs = (args.get('configs')?.split(',') ?? [...CONFIGS]) as Config[];
   for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown config ${c}`);
@@ -294,14 +318,14 @@ async function main(): Promise<void> {
       for (const config of configs) {
         say(`run ${run + 1}/${runs}: ${config} × ${n} ...`);
         const t0 = performance.now();
-        const result = await spawnChild(config, n, config === 'realm-50mb' ? largeFile : tinyFile);
+        const result = await spawnChild(config, n, config === 'realm-50mb' ? largeFile : tinyFile, budget);
         say(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         results.set(config, [...(results.get(config) ?? []), result]);
       }
     }
     const rows = new Map<Config, Row>();
     for (const [config, list] of results) rows.set(config, combine(list));
-    report(rows, n, runs, json, fingerprint);
+    report(rows, n, runs, json, fingerprint, budget);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -318,7 +342,14 @@ interface Checks {
   readonly firstEvalAdds?: { ms: number; rssKb: number; heapKb: number };
 }
 
-function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, fingerprint: string): void {
+function report(
+  rows: Map<Config, Row>,
+  n: number,
+  runs: number,
+  json: boolean,
+  fingerprint: string,
+  budget: number,
+): void {
   const floor = rows.get('floor');
   const realm = rows.get('realm');
   const large = rows.get('realm-50mb');
@@ -341,18 +372,18 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
           largeWithin10pct: {
             rss: rel(large.rssKbPerSession, realm.rssKbPerSession),
             heap: rel(large.heapKbPerSession, realm.heapKbPerSession),
-            msP50: rel(large.msP50, realm.msP50),
+            msP50: rel(large.msP50First500, realm.msP50First500),
             pass:
               Math.abs(rel(large.rssKbPerSession, realm.rssKbPerSession)) <= 0.1 &&
               Math.abs(rel(large.heapKbPerSession, realm.heapKbPerSession)) <= 0.1 &&
-              Math.abs(rel(large.msP50, realm.msP50)) <= 0.1,
+              Math.abs(rel(large.msP50First500, realm.msP50First500)) <= 0.1,
           },
         }
       : {}),
     ...(realm && engine
       ? {
           firstEvalAdds: {
-            ms: engine.msP50 - realm.msP50,
+            ms: engine.msP50First500 - realm.msP50First500,
             rssKb: engine.rssKbPerSession - realm.rssKbPerSession,
             heapKb: engine.heapKbPerSession - realm.heapKbPerSession,
           },
@@ -367,6 +398,7 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
           benchmark: 'sessions',
           machine: machineLine(fingerprint),
           sessions: n,
+          budgetSeconds: budget,
           runs,
           targets: { kbPerIdleSession: TARGET_KB, msPerIdleSession: TARGET_MS },
           rows: [...rows.values()],
@@ -387,6 +419,7 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
     table(
       [
         'configuration',
+        'N',
         'ms p50',
         'ms p99',
         'ms wall/N',
@@ -407,6 +440,7 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
             : 'n/a (not idle)';
         return [
           LABELS[c],
+          `${fmt(r.sessions, 0)}${r.budgetHit ? '*' : ''}`,
           fmt(r.msP50, 3),
           fmt(r.msP99, 3),
           fmt(r.msWallPerSession, 3),
@@ -425,6 +459,7 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
     table(
       [
         'configuration',
+        'p50 first 500',
         'p50 first 10%',
         'p50 last 10%',
         'GC ms/N',
@@ -437,6 +472,7 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
         const r = rows.get(c) as Row;
         return [
           LABELS[c],
+          fmt(r.msP50First500, 3),
           fmt(r.msP50FirstTenth, 3),
           fmt(r.msP50LastTenth, 3),
           fmt(r.gcMsPerSession, 3),
@@ -453,19 +489,27 @@ function report(rows: Map<Config, Row>, n: number, runs: number, json: boolean, 
     `KB = (memoryUsage() after − before, both after gc()) / N with all N kept alive; "ms wall/N" = creation loop wall time / N (GC pauses included).`,
   );
   out.push(
+    "'other CPU': the machine's busy time not used by the measuring child, % of one core (> ~15% means someone else was running: distrust that row).",
+  );
+  if ([...rows.values()].some((r) => r.budgetHit)) {
+    out.push(
+      `* time budget hit: that configuration stopped creating after ${budget} s (--budget S); its figures cover the N it created, and its ms figures are then not comparable with rows of larger N when creation cost grows with N (see 'p50 first/last 10%').`,
+    );
+  }
+  out.push(
     `Targets for an idle session: ≤ ${TARGET_KB} KB RSS and ≤ ${TARGET_MS} ms (judged on p50; wall/N shown too).`,
   );
   if (checks.largeWithin10pct) {
     const c = checks.largeWithin10pct;
     const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
     out.push(
-      `50 MB shared state vs tiny: RSS/session ${pct(c.rss)}, heap/session ${pct(c.heap)}, p50 ${pct(c.msP50)} → ${c.pass ? 'within 10%' : 'NOT within 10%'} (loaded once in ${fmt(large?.sharedLoadMs, 0)} ms, ${fmt((large?.sharedBytes ?? 0) / 2 ** 20, 1)} MB; child RSS before the sessions: ${fmt(large?.rssBeforeMb, 0)} MB vs ${fmt(realm?.rssBeforeMb, 0)} MB)`,
+      `50 MB shared state vs tiny: RSS/session ${pct(c.rss)}, heap/session ${pct(c.heap)}, p50 of the first 500 ${pct(c.msP50)} → ${c.pass ? 'within 10%' : 'NOT within 10%'} (loaded once in ${fmt(large?.sharedLoadMs, 0)} ms, ${fmt((large?.sharedBytes ?? 0) / 2 ** 20, 1)} MB; child RSS before the sessions: ${fmt(large?.rssBeforeMb, 0)} MB vs ${fmt(realm?.rssBeforeMb, 0)} MB)`,
     );
   }
   if (checks.firstEvalAdds) {
     const c = checks.firstEvalAdds;
     out.push(
-      `The first eval (SessionEngine + realm + \`1 + 1\`) adds to an idle realm: ${fmt(c.ms, 3)} ms p50, ${fmt(c.rssKb, 1)} KB RSS, ${fmt(c.heapKb, 1)} KB heap per session.`,
+      `The first eval (SessionEngine + realm + \`1 + 1\`) adds to an idle realm: ${fmt(c.ms, 3)} ms (p50 of the first 500), ${fmt(c.rssKb, 1)} KB RSS, ${fmt(c.heapKb, 1)} KB heap per session.`,
     );
   }
   process.stdout.write(`${out.join('\n')}\n`);

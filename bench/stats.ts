@@ -102,7 +102,7 @@ export function machineLine(fingerprintAtStart?: string): string {
 
 /**
  * A short hash of the product sources (gateway, sandbox, shared-state,
- * protocol), so a result can be matched to the code it measured even before
+ * protocol, executors, db), so a result can be matched to the code it measured even before
  * anything is committed.
  */
 export function sourceFingerprint(): string {
@@ -121,7 +121,7 @@ export function sourceFingerprint(): string {
       else if (/\.(ts|js|mjs)$/.test(name)) hash.update(path.relative(root, file)).update(readFileSync(file));
     }
   };
-  for (const dir of ['gateway', 'sandbox', 'shared-state', 'protocol']) walk(path.join(root, dir));
+  for (const dir of ['gateway', 'sandbox', 'shared-state', 'protocol', 'executors', 'db']) walk(path.join(root, dir));
   return hash.digest('hex').slice(0, 12);
 }
 

@@ -11,9 +11,20 @@ import { findPackageRoot } from '../sandbox/realm-source';
  * (`__vmgate.m`) instead of defining a global.
  */
 let script: vm.Script | undefined;
+let bundle: string | undefined;
 
 export function kyselyScript(): vm.Script {
-  if (script) return script;
+  script ??= compileKyselyBundle(kyselyBundle());
+  return script;
+}
+
+/**
+ * The bundled source alone. An executor process (executors/) cannot start
+ * esbuild (no child processes under its permission model): the gateway builds
+ * the bundle and hands it over, and the executor compiles it.
+ */
+export function kyselyBundle(): string {
+  if (bundle !== undefined) return bundle;
   const result = buildSync({
     stdin: {
       contents:
@@ -30,10 +41,14 @@ export function kyselyScript(): vm.Script {
     write: false,
     legalComments: 'none',
   });
-  const bundle = result.outputFiles[0]?.text;
-  if (!bundle) throw new Error('kysely bundle is empty');
-  script = new vm.Script(`__vmgate.m((function () { ${bundle}; return __kysely; })());`, {
+  const text = result.outputFiles[0]?.text;
+  if (!text) throw new Error('kysely bundle is empty');
+  bundle = text;
+  return bundle;
+}
+
+export function compileKyselyBundle(source: string): vm.Script {
+  return new vm.Script(`__vmgate.m((function () { ${source}; return __kysely; })());`, {
     filename: 'vmgate:kysely',
   });
-  return script;
 }

@@ -163,6 +163,15 @@ export class DatabasePool {
   }
 }
 
+/** False in a process started with `--disallow-code-generation-from-strings` (an executor). */
+const CODE_GENERATION_ALLOWED = (() => {
+  try {
+    return typeof new Function('') === 'function';
+  } catch {
+    return false;
+  }
+})();
+
 function connectionOptions(target: ConnectionTarget): mysql.ConnectionOptions {
   return {
     ...(target.socketPath ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
@@ -179,6 +188,9 @@ function connectionOptions(target: ConnectionTarget): mysql.ConnectionOptions {
     supportBigNumbers: true,
     bigNumberStrings: true,
     maxPreparedStatements: 16,
+    // mysql2 compiles its row parsers with `new Function` unless told not to;
+    // executor processes run with code generation from strings disallowed.
+    disableEval: !CODE_GENERATION_ALLOWED,
     typeCast(field, next) {
       if (field.type === 'LONGLONG') {
         const text = field.string();

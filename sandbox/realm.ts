@@ -63,6 +63,7 @@ const REALM_MODULES = [
   'value-codec',
   'host-bridge',
   'error-policy',
+  'allocation-limits',
   'console',
   'timers',
   'web-globals',

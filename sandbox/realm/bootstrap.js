@@ -15,6 +15,8 @@ function bootstrap(host, configJson, shared) {
     delete global[name];
   }
   installErrorPolicy(global, bridge.stack);
+  // ArrayBuffers and a few string builtins: per-session bounds (allocation-limits.js).
+  installAllocationLimits(global, config.allocationLimits);
   // Node builds property descriptors for this realm's global object as plain
   // objects of this realm; an inherited `get`/`set`/`value` on Object.prototype
   // makes them invalid and V8 aborts the whole process (a fatal error, not an
