@@ -159,7 +159,7 @@ async function server(): Promise<void> {
   answer(async (command) => {
     switch (command.op) {
       case 'usage': {
-        global.gc?.();
+        if (command.gc === true) global.gc?.();
         const [self, ...children] = pids();
         return {
           gatewayCpuMs: cpuMsOf(self as number),
@@ -213,48 +213,74 @@ function roundTrip(ws: WebSocket, id: number): Promise<number> {
   });
 }
 
+interface Running {
+  measuring: boolean;
+  stop: boolean;
+  done: number;
+  latencies: number[];
+  loops: Promise<void>[];
+  clients: WebSocket[];
+}
+
 async function client(): Promise<void> {
   const sockets: WebSocket[] = [];
+  let running: Running | undefined;
+  let nextId = 0;
   answer(async (command) => {
     switch (command.op) {
-      case 'load': {
+      case 'start': {
+        // Open, prime, start the closed loops and warm up; the loops keep running after the reply.
         const url = String(command.url);
         const connections = Number(command.connections);
-        const warmupMs = Number(command.warmupMs);
-        const durationMs = Number(command.durationMs);
         const clients = await Promise.all(Array.from({ length: connections }, () => open(url)));
-        let id = 0;
-        await Promise.all(clients.map((ws) => roundTrip(ws, ++id)));
-        let measuring = false;
-        let stop = false;
-        let done = 0;
-        const latencies: number[] = [];
+        await Promise.all(clients.map((ws) => roundTrip(ws, ++nextId)));
+        const state = {
+          measuring: false,
+          stop: false,
+          done: 0,
+          latencies: [] as number[],
+          loops: [] as Promise<void>[],
+          clients,
+        };
         const loop = async (ws: WebSocket) => {
-          while (!stop) {
-            const ms = await roundTrip(ws, ++id);
-            if (measuring) {
-              done++;
-              if (latencies.length < 200_000) latencies.push(ms);
+          while (!state.stop) {
+            const ms = await roundTrip(ws, ++nextId);
+            if (state.measuring) {
+              state.done++;
+              if (state.latencies.length < 200_000) state.latencies.push(ms);
             }
           }
         };
-        const loops = clients.map(loop);
-        await new Promise((r) => setTimeout(r, warmupMs));
-        measuring = true;
+        state.loops = clients.map(loop);
+        running = state;
+        await new Promise((r) => setTimeout(r, Number(command.warmupMs)));
+        return { started: true };
+      }
+      case 'measure': {
+        const state = running;
+        if (!state) return { error: 'not started' };
+        state.measuring = true;
         const started = performance.now();
-        await new Promise((r) => setTimeout(r, durationMs));
-        measuring = false;
+        await new Promise((r) => setTimeout(r, Number(command.durationMs)));
+        state.measuring = false;
         const wallMs = performance.now() - started;
-        stop = true;
-        await Promise.all(loops);
-        for (const ws of clients) ws.terminate();
         return {
-          evalsPerSecond: (done / wallMs) * 1000,
-          p50: percentile(latencies, 50),
-          p99: percentile(latencies, 99),
-          evals: done,
+          evalsPerSecond: (state.done / wallMs) * 1000,
+          p50: percentile(state.latencies, 50),
+          p99: percentile(state.latencies, 99),
+          evals: state.done,
           wallMs,
         };
+      }
+      case 'stop': {
+        const state = running;
+        running = undefined;
+        if (state) {
+          state.stop = true;
+          await Promise.all(state.loops);
+          for (const ws of state.clients) ws.terminate();
+        }
+        return { stopped: true };
       }
       case 'hold': {
         const url = String(command.url);
@@ -390,16 +416,18 @@ async function main(): Promise<void> {
   const runLoad = async (count: number, conns: number) => {
     const serverPeer = new Peer('server', ['--executors', String(count), ...(dist ? ['--dist'] : [])]);
     const { url } = (await serverPeer.ready) as { url: string };
+    await client.ask({ op: 'start', url, connections: conns, warmupMs });
+    // CPU is read around the measured window only (the client's loops keep running across it).
     const before = await serverPeer.ask({ op: 'usage' });
-    const load = await client.ask({ op: 'load', url, connections: conns, warmupMs, durationMs });
+    const load = await client.ask({ op: 'measure', durationMs });
     const after = await serverPeer.ask({ op: 'usage' });
+    await client.ask({ op: 'stop' });
     await serverPeer.stop();
     const evals = Number(load.evals);
     return {
       perSecond: Number(load.evalsPerSecond),
       p50: Number(load.p50),
       p99: Number(load.p99),
-      // CPU over warm-up and window both; per eval over the measured evals is an upper bound.
       gatewayUs: ((Number(after.gatewayCpuMs) - Number(before.gatewayCpuMs)) * 1000) / evals,
       executorsUs: ((Number(after.executorsCpuMs) - Number(before.executorsCpuMs)) * 1000) / evals,
     };
@@ -481,10 +509,10 @@ async function main(): Promise<void> {
       const serverPeer = new Peer('server', ['--executors', '2', ...(dist ? ['--dist'] : [])]);
       const { url } = (await serverPeer.ready) as { url: string };
       await new Promise((r) => setTimeout(r, 500));
-      const before = await serverPeer.ask({ op: 'usage' });
+      const before = await serverPeer.ask({ op: 'usage', gc: true });
       await client.ask({ op: 'hold', url, count, withEval });
       await new Promise((r) => setTimeout(r, 1000));
-      const after = await serverPeer.ask({ op: 'usage' });
+      const after = await serverPeer.ask({ op: 'usage', gc: true });
       await client.ask({ op: 'release' });
       await serverPeer.stop();
       const sum = (v: unknown) => (v as number[]).reduce((n, x) => n + x, 0);

@@ -219,8 +219,15 @@ export class Session {
     socket.on('pong', () => {
       this.alive = true;
     });
+    // ws emits 'error' only for protocol violations (a frame over the limit,
+    // invalid UTF-8...): the session ends, it does not wait to be resumed.
+    let violation: string | undefined;
     socket.on('close', (code) => {
       if (this.#socket !== socket) return;
+      if (violation !== undefined) {
+        void this.close(violation);
+        return;
+      }
       // A client that says goodbye (1000, or a close frame without a code:
       // 1005) ends its session; a frame over the limit (1009) is a violation;
       // any other drop (1006, a browser's 1001 on reload) detaches a
@@ -232,7 +239,8 @@ export class Session {
       }
       void this.close(code === CLOSE_CODES.tooBig ? 'frame too large' : 'disconnected');
     });
-    socket.on('error', () => {
+    socket.on('error', (error: Error & { code?: string }) => {
+      violation = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame too large' : 'protocol violation';
       if (this.#socket === socket && !this.#ctx.resume) void this.close('socket error');
     });
   }
