@@ -2,7 +2,8 @@
  * Executors (issue 5): what hosting sessions in executor processes costs and gives.
  *
  *   npm run bench:executors [-- --quick] [--duration 5] [--connections 100] [--hold 10000]
- *                              [--rounds 2] [--dist] [--phases ipc,throughput,latency,replace,hold]
+ *                              [--rounds 2] [--dist] [--profile]
+ *                              [--phases ipc,hop,throughput,latency,replace,hold]
  *
  * Phases:
  * - ipc: the hop alone — Node's IPC channel with `serialization: 'json'` vs
@@ -13,6 +14,9 @@
  *   `{"op":"eval","code":"1 + 1"}` against the gateway in-process
  *   (`executors: 0`), with 1 executor and with 2; evals/s, latency, and the
  *   CPU time per eval of the gateway process and of its executors;
+ * - hop: round trips at the engine interface (what a Session sees), in-process
+ *   vs in an executor, for `interrupt` (answered at once: the hop alone) and
+ *   for an eval of `1 + 1`;
  * - latency: the same with 1 connection: the p50 difference between
  *   in-process and 1 executor is the latency the hop adds to an eval;
  * - replace: SIGKILL an executor, time until its replacement reports ready;
@@ -378,6 +382,77 @@ async function ipcBench(serialization: 'json' | 'advanced'): Promise<string[]> {
   ];
 }
 
+// ---- the hop, without WebSockets -------------------------------------------------------------
+
+/**
+ * Round trips at the engine interface (what the gateway's Session sees): the
+ * in-process engine vs an engine in an executor, for a message the engine
+ * answers at once (`interrupt` → `ok`: the hop alone) and for an eval.
+ */
+async function hopBench(dist: boolean): Promise<string[][]> {
+  const load = (module: string) =>
+    dist ? require(path.join(ROOT, 'dist', `${module}.js`)) : require(path.join(ROOT, `${module}.ts`));
+  const { ExecutorPool: Pool } = load('executors/pool');
+  const { LocalEngines } = load('executors/engines');
+  const { EngineMetrics } = load('executors/metrics');
+  const { resolveExecutorOptions } = load('executors/options');
+  const { DEFAULT_SESSION_LIMITS } = load('sandbox/session-engine');
+  const { Registry } = require('prom-client') as typeof import('prom-client');
+  const database = { engine: { pool: undefined, hint: 'none', kysely: () => undefined }, pool: undefined };
+  const pool = await Pool.start({
+    options: resolveExecutorOptions({ count: 1 }),
+    sessionLimits: DEFAULT_SESSION_LIMITS,
+    shared: undefined,
+    database,
+    metrics: new EngineMetrics(new Registry(), 1),
+    log: pino({ level: 'silent' }),
+  });
+  const local = new LocalEngines(DEFAULT_SESSION_LIMITS, database, new EngineMetrics(new Registry(), 1));
+  const results = new Map<string, number[]>();
+  const inputs = [
+    ['interrupt → ok', (ref: number) => ({ type: 'interrupt', ref })],
+    ['eval "1 + 1"', (ref: number) => ({ type: 'eval', ref, code: '1 + 1' })],
+  ] as const;
+  for (let round = 0; round < 3; round++) {
+    for (const [name, provider] of [
+      ['in-process', local],
+      ['executor', pool],
+    ] as const) {
+      for (const [what, input] of inputs) {
+        let resolve: () => void = () => {};
+        const engine = provider.open({
+          sessionId: `hop-${round}-${name}-${what}`,
+          user: null,
+          shared: undefined,
+          emit: (m: { type: string }) => {
+            if (m.type === 'result' || m.type === 'ok') resolve();
+          },
+          onLost: () => {},
+        });
+        const latencies: number[] = [];
+        for (let i = 1; i <= 3000; i++) {
+          const started = performance.now();
+          const answered = new Promise<void>((r) => {
+            resolve = r;
+          });
+          engine.send(input(i));
+          await answered;
+          if (i > 500) latencies.push((performance.now() - started) * 1000);
+        }
+        await engine.close('done');
+        const key = `${what}|${name}`;
+        results.set(key, [...(results.get(key) ?? []), percentile(latencies, 50)]);
+      }
+    }
+  }
+  await pool.close();
+  return inputs.map(([what]) => {
+    const inProcess = median(results.get(`${what}|in-process`) ?? []);
+    const executor = median(results.get(`${what}|executor`) ?? []);
+    return [what, fmt(inProcess, 1), fmt(executor, 1), fmt(executor - inProcess, 1)];
+  });
+}
+
 // ---- main ------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -388,7 +463,7 @@ async function main(): Promise<void> {
   const hold = intArg(args, 'hold', quick ? 2000 : 10_000);
   const rounds = intArg(args, 'rounds', quick ? 1 : 2);
   const dist = args.get('dist') === 'true';
-  const phases = new Set((args.get('phases') ?? 'ipc,throughput,latency,replace,hold').split(','));
+  const phases = new Set((args.get('phases') ?? 'ipc,hop,throughput,latency,replace,hold').split(','));
   const fingerprint = sourceFingerprint();
   const out: string[] = [];
   const say = (text: string) => {
@@ -397,6 +472,11 @@ async function main(): Promise<void> {
   };
   say(`# bench:executors ${dist ? '(compiled, dist/)' : '(TypeScript sources)'}`);
   say(machineLine(fingerprint));
+
+  if (phases.has('hop')) {
+    say('\n## The hop at the engine interface (no WebSockets; median of 3 rounds of 2 500)');
+    say(table(['message', 'in-process p50 µs', 'executor p50 µs', 'added µs'], await hopBench(dist)));
+  }
 
   if (phases.has('ipc')) {
     const rows = [];

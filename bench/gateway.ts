@@ -6,6 +6,7 @@
  *                           [--open-serial 200] [--open-batches 5] [--hold-budget 20]
  *                           [--profile] [--progress N]
  *                           [--phases throughput,open,hold] [--entry-timing]
+ *                           [--servers echo,floor,vmgate,vmgate-exec]
  *
  * `--profile` records a CPU profile of each server during each measured
  * throughput window (written to bench/results/, summarised in the output);
@@ -893,6 +894,8 @@ interface Settings {
   readonly json: boolean;
   readonly quick: boolean;
   readonly phases: ReadonlySet<string>;
+  /** Servers to run (all by default; a subset is for diagnostics: ratios need echo and floor). */
+  readonly kinds: readonly Kind[];
 }
 
 interface ServerWindow {
@@ -968,7 +971,11 @@ async function runParent(): Promise<void> {
     json: args.has('json'),
     quick,
     phases: new Set((args.get('phases') ?? 'throughput,open,hold').split(',')),
+    kinds: (args.get('servers')?.split(',') ?? [...KINDS]) as Kind[],
   };
+  for (const kind of settings.kinds) {
+    if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`unknown server ${kind}`);
+  }
   for (const phase of settings.phases) {
     if (!['throughput', 'open', 'hold'].includes(phase)) throw new Error(`unknown phase ${phase}`);
   }
@@ -1016,7 +1023,7 @@ async function runParent(): Promise<void> {
   };
 
   try {
-    for (const kind of KINDS) {
+    for (const kind of settings.kinds) {
       const handle = spawnRole(
         'server',
         ['--kind', kind, '--shared-file', sharedFile, ...(settings.entryTiming ? ['--entry-timing'] : [])],
@@ -1038,7 +1045,7 @@ async function runParent(): Promise<void> {
     // ---- 1. throughput -------------------------------------------------------
     const throughputRows: ThroughputRow[] = [];
     for (const connections of settings.phases.has('throughput') ? settings.connections : []) {
-      for (const kind of KINDS) {
+      for (const kind of settings.kinds) {
         say(`throughput: ${kind} × ${connections} connection(s) ...`);
         const profileFile = settings.profile ? path.join(profileDir, `${kind}-${connections}.cpuprofile`) : undefined;
         active = { server: server(kind), kind, ...(profileFile ? { profileFile } : {}) };
@@ -1094,7 +1101,7 @@ async function runParent(): Promise<void> {
 
     // ---- 2./3. session open latency -------------------------------------------
     const openRows: Array<{ kind: Kind; serial: OpenLatency; parallel: OpenLatency; parallelEval: OpenLatency }> = [];
-    for (const kind of settings.phases.has('open') ? KINDS : []) {
+    for (const kind of settings.phases.has('open') ? settings.kinds : []) {
       say(`open latency: ${kind} (${settings.openSerial} one at a time, ${settings.openBatches} batches of 100) ...`);
       const hello = isGateway(kind);
       const serial = await client.call<OpenLatency>(
@@ -1125,7 +1132,7 @@ async function runParent(): Promise<void> {
       { label: 'vmgate-exec, idle sessions (no eval yet)', kind: 'vmgate-exec', evalOnOpen: false },
       { label: 'vmgate-exec, sessions after one eval `1 + 1`', kind: 'vmgate-exec', evalOnOpen: true },
     ];
-    for (const hold of settings.phases.has('hold') ? holds : []) {
+    for (const hold of settings.phases.has('hold') ? holds.filter((h) => settings.kinds.includes(h.kind)) : []) {
       say(`hold: ${settings.hold} × ${hold.label} ...`);
       const srv = server(hold.kind);
       const before = await srv.call<MemReading>('mem', { gc: true });
@@ -1229,10 +1236,15 @@ function report(
     const hello = openRows.find((r) => r.kind === kind)?.serial.hello;
     return hello && echoOpen ? hello.p50 - echoOpen.open.p50 : Number.NaN;
   };
-  const perSession = (row: HoldRow) => ({
-    rssKb: row.confirmed > 0 ? (row.rssHeld - row.rssBefore) / 1024 / row.confirmed : Number.NaN,
-    heapKb: row.confirmed > 0 ? (row.heapHeld - row.heapBefore) / 1024 / row.confirmed : Number.NaN,
-  });
+  // Per session = what the server itself held when memory was read (sessions it had
+  // already dropped, e.g. with an executor restarted, do not count).
+  const perSession = (row: HoldRow) => {
+    const n = Math.min(row.confirmed, row.serverConnections);
+    return {
+      rssKb: n > 0 ? (row.rssHeld - row.rssBefore) / 1024 / n : Number.NaN,
+      heapKb: n > 0 ? (row.heapHeld - row.heapBefore) / 1024 / n : Number.NaN,
+    };
+  };
   const targets = Object.fromEntries(
     GATEWAYS.map((kind) => {
       const vsFloor = kind === 'vmgate' ? at100?.gatewayVsFloor : at100?.execVsFloor;
@@ -1424,6 +1436,7 @@ function report(
         [
           'what',
           'held',
+          'server had',
           'still open',
           'open s',
           'RSS before',
@@ -1438,6 +1451,7 @@ function report(
           return [
             r.label,
             `${r.confirmed}/${r.sessions}${r.failed ? ` (${r.failed} failed)` : ''}${r.budgetHit ? ' (budget)' : ''}`,
+            String(r.serverConnections),
             String(r.stillOpen),
             fmt(r.openMs / 1000, 1),
             mb(r.rssBefore),
@@ -1450,7 +1464,15 @@ function report(
         }),
       ),
     );
-    for (const r of holdRows) if (r.errors.length > 0) out.push(`  ${r.label}: ${r.errors.join('; ')}`);
+    out.push(
+      "  'held': sessions confirmed by the client (hello, or the eval's reply); 'server had': sessions the server counted when memory was read (the per-session divisor); 'still open': client connections open when the hold ended.",
+    );
+    for (const r of holdRows) {
+      if (r.errors.length > 0) out.push(`  ${r.label}: ${r.errors.map((e) => e.slice(0, 160)).join('; ')}`);
+      if (r.stillOpen < r.confirmed) {
+        out.push(`  ${r.label}: ${r.confirmed - r.stillOpen} held sessions were closed by the server during the hold`);
+      }
+    }
     if (holdRows.some((r) => r.budgetHit)) {
       out.push(
         `  (budget): opening stopped after the time budget of ${settings.holdBudgetMs / 1000} s; per-session figures are over the sessions actually held. --hold-budget S raises it.`,

@@ -83,6 +83,12 @@ export class ExecutorProcess {
   heapLimit = 0;
   /** performance.now() of the last message from the process (any message proves its loop turns). */
   lastHeard = performance.now();
+  /**
+   * When the oldest heartbeat request still unanswered was sent. Silence is
+   * measured from it, not from `lastHeard`: if the gateway itself was too
+   * busy to ask, the executor was not silent.
+   */
+  #awaitingSince: number | undefined;
   /** Sum of the time budgets of the evals sent to it and not yet answered. */
   inflightBudgetMs = 0;
   report: ExecutorReport | undefined;
@@ -159,7 +165,13 @@ export class ExecutorProcess {
   ping(): void {
     if (this.state !== 'ready') return;
     this.#pingSentAt = performance.now();
+    this.#awaitingSince ??= this.#pingSentAt;
     this.#write(['ping', ++this.#pingSeq]);
+  }
+
+  /** How long a heartbeat request has gone unanswered (0 when none is waiting). */
+  silentFor(now: number): number {
+    return this.#awaitingSince === undefined ? 0 : now - this.#awaitingSince;
   }
 
   /** SIGKILL: nothing in the process can delay it (a builtin spinning, a full heap). */
@@ -207,6 +219,7 @@ export class ExecutorProcess {
 
   #onMessage(raw: unknown): void {
     this.lastHeard = performance.now();
+    this.#awaitingSince = undefined;
     const message = raw as FromExecutor;
     if (!Array.isArray(message)) {
       this.kill('protocol error');

@@ -222,13 +222,12 @@ export class ExecutorPool implements EngineProvider {
         continue;
       }
       if (executor.state !== 'ready') continue;
-      const silence = now - executor.lastHeard;
       // What the evals it was given may legitimately take, one after another, plus slack.
       const allowed = unresponsiveMs + heartbeatMs + executor.inflightBudgetMs;
-      if (silence > allowed) {
+      if (executor.silentFor(now) > allowed) {
         // Confirmed after this turn's I/O: if the gateway itself was busy (many
-        // upgrades at once), the executor's answers are waiting, unread, in
-        // the channel; they are read before setImmediate callbacks run.
+        // upgrades at once), the executor's answer may be waiting, unread, in
+        // the channel; it is read before setImmediate callbacks run.
         setImmediate(() => this.#confirmSilence(executor, allowed));
         continue;
       }
@@ -237,7 +236,7 @@ export class ExecutorPool implements EngineProvider {
   }
 
   #confirmSilence(executor: ExecutorProcess, allowed: number): void {
-    if (executor.state !== 'ready' || performance.now() - executor.lastHeard <= allowed) return;
+    if (executor.state !== 'ready' || executor.silentFor(performance.now()) <= allowed) return;
     const report = executor.report;
     const nearHeapLimit = report !== undefined && report.heapLimit > 0 && report.heapUsed > 0.85 * report.heapLimit;
     executor.kill(nearHeapLimit ? 'out of memory' : 'unresponsive');

@@ -135,13 +135,15 @@ export class RemoteEngine implements EngineHandle {
       this.#emit(message);
       return true;
     }
-    if (message.type !== 'log' && message.ref !== null) {
+    if (message.type !== 'log') {
+      // A terminal message: the request it answers is no longer waiting.
       const budget = this.#inflight.get(message.ref);
-      if (budget !== undefined && !(message.type === 'ok' && this.#interrupts.has(message.ref))) {
+      if (budget !== undefined) {
         this.#inflight.delete(message.ref);
         this.#executor.inflightBudgetMs -= budget;
+      } else if (message.type === 'ok') {
+        this.#interrupts.delete(message.ref);
       }
-      if (message.type === 'ok') this.#interrupts.delete(message.ref);
     }
     this.#emit(message);
     return true;

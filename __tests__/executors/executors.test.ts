@@ -158,6 +158,19 @@ describe('executors', () => {
     expect(await c.client.eval('"fresh"')).toMatchObject({ value: 'fresh' });
   });
 
+  test('a gateway too busy to ask for heartbeats does not kill its executors', async () => {
+    const { client } = await session();
+    const restarts = pool.status().executors?.restarts;
+    // The gateway (this process) blocks longer than an executor may stay silent.
+    const until = Date.now() + pool.options.unresponsiveMs + 1_000;
+    while (Date.now() < until) {
+      // busy
+    }
+    await sleep(pool.options.heartbeatMs * 4);
+    expect(pool.status().executors?.restarts).toBe(restarts);
+    expect(await client.eval('"still here"')).toMatchObject({ value: 'still here' });
+  });
+
   test('requests beyond the queue bound are refused at the gateway while the executor is busy', async () => {
     const { client } = await session();
     client.send({ op: 'eval', id: 'busy', code: 'for (;;) {}', timeoutMs: 1000 });
