@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
+import { type EntryOutcome, runTimed } from './entry-scheduler';
 import { buildRealmFunctionSource } from './realm-source';
 
 /**
@@ -8,9 +9,9 @@ import { buildRealmFunctionSource } from './realm-source';
  * DESIGN.md §1, plus the host half of its bridge. This class owns the
  * context and the Node timers armed for it; `dispose()` is its one close path.
  *
- * Every entry into the realm after bootstrap is a `runInContext` with a
- * timeout (the realm uses `microtaskMode: 'afterEvaluate'`, so promise jobs
- * run inside that budget too). The host never reads a property of a realm
+ * Every entry into the realm after bootstrap runs under a timeout: its own
+ * timed `runInContext`, or a batch's (entry-scheduler.ts). The realm uses
+ * `microtaskMode: 'afterEvaluate'`, so promise jobs run inside that budget too. The host never reads a property of a realm
  * value: the realm calls back with primitives only.
  */
 
@@ -50,12 +51,6 @@ export interface RealmOptions {
   readonly modules?: Readonly<Record<string, () => vm.Script>>;
 }
 
-/** What one timed entry did. `threw` means a value escaped the realm's own handlers (never read). */
-export type EntryOutcome =
-  | { readonly kind: 'ok'; readonly ms: number }
-  | { readonly kind: 'timeout'; readonly ms: number }
-  | { readonly kind: 'threw'; readonly ms: number };
-
 const REALM_MODULES = [
   'primordials',
   'base64',
@@ -85,16 +80,9 @@ function scripts(): { bootstrap: vm.Script; pump: vm.Script } {
   return { bootstrap: bootstrapScript, pump: pumpScript };
 }
 
-/**
- * Whether an entry that threw was stopped by its timeout. The thrown value is
- * never inspected: with `afterEvaluate`, Node creates the timeout error in the
- * *realm's* context, so it is a realm object like any other. Only the watchdog
- * can end an entry after its budget, and only a stack overflow inside the
- * realm's own handlers escapes before it.
- */
-function isTimeout(elapsedMs: number, timeoutMs: number): boolean {
-  return elapsedMs >= timeoutMs - 1;
-}
+// displayErrors: false — otherwise Node reads `.stack` of an escaping value
+// in host code, outside the timeout.
+const UNTIMED: vm.RunningScriptOptions = Object.freeze({ displayErrors: false });
 
 const URL_FIELDS = [
   'href',
@@ -167,20 +155,31 @@ export class Realm {
     return this.#disposed;
   }
 
-  /** Runs a compiled input script (see repl-transform.ts) as one timed entry. */
-  evaluate(script: vm.Script, timeoutMs: number, owner: number): EntryOutcome {
-    return this.#enter(script, timeoutMs, owner);
+  /**
+   * Enters the realm to run a compiled input script (see repl-transform.ts).
+   * `timeoutMs` undefined: an enclosing timed entry covers it (a batch, see
+   * entry-scheduler.ts). Throws whatever escapes (never read). `leave()`
+   * must follow, whatever happened: a terminated entry skips its own cleanup.
+   */
+  enter(script: vm.Script, owner: number, timeoutMs: number | undefined): void {
+    if (this.#disposed) return;
+    this.#entryOwner = owner;
+    script.runInContext(
+      this.#context,
+      timeoutMs === undefined ? UNTIMED : { timeout: timeoutMs, displayErrors: false },
+    );
   }
 
-  /** Delivers queued events (fired timers, finished host calls) in one timed entry. */
-  pump(timeoutMs: number, owner: number): EntryOutcome | undefined {
-    if (this.#events.length === 0 || this.#disposed) return undefined;
+  /** Enters the realm to deliver queued events (fired timers, finished host calls); see `enter`. */
+  enterPump(owner: number, timeoutMs: number | undefined): void {
+    if (this.#events.length === 0) return;
     this.#pumpOpen = true;
-    try {
-      return this.#enter(scripts().pump, timeoutMs, owner);
-    } finally {
-      this.#pumpOpen = false;
-    }
+    this.enter(scripts().pump, owner, timeoutMs);
+  }
+
+  leave(): void {
+    this.#entryOwner = 0;
+    this.#pumpOpen = false;
   }
 
   /** How to map stack positions of input script `REPL<seq>` back to what the user typed. */
@@ -199,7 +198,9 @@ export class Realm {
     const script = this.#modules[name];
     if (!script || this.#loaded.has(name) || this.#disposed) return undefined;
     this.#loaded.add(name);
-    return this.#enter(script(), timeoutMs, 0);
+    const outcome = runTimed((timeout) => this.enter(script(), 0, timeout), timeoutMs);
+    this.leave();
+    return outcome;
   }
 
   get hasPendingEvents(): boolean {
@@ -254,23 +255,6 @@ export class Realm {
     this.#events = [];
     // node:vm has no explicit dispose: dropping the last reference frees the
     // context. The owner drops this Realm object.
-  }
-
-  #enter(script: vm.Script, timeoutMs: number, owner: number): EntryOutcome {
-    const started = performance.now();
-    this.#entryOwner = owner;
-    const timeout = Math.max(1, Math.ceil(timeoutMs));
-    try {
-      // displayErrors: false — otherwise Node reads `.stack` of an escaping
-      // value in host code, outside the timeout.
-      script.runInContext(this.#context, { timeout, displayErrors: false });
-      return { kind: 'ok', ms: performance.now() - started };
-    } catch {
-      const ms = performance.now() - started;
-      return isTimeout(ms, timeout) ? { kind: 'timeout', ms } : { kind: 'threw', ms };
-    } finally {
-      this.#entryOwner = 0;
-    }
   }
 
   #armTimer(id: number, ms: number, repeat: boolean): boolean {

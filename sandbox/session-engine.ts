@@ -7,6 +7,7 @@ import { SessionDatabase } from '../db/session-database';
 import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
 import { decodeValue, encodeValue } from '../protocol/value-codec';
 import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
+import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
 import { installProcessGuards } from './process-guards';
 import { Realm, type RealmSettlement } from './realm';
 import { transformInput } from './repl-transform';
@@ -111,7 +112,8 @@ export class SessionEngine {
   readonly #queue: Queued[] = [];
   #active: ActiveEval | undefined;
   #seq = 0;
-  #pumpScheduled: NodeJS.Immediate | undefined;
+  /** A pump entry is queued with the entry scheduler. */
+  #pumpScheduled = false;
   #closed: Promise<void> | undefined;
   // Output rate window (per second, across evals and background timers).
   #windowStart = 0;
@@ -213,8 +215,6 @@ export class SessionEngine {
     const message = `session closed: ${reason}`;
     for (const queued of this.#queue.splice(0)) this.#fail(queued.ref, 'INTERRUPTED', message);
     if (this.#active) this.#finishError(this.#active, { code: 'INTERRUPTED', message });
-    if (this.#pumpScheduled) clearImmediate(this.#pumpScheduled);
-    this.#pumpScheduled = undefined;
     this.#realm?.dispose();
     this.#realm = undefined;
     this.#refBySeq.clear();
@@ -298,9 +298,23 @@ export class SessionEngine {
         return;
       }
     }
-    this.#entryStarted = performance.now();
-    const outcome = realm.evaluate(script, request.timeoutMs, seq);
-    this.#entryStarted = 0;
+    scheduleEntry({
+      owner: this,
+      prepare: () => (this.#active === active && this.#state === 'ready' ? request.timeoutMs : undefined),
+      run: (timeout) => {
+        this.#entryStarted = performance.now();
+        realm.enter(script, seq, timeout);
+      },
+      finish: (outcome) => {
+        realm.leave();
+        this.#entryStarted = 0;
+        this.#afterEval(active, outcome);
+      },
+    });
+  }
+
+  /** What the eval's first entry did: a result, an error, or a wait (timers, host calls). */
+  #afterEval(active: ActiveEval, outcome: EntryOutcome): void {
     active.cpuMs += outcome.ms;
     this.#cpuMs += outcome.ms;
     if (outcome.kind === 'timeout') {
@@ -318,7 +332,7 @@ export class SessionEngine {
       return;
     }
     // Still awaiting something (a timer, a host call): the budget keeps running.
-    const remaining = request.timeoutMs - (performance.now() - active.started);
+    const remaining = active.timeoutMs - (performance.now() - active.started);
     active.deadline = setTimeout(
       () => {
         if (this.#active === active) this.#timeout(active);
@@ -538,29 +552,48 @@ export class SessionEngine {
 
   #schedulePump(): void {
     if (this.#pumpScheduled || this.#state !== 'ready') return;
-    // One timed entry per turn of the event loop, however many events queued.
-    this.#pumpScheduled = setImmediate(() => {
-      this.#pumpScheduled = undefined;
-      this.#pump();
+    // One entry per turn of the event loop, however many events queued.
+    this.#pumpScheduled = true;
+    let active: ActiveEval | undefined;
+    let owner = 0;
+    scheduleEntry({
+      owner: this,
+      prepare: () => {
+        const realm = this.#realm;
+        if (!realm || this.#state !== 'ready' || !realm.hasPendingEvents) {
+          this.#pumpScheduled = false;
+          return undefined;
+        }
+        active = this.#active;
+        owner = active ? active.seq : realm.nextEventOwner;
+        const budget = active
+          ? active.timeoutMs - (performance.now() - active.started)
+          : this.limits.backgroundTimeoutMs;
+        if (active && budget <= 0) {
+          this.#pumpScheduled = false;
+          this.#timeout(active);
+          return undefined;
+        }
+        return budget;
+      },
+      run: (timeout) => {
+        this.#backgroundOwner = owner;
+        this.#entryStarted = performance.now();
+        this.#realm?.enterPump(owner, timeout);
+      },
+      finish: (outcome) => {
+        this.#pumpScheduled = false;
+        this.#entryStarted = 0;
+        this.#backgroundOwner = 0;
+        const realm = this.#realm;
+        if (!realm) return;
+        realm.leave();
+        this.#afterPump(realm, active, outcome);
+      },
     });
   }
 
-  #pump(): void {
-    const realm = this.#realm;
-    if (!realm || this.#state !== 'ready') return;
-    const active = this.#active;
-    const owner = active ? active.seq : realm.nextEventOwner;
-    const budget = active ? active.timeoutMs - (performance.now() - active.started) : this.limits.backgroundTimeoutMs;
-    if (active && budget <= 0) {
-      this.#timeout(active);
-      return;
-    }
-    this.#backgroundOwner = owner;
-    this.#entryStarted = performance.now();
-    const outcome = realm.pump(budget, owner);
-    this.#entryStarted = 0;
-    this.#backgroundOwner = 0;
-    if (!outcome) return;
+  #afterPump(realm: Realm, active: ActiveEval | undefined, outcome: EntryOutcome): void {
     this.#cpuMs += outcome.ms;
     if (active && this.#active === active) active.cpuMs += outcome.ms;
     if (outcome.kind === 'timeout') this.#settled = undefined;

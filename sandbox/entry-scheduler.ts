@@ -1,0 +1,206 @@
+import { performance } from 'node:perf_hooks';
+import vm from 'node:vm';
+
+/**
+ * Timed entries into session realms, batched per turn of the event loop.
+ *
+ * Every entry into a realm runs under a timeout, and node:vm's timeout starts
+ * a watchdog thread per call (~50 µs here, DESIGN.md §6): more than the work
+ * of a small eval. Entries requested during one turn (frames from many
+ * sockets, database answers for many sessions) therefore run together under
+ * ONE watchdog: a timed `runInContext` of a trivial script in a private
+ * context calls back into the host, which enters each realm in turn with an
+ * untimed `runInContext` (each still drains its realm's microtasks, as
+ * `afterEvaluate` does for any entry). The outer watchdog covers the nested
+ * entries: when it fires, V8 terminates everything on the stack (realm and
+ * host frames alike; no catch or finally runs) up to the outer call, which
+ * Node turns into its timeout error. The host notes which entry it is in
+ * before entering, so the culprit is known; entries not yet started run in
+ * the next batch. A turn with a single entry uses a plain timed entry.
+ *
+ * Budgets: a batch's watchdog gets the smallest budget in it; only entries
+ * whose budgets are within BUDGET_SLACK of it join, and an entry starts only
+ * within MAX_SPAN of the batch's start. So an entry in a batch gets at least
+ * ~96% of its budget (2% slack, 2% or 2 ms of span, whichever is less).
+ * An owner (a session) has at most one entry per batch, so what it records
+ * during an entry is still its own when the batch ends.
+ */
+
+export type EntryOutcome =
+  | { readonly kind: 'ok'; readonly ms: number }
+  | { readonly kind: 'timeout'; readonly ms: number }
+  | { readonly kind: 'threw'; readonly ms: number };
+
+export interface Entry {
+  /** Entries of one owner never share a batch. */
+  readonly owner: object;
+  /**
+   * Called outside any entry, just before a batch is formed (perhaps more than
+   * once): the budget in ms, or undefined to drop the entry.
+   */
+  prepare(): number | undefined;
+  /**
+   * Enters the realm. `timeoutMs` set: a timed entry of its own; undefined:
+   * the batch's watchdog covers it. Throws whatever escapes (never read).
+   */
+  run(timeoutMs: number | undefined): void;
+  /** Called outside any entry with what happened, in the order entries ran. */
+  finish(outcome: EntryOutcome): void;
+}
+
+const BUDGET_SLACK = 0.02;
+const MAX_SPAN_MS = 2;
+const MAX_SPAN_SHARE = 0.02;
+
+let queue: Entry[] = [];
+let flushScheduled = false;
+
+/** Runs `entry` in this turn's batch (after the I/O callbacks of the turn). */
+export function scheduleEntry(entry: Entry): void {
+  queue.push(entry);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+
+/**
+ * Whether an entry that threw was stopped by its timeout. The thrown value is
+ * never inspected: with `afterEvaluate`, Node creates the timeout error of a
+ * realm's own timed entry in the *realm's* context, so it is a realm object
+ * like any other. Only the watchdog ends an entry after its budget.
+ */
+export function isTimeout(elapsedMs: number, timeoutMs: number): boolean {
+  return elapsedMs >= timeoutMs - 1;
+}
+
+/** Runs `run` as one timed entry of its own. */
+export function runTimed(run: (timeoutMs: number) => void, budgetMs: number): EntryOutcome {
+  const timeout = Math.max(1, Math.ceil(budgetMs));
+  const started = performance.now();
+  try {
+    run(timeout);
+    return { kind: 'ok', ms: performance.now() - started };
+  } catch {
+    const ms = performance.now() - started;
+    return isTimeout(ms, timeout) ? { kind: 'timeout', ms } : { kind: 'threw', ms };
+  }
+}
+
+interface Slot {
+  readonly entry: Entry;
+  readonly budget: number;
+  started: number;
+  ms: number;
+  state: 'waiting' | 'running' | 'threw' | 'done';
+}
+
+function flush(): void {
+  flushScheduled = false;
+  // Entries scheduled while this flush runs wait for the next turn.
+  let todo = queue;
+  queue = [];
+  while (todo.length > 0) {
+    const ready: Slot[] = [];
+    for (const entry of todo) {
+      const budget = entry.prepare();
+      if (budget !== undefined) ready.push({ entry, budget, started: 0, ms: 0, state: 'waiting' });
+    }
+    if (ready.length === 0) return;
+    ready.sort((a, b) => a.budget - b.budget);
+    const limit = ready[0].budget * (1 + BUDGET_SLACK);
+    const batch: Slot[] = [];
+    const later: Entry[] = [];
+    const owners = new Set<object>();
+    for (const slot of ready) {
+      if (slot.budget <= limit && !owners.has(slot.entry.owner)) {
+        owners.add(slot.entry.owner);
+        batch.push(slot);
+      } else {
+        later.push(slot.entry);
+      }
+    }
+    const started = runBatch(batch);
+    todo = [...batch.slice(started).map((slot) => slot.entry), ...later];
+  }
+}
+
+/** Runs the slots (sorted by budget); returns how many were started. */
+function runBatch(batch: Slot[]): number {
+  const first = batch[0];
+  if (batch.length === 1) {
+    first.entry.finish(runTimed((timeout) => first.entry.run(timeout), first.budget));
+    return 1;
+  }
+  const timeout = Math.max(1, Math.ceil(first.budget));
+  const span = Math.min(MAX_SPAN_MS, first.budget * MAX_SPAN_SHARE);
+  const started = performance.now();
+  let timedOut = false;
+  current = { batch, started, span };
+  try {
+    batchScript().runInContext(batchContext(), { timeout, displayErrors: false });
+  } catch {
+    // Only the watchdog ends the outer entry: every nested throw is caught below.
+    timedOut = isTimeout(performance.now() - started, timeout);
+  } finally {
+    current = undefined;
+  }
+  let count = 0;
+  for (const slot of batch) {
+    if (slot.state === 'waiting') break;
+    count++;
+    if (slot.state === 'running') {
+      // The entry the watchdog stopped (or, if something escaped the loop, the one it was in).
+      const ms = performance.now() - slot.started;
+      slot.entry.finish(timedOut ? { kind: 'timeout', ms } : { kind: 'threw', ms });
+    } else {
+      slot.entry.finish({ kind: slot.state === 'done' ? 'ok' : 'threw', ms: slot.ms });
+    }
+  }
+  return count;
+}
+
+let current: { readonly batch: Slot[]; readonly started: number; readonly span: number } | undefined;
+
+/**
+ * The body of a batch, called from inside the outer timed entry. Kept small:
+ * it can be terminated at any point, so it only writes each slot's fields.
+ */
+function runBatchBody(): void {
+  const state = current;
+  if (!state) return;
+  for (let i = 0; i < state.batch.length; i++) {
+    const slot = state.batch[i];
+    const now = performance.now();
+    if (i > 0 && now - state.started > state.span) return;
+    slot.started = now;
+    slot.state = 'running';
+    let ok = false;
+    try {
+      slot.entry.run(undefined);
+      ok = true;
+    } catch {
+      // never read: a realm value
+    }
+    slot.ms = performance.now() - now;
+    slot.state = ok ? 'done' : 'threw';
+  }
+}
+
+let context: vm.Context | undefined;
+let script: vm.Script | undefined;
+
+/** A private context that holds the host's batch function; no user code ever runs in it. */
+function batchContext(): vm.Context {
+  if (!context) {
+    const global = Object.create(null) as Record<string, unknown>;
+    global.run = runBatchBody;
+    context = vm.createContext(global, { name: 'vmgate entry batch', codeGeneration: { strings: false, wasm: false } });
+  }
+  return context;
+}
+
+function batchScript(): vm.Script {
+  script ??= new vm.Script('run()', { filename: 'vmgate:batch' });
+  return script;
+}
