@@ -49,6 +49,8 @@ export interface Entry {
 }
 
 const BUDGET_SLACK = 0.02;
+/** A flush yields to the event loop after this long (I/O, heartbeats, interrupts get their turn). */
+const MAX_FLUSH_MS = 10;
 const MAX_SPAN_MS = 2;
 const MAX_SPAN_SHARE = 0.02;
 
@@ -100,7 +102,17 @@ function flush(): void {
   // Entries scheduled while this flush runs wait for the next turn.
   let todo = queue;
   queue = [];
+  const started = performance.now();
   while (todo.length > 0) {
+    if (performance.now() - started > MAX_FLUSH_MS) {
+      // The rest go first in the next turn.
+      queue = [...todo, ...queue];
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+      return;
+    }
     const ready: Slot[] = [];
     for (const entry of todo) {
       const budget = entry.prepare();
@@ -120,8 +132,8 @@ function flush(): void {
         later.push(slot.entry);
       }
     }
-    const started = runBatch(batch);
-    todo = [...batch.slice(started).map((slot) => slot.entry), ...later];
+    const ran = runBatch(batch);
+    todo = [...batch.slice(ran).map((slot) => slot.entry), ...later];
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
 import { type EntryOutcome, runTimed } from './entry-scheduler';
+import { INPUT_FILENAME } from './input-cache';
 import { buildRealmFunctionSource } from './realm-source';
 
 /**
@@ -116,7 +117,8 @@ export class Realm {
   readonly #maxTimers: number;
   readonly #modules: Readonly<Record<string, () => vm.Script>>;
   readonly #loaded = new Set<string>();
-  readonly #sources = new Map<number, PositionMap>();
+  /** Input id (input-cache.ts) → the eval that last ran it here, and its position map. */
+  readonly #sources = new Map<number, InputSource>();
   readonly #timers = new Map<number, { handle: NodeJS.Timeout; owner: number }>();
   #events: RealmEvent[] = [];
   #pumpOpen = false;
@@ -182,9 +184,10 @@ export class Realm {
     this.#pumpOpen = false;
   }
 
-  /** How to map stack positions of input script `REPL<seq>` back to what the user typed. */
-  registerSource(seq: number, map: PositionMap): void {
-    this.#sources.set(seq, map);
+  /** How to map stack positions of input `input` (run as eval `seq`) back to what the user typed. */
+  registerSource(input: number, seq: number, map: PositionMap): void {
+    this.#sources.delete(input);
+    this.#sources.set(input, { seq, map });
     // Functions from older inputs can still appear in stacks; keep a bounded history.
     if (this.#sources.size > 256) this.#sources.delete(this.#sources.keys().next().value as number);
   }
@@ -348,6 +351,7 @@ export class Realm {
         );
       },
       now: (): number => performance.now(),
+      seq: (): number => this.#entryOwner,
       stack: (): string => guard(() => userFrames(this.#sources)) ?? '',
       // Fallback for a realm that reaches `db` without the host having preloaded
       // Kysely (e.g. `globalThis['d' + 'b']`): a nested run, still inside the
@@ -380,7 +384,12 @@ export class Realm {
  */
 export type PositionMap = (line: number, column: number) => readonly [number, number] | undefined;
 
-function userFrames(sources: ReadonlyMap<number, PositionMap>): string {
+interface InputSource {
+  readonly seq: number;
+  readonly map: PositionMap;
+}
+
+function userFrames(sources: ReadonlyMap<number, InputSource>): string {
   // Structured call sites, formatted here: whatever formatter the host
   // process has installed (a test runner's, an APM's) plays no part.
   const { prepareStackTrace, stackTraceLimit } = Error;
@@ -393,15 +402,12 @@ function userFrames(sources: ReadonlyMap<number, PositionMap>): string {
     if (!Array.isArray(sites)) return '';
     const frames: string[] = [];
     for (const site of sites as NodeJS.CallSite[]) {
-      const match = REPL_FILE.exec(site.getFileName() ?? '');
-      if (!match) continue;
-      const seq = Number(match[1]);
-      const row = site.getLineNumber() ?? 0;
-      const column = site.getColumnNumber() ?? 0;
-      const map = sources.get(seq);
-      const position = map ? map(row, column) : [row, column];
+      const match = INPUT_FILENAME.exec(site.getFileName() ?? '');
+      const source = match ? sources.get(Number(match[1])) : undefined;
+      if (!source) continue;
+      const position = source.map(site.getLineNumber() ?? 0, site.getColumnNumber() ?? 0);
       if (!position) continue; // the wrapper around an input, not the user's code
-      const location = `REPL${seq}:${position[0]}:${position[1]}`;
+      const location = `REPL${source.seq}:${position[0]}:${position[1]}`;
       const name = site.getFunctionName();
       frames.push(name ? `    at ${site.isConstructor() ? 'new ' : ''}${name} (${location})` : `    at ${location}`);
     }
@@ -411,8 +417,6 @@ function userFrames(sources: ReadonlyMap<number, PositionMap>): string {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
-
-const REPL_FILE = /^REPL(\d+)$/;
 
 /** Host functions must never throw into the realm: a host error object would cross the boundary. */
 function guard<T>(fn: () => T): T | undefined {

@@ -14,6 +14,8 @@ import { errors, type VmgateError } from '../protocol/error-codes';
  *
  * The whole input is wrapped in one function handed to the realm's
  * `__vmgate.r`, so the realm (not the host) receives and renders the value.
+ * The output depends on the input text alone (the realm learns which eval it
+ * is from the host), so it can be compiled once and reused: input-cache.ts.
  * Dynamic `import()` and `import.meta` are rejected here, on the exact text
  * handed to V8: on Node 20 their failure would surface a host-realm error.
  */
@@ -44,9 +46,9 @@ const PARSE_OPTIONS: acorn.Options = {
   preserveParens: true,
 };
 
-export function transformInput(code: string, seq: number): TransformedInput {
+export function transformInput(code: string): TransformedInput {
   const program = parseInput(code);
-  const { source, isAsync, anchors } = rewrite(code, program, seq);
+  const { source, isAsync, anchors } = rewrite(code, program);
   // The text handed to V8 is what must be free of import(); a quick substring
   // test avoids a second parse in the common case.
   if (source.includes('import')) assertNoImport(parseOrInternal(source));
@@ -133,7 +135,7 @@ function toSyntaxError(err: unknown): VmgateError {
 
 // ---------------------------------------------------------------------------
 
-function rewrite(code: string, program: acorn.Program, seq: number) {
+function rewrite(code: string, program: acorn.Program) {
   const edits: Edit[] = [];
   let order = 0;
   const insert = (at: number, text: string) => edits.push({ at, end: at, text, order: order++ });
@@ -278,7 +280,7 @@ function rewrite(code: string, program: acorn.Program, seq: number) {
   // Hoisted functions are published under their global names: a reference to
   // `f` inside this input still resolves to the wrapper-local declaration,
   // which is the same function object.
-  const prefix = `${API}.r(${seq}, ${isAsync ? 'async ' : ''}function () { ${strict ? "'use strict'; " : ''}let ${COMPLETION}; ${header.join(' ')}`;
+  const prefix = `${API}.r(${isAsync ? 'async ' : ''}function () { ${strict ? "'use strict'; " : ''}let ${COMPLETION}; ${header.join(' ')}`;
   const suffix = `\n; return ${COMPLETION}; }, ${isAsync});`;
   const body = applyEdits(code, edits, prefix.length);
   return { source: prefix + body.text + suffix, isAsync, anchors: body.anchors };

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { types } from 'node:util';
-import vm from 'node:vm';
+import type vm from 'node:vm';
 import { DatabaseError, toDatabaseError } from '../db/database-error';
 import type { DatabasePool } from '../db/pool';
 import { SessionDatabase } from '../db/session-database';
@@ -8,9 +8,9 @@ import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-code
 import { decodeValue, encodeValue } from '../protocol/value-codec';
 import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
 import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
+import { compileInput } from './input-cache';
 import { installProcessGuards } from './process-guards';
 import { Realm, type RealmSettlement } from './realm';
-import { transformInput } from './repl-transform';
 
 /**
  * A session's engine: its realm, its queue of evals (run one at a time, in
@@ -275,12 +275,10 @@ export class SessionEngine {
     let script: vm.Script;
     let usesDatabase = false;
     try {
-      const transformed = transformInput(request.code, seq);
-      usesDatabase = transformed.usesDatabase;
-      script = new vm.Script(transformed.source, {
-        filename: `REPL${seq}`,
-      });
-      this.#ensureRealm().registerSource(seq, transformed.originalPosition);
+      const input = compileInput(request.code);
+      usesDatabase = input.usesDatabase;
+      script = input.script;
+      this.#ensureRealm().registerSource(input.id, seq, input.originalPosition);
     } catch (error) {
       this.#finishError(active, syntaxPayload(error));
       return;

@@ -85,6 +85,28 @@ describe('allocation limits in a session realm', () => {
     expect((await s.eval('const ab = b.buffer; ab.constructor = undefined; ab.slice(0)')).text).toMatch(/refused/);
   });
 
+  test('copies made by toReversed, toSorted and with are counted', async () => {
+    const s = new TestSession();
+    await s.eval('const b = new Uint8Array(200e6)');
+    for (const code of ['b.toReversed()', 'b.toSorted()', 'b.with(0, 1)']) {
+      expect((await s.eval(code)).text).toMatch(/refused/);
+    }
+    expect(await s.text('new Uint8Array([3, 1, 2]).toSorted().with(0, 9).toReversed()')).toBe(
+      'Uint8Array(3) [ 3, 2, 9 ]',
+    );
+  });
+
+  test('a replaced array iterator cannot slip an uncounted maxByteLength into a buffer', async () => {
+    const s = new TestSession();
+    expect(
+      await s.text(`const saved = Array.prototype[Symbol.iterator];
+        Array.prototype[Symbol.iterator] = function* () { yield { maxByteLength: 2 ** 31 }; };
+        let b;
+        try { b = new ArrayBuffer(8); } finally { Array.prototype[Symbol.iterator] = saved; }
+        [b.resizable, b.maxByteLength]`),
+    ).toBe('[ false, 8 ]');
+  });
+
   test('user code never gets a FinalizationRegistry', async () => {
     const s = new TestSession();
     expect((await s.eval('typeof FinalizationRegistry')).text).toBe("'undefined'");

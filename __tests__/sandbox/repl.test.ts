@@ -125,6 +125,18 @@ describe('REPL semantics', () => {
     expect(await s.text('const o = {}; Error.captureStackTrace(o); o.stack')).toBe("'Error\\n    at REPL4:1:21'");
   });
 
+  test('an input compiled once serves every session, each naming its own eval in stacks', async () => {
+    const [a, b] = [openSession(), openSession()];
+    await b.eval('1');
+    await b.eval('2');
+    const code = 'throw new Error("boom")';
+    const expected = (n: number) => expect.stringMatching(new RegExp(`^Error: boom\n    at REPL${n}:1:7$`));
+    expect((await a.eval(code)).terminal).toMatchObject({ error: { stack: expected(1) } });
+    expect((await b.eval(code)).terminal).toMatchObject({ error: { stack: expected(3) } });
+    await a.eval('3');
+    expect((await a.eval(code)).terminal).toMatchObject({ error: { stack: expected(3) } });
+  });
+
   test('the session keeps working after an error', async () => {
     const s = openSession();
     await s.eval('let kept = 1');

@@ -28,6 +28,17 @@
 // `constructor` property that led to an intrinsic now leads to its wrapper.
 // Realm code captured the intrinsics earlier (primordials.js) and is not
 // counted: its allocations are bounded by other limits.
+//
+// Each wrapper is built when it is first needed: when user code first reads
+// its global (`ArrayBuffer`, `Uint8Array`, ...; until then the global is an
+// accessor), or when realm code is about to hand user code an object of that
+// kind (`exposeBuffer(kind)`, returned). Why: repointing a prototype's
+// `constructor` costs O(live realms) on Node 20 (see error-policy.js), and
+// most sessions never touch a typed array. It is safe because nothing else
+// leads to these prototypes: a typed array or ArrayBuffer can only come from
+// its constructor (reached through the global), from a method of an object of
+// the same kind, or from realm code; a typed array's wrapper is built after
+// the ArrayBuffer one (`.buffer`); %TypedArray% itself cannot construct.
 
 const IntrinsicFinalizationRegistry = typeof FinalizationRegistry === 'function' ? FinalizationRegistry : undefined;
 const FinalizationRegistryPrototypeRegister =
@@ -45,6 +56,18 @@ const FinalizationRegistryPrototypeCleanupSome =
   typeof IntrinsicFinalizationRegistry.prototype.cleanupSome === 'function'
     ? uncurryThis(IntrinsicFinalizationRegistry.prototype.cleanupSome)
     : undefined;
+// Captured before any user code: the species wrappers below are installed on first need.
+const TypedArrayAllocatingMethods = ObjectFreeze({
+  __proto__: null,
+  slice: TypedArrayPrototype.slice,
+  map: TypedArrayPrototype.map,
+  filter: TypedArrayPrototype.filter,
+  // Change-array-by-copy methods (V8 11+) copy into a new array of the same kind.
+  ...(typeof TypedArrayPrototype.toReversed === 'function' ? { toReversed: TypedArrayPrototype.toReversed } : {}),
+  ...(typeof TypedArrayPrototype.toSorted === 'function' ? { toSorted: TypedArrayPrototype.toSorted } : {}),
+  ...(typeof TypedArrayPrototype.with === 'function' ? { with: TypedArrayPrototype.with } : {}),
+});
+const ArrayBufferPrototypeSliceIntrinsic = ArrayBuffer.prototype.slice;
 const StringPrototypeRepeatIntrinsic = String.prototype.repeat;
 const StringPrototypePadStartIntrinsic = String.prototype.padStart;
 const StringPrototypePadEndIntrinsic = String.prototype.padEnd;
@@ -69,17 +92,18 @@ function installAllocationLimits(global, limits) {
   const MiB = (n) => `${MathRound((n / (1024 * 1024)) * 10) / 10} MiB`;
 
   let live = 0;
-  const registry =
-    IntrinsicFinalizationRegistry !== undefined
-      ? new IntrinsicFinalizationRegistry((bytes) => {
-          live -= bytes;
-        })
-      : undefined;
+  // Made with the first counted buffer.
+  let registry;
+  let charged;
 
   /** Throws before an allocation of `bytes` that would take the session past its bound. */
   const reserve = (bytes) => {
     if (!(bytes > 0)) return;
-    if (live + bytes > maxBufferBytes && FinalizationRegistryPrototypeCleanupSome !== undefined) {
+    if (
+      live + bytes > maxBufferBytes &&
+      registry !== undefined &&
+      FinalizationRegistryPrototypeCleanupSome !== undefined
+    ) {
       FinalizationRegistryPrototypeCleanupSome(registry);
     }
     if (live + bytes > maxBufferBytes) {
@@ -88,9 +112,15 @@ function installAllocationLimits(global, limits) {
       );
     }
   };
-  const charged = new SafeWeakSet();
   const charge = (buffer, bytes) => {
-    if (!(bytes > 0) || registry === undefined || WeakSetPrototypeHas(charged, buffer)) return;
+    if (!(bytes > 0) || IntrinsicFinalizationRegistry === undefined) return;
+    if (registry === undefined) {
+      registry = new IntrinsicFinalizationRegistry((freed) => {
+        live -= freed;
+      });
+      charged = new SafeWeakSet();
+    }
+    if (WeakSetPrototypeHas(charged, buffer)) return;
     WeakSetPrototypeAdd(charged, buffer);
     live += bytes;
     FinalizationRegistryPrototypeRegister(registry, buffer, bytes);
@@ -109,6 +139,9 @@ function installAllocationLimits(global, limits) {
     return NumberIsNaN(n) ? 0 : n;
   };
 
+  /** Wrappers built so far, by global name. */
+  const wrappers = ObjectCreate(null);
+
   const wrap = (name, Intrinsic, construct) => {
     const Wrapper = {
       [name]: function (...args) {
@@ -119,45 +152,53 @@ function installAllocationLimits(global, limits) {
     ObjectDefineProperty(Wrapper, 'prototype', { value: Intrinsic.prototype, writable: false });
     ObjectDefineProperty(Wrapper, 'length', { value: Intrinsic.length });
     ObjectSetPrototypeOf(Wrapper, ObjectGetPrototypeOf(Intrinsic));
-    for (const key of ReflectOwnKeys(Intrinsic)) {
+    const keys = ReflectOwnKeys(Intrinsic);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       if (key === 'prototype' || key === 'length' || key === 'name') continue;
       ObjectDefineProperty(Wrapper, key, ObjectGetOwnPropertyDescriptor(Intrinsic, key));
     }
+    // The O(live realms) write (see the top of this file). Recorded only once
+    // done: an entry stopped by its timeout here never handed the wrapper out,
+    // and the next need builds it again.
     ObjectDefineProperty(Intrinsic.prototype, 'constructor', { value: Wrapper, writable: true, configurable: true });
-    ObjectDefineProperty(global, name, { value: Wrapper, writable: true, enumerable: false, configurable: true });
+    wrappers[name] = Wrapper;
     return Wrapper;
   };
 
+  // Everything below runs inside user entries (wrappers are called by user
+  // code, and built on first need), after user code may have replaced
+  // iteration methods: no for-of over arrays, no spread. (A spread here once
+  // let a hijacked array iterator add a `maxByteLength` that was never counted.)
+
   // ---- ArrayBuffer -----------------------------------------------------------
 
-  const ArrayBufferWrapper = wrap('ArrayBuffer', ArrayBufferCtor, (args, newTarget) => {
+  const constructArrayBuffer = (args, newTarget) => {
     const length = toLength(args[0]);
     const options = args[1];
     let bytes = length;
-    let rest = [];
+    let intrinsicArgs = [length];
     if (options !== null && typeof options === 'object') {
       // Resizable: the whole maximum is what the buffer may come to hold.
       const max = options.maxByteLength;
       if (max !== undefined) {
         const maxByteLength = toLength(max);
         bytes = MathMax(length, maxByteLength);
-        rest = [{ maxByteLength }];
+        intrinsicArgs = [length, { maxByteLength }];
       }
     }
     reserve(bytes);
-    const buffer = ReflectConstruct(ArrayBufferCtor, [length, ...rest], newTarget);
+    const buffer = ReflectConstruct(ArrayBufferCtor, intrinsicArgs, newTarget);
     charge(buffer, bytes);
     return buffer;
-  });
-  // `ArrayBuffer[Symbol.species]` is an accessor returning `this`: copied above, so species lookups land on the wrapper.
-  void ArrayBufferWrapper;
+  };
+  // `ArrayBuffer[Symbol.species]` is an accessor returning `this`: copied by wrap(), so species lookups land on the wrapper.
 
   // ---- typed arrays ----------------------------------------------------------
 
-  for (const name of ObjectKeys(TypedArrayCtors)) {
-    const Intrinsic = TypedArrayCtors[name];
+  const typedArrayConstructor = (Intrinsic) => {
     const bytesPerElement = Intrinsic.BYTES_PER_ELEMENT;
-    wrap(name, Intrinsic, (args, newTarget) => {
+    return (args, newTarget) => {
       const source = args[0];
       if (source === null || (typeof source !== 'object' && typeof source !== 'function')) {
         // new Uint8Array(length)
@@ -199,15 +240,17 @@ function installAllocationLimits(global, limits) {
       if (length > 0) TypedArrayPrototypeSet(array, list);
       chargeView(array, length * bytesPerElement);
       return array;
-    });
-  }
+    };
+  };
 
-  // Methods that allocate through a species constructor: with `constructor`
-  // set to undefined, the spec falls back to the *intrinsic* constructor,
-  // which would bypass the count. The result is counted here instead (once:
-  // a result made by a wrapper is already counted).
-  const speciesMethod = (target, name, sizeOf) => {
-    const intrinsic = target[name];
+  // Methods that allocate a new array or buffer. Through a species
+  // constructor: with `constructor` set to undefined, the spec falls back to
+  // the *intrinsic* constructor, which would bypass the count; toReversed,
+  // toSorted and `with` always use the intrinsic one. The result is counted
+  // here instead (once: a result made by a wrapper is already counted).
+  // Installed with the first wrapper of their kind (nothing reaches these
+  // prototypes before); idempotent, since it always wraps the intrinsic.
+  const speciesMethod = (target, name, intrinsic, sizeOf) => {
     const wrapped = {
       [name]: function (...args) {
         reserve(sizeOf(this));
@@ -220,10 +263,53 @@ function installAllocationLimits(global, limits) {
     ObjectDefineProperty(wrapped, 'length', { value: intrinsic.length });
     ObjectDefineProperty(target, name, { value: wrapped, writable: true, enumerable: false, configurable: true });
   };
-  speciesMethod(ArrayBufferCtor.prototype, 'slice', (buffer) => ArrayBufferPrototypeGetByteLength(buffer));
-  for (const name of ['slice', 'map', 'filter']) {
-    speciesMethod(TypedArrayPrototype, name, (array) => TypedArrayPrototypeGetByteLength(array));
-  }
+  let typedArrayMethodsWrapped = false;
+
+  /** The wrapper of `name` (`ArrayBuffer` or a typed array name), built on first need. */
+  const wrapperOf = (name) => {
+    const built = wrappers[name];
+    if (built !== undefined) return built;
+    if (name === 'ArrayBuffer') {
+      speciesMethod(ArrayBufferCtor.prototype, 'slice', ArrayBufferPrototypeSliceIntrinsic, (buffer) =>
+        ArrayBufferPrototypeGetByteLength(buffer),
+      );
+      return wrap('ArrayBuffer', ArrayBufferCtor, constructArrayBuffer);
+    }
+    const Intrinsic = TypedArrayCtors[name];
+    if (Intrinsic === undefined) return undefined;
+    wrapperOf('ArrayBuffer');
+    if (!typedArrayMethodsWrapped) {
+      const methods = ObjectKeys(TypedArrayAllocatingMethods);
+      for (let i = 0; i < methods.length; i++) {
+        speciesMethod(TypedArrayPrototype, methods[i], TypedArrayAllocatingMethods[methods[i]], (array) =>
+          TypedArrayPrototypeGetByteLength(array),
+        );
+      }
+      typedArrayMethodsWrapped = true;
+    }
+    return wrap(name, Intrinsic, typedArrayConstructor(Intrinsic));
+  };
+
+  // Until first read, each global is an accessor that builds its wrapper
+  // (bootstrap.js makes its lazy globals the same way).
+  const defineGlobal = (name, value) =>
+    ObjectDefineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
+  const lazyGlobal = (name) => {
+    ObjectDefineProperty(global, name, {
+      get() {
+        const Wrapper = wrapperOf(name);
+        defineGlobal(name, Wrapper);
+        return Wrapper;
+      },
+      set(value) {
+        defineGlobal(name, value);
+      },
+      enumerable: false,
+      configurable: true,
+    });
+  };
+  lazyGlobal('ArrayBuffer');
+  for (const name of ObjectKeys(TypedArrayCtors)) lazyGlobal(name);
 
   // ---- strings ---------------------------------------------------------------
 
@@ -263,4 +349,13 @@ function installAllocationLimits(global, limits) {
       return FunctionPrototypeCall(intrinsic, s, NumberIsNaN(n) ? 0 : n, fillString);
     });
   }
+
+  /**
+   * For realm code, before it hands user code an object of `kind` (a typed
+   * array name, `ArrayBuffer` or `DataView`) that it made with an intrinsic:
+   * makes that kind's `constructor` lead to its wrapper.
+   */
+  return function exposeBuffer(kind) {
+    wrapperOf(kind === 'DataView' ? 'ArrayBuffer' : kind);
+  };
 }

@@ -14,9 +14,10 @@ function bootstrap(host, configJson, shared) {
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console']) {
     delete global[name];
   }
-  installErrorPolicy(global, bridge.stack);
+  // Returns the O(live realms) part of the policy, run on the first entry (error-policy.js).
+  const armErrors = installErrorPolicy(global, bridge.stack);
   // ArrayBuffers and a few string builtins: per-session bounds (allocation-limits.js).
-  installAllocationLimits(global, config.allocationLimits);
+  const exposeBuffer = installAllocationLimits(global, config.allocationLimits);
   // Node builds property descriptors for this realm's global object as plain
   // objects of this realm; an inherited `get`/`set`/`value` on Object.prototype
   // makes them invalid and V8 aborts the whole process (a fatal error, not an
@@ -30,13 +31,17 @@ function bootstrap(host, configJson, shared) {
     return inspector;
   };
   const getCodec = () => {
-    codec ??= createValueCodec();
+    codec ??= createValueCodecWith(exposeBuffer);
     return codec;
   };
   const renderOptions = { depth: config.inspectDepth };
   const encodeLimits = config.encodeLimits;
 
+  // Primitives that render and encode the same everywhere skip the full
+  // inspector and codec (the common `1 + 1` result).
   const render = (value) => {
+    if (typeof value === 'number') return ObjectIs(value, -0) ? '-0' : `${value}`;
+    if (typeof value === 'boolean' || value === null || value === undefined) return `${value}`;
     try {
       return getInspector().inspect(value, renderOptions);
     } catch {
@@ -44,6 +49,9 @@ function bootstrap(host, configJson, shared) {
     }
   };
   const encode = (value) => {
+    if (typeof value === 'boolean' || value === null || (NumberIsFinite(value) && !ObjectIs(value, -0))) {
+      return `${value}`;
+    }
     try {
       return getCodec().encode(value, encodeLimits);
     } catch {
@@ -82,11 +90,9 @@ function bootstrap(host, configJson, shared) {
   };
 
   const timers = createTimers(bridge, reportUncaught);
-  const consoleObject = createConsole(bridge.log, getInspector, bridge.now, config.maxLogLine);
 
   const define = (name, value) =>
     ObjectDefineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
-  define('console', consoleObject);
   for (const name of ObjectKeys(timers.globals)) define(name, timers.globals[name]);
 
   // Heavier globals are built on first use, so an idle session pays nothing.
@@ -107,12 +113,13 @@ function bootstrap(host, configJson, shared) {
       });
     }
   };
-  lazy(['TextEncoder', 'TextDecoder'], createTextCodecs);
+  lazy(['TextEncoder', 'TextDecoder'], () => createTextCodecs(exposeBuffer));
   lazy(['URL', 'URLSearchParams'], () => createUrlClasses(bridge));
   lazy(['structuredClone'], () => ({ structuredClone: createStructuredClone() }));
   lazy(['atob', 'btoa'], createLatin1Base64);
   lazy(['crypto'], () => ({ crypto: createCrypto(bridge) }));
   lazy(['performance'], () => ({ performance: { now: () => bridge.now(), timeOrigin: 0 } }));
+  lazy(['console'], () => ({ console: createConsole(bridge.log, getInspector, bridge.now, config.maxLogLine) }));
 
   // `db` and `sql`: Kysely runs in this realm, loaded on first use (the host
   // usually preloads it in its own timed entry when the input mentions them).
@@ -177,7 +184,10 @@ function bootstrap(host, configJson, shared) {
     });
   };
 
-  function run(seq, fn, isAsync) {
+  // Called by every input script (repl-transform.ts); the host says which eval is running.
+  function run(fn, isAsync) {
+    const seq = bridge.seq();
+    if (typeof seq !== 'number' || typeof fn !== 'function') return;
     let value;
     try {
       value = fn();
@@ -274,9 +284,16 @@ function bootstrap(host, configJson, shared) {
     if (expectingModule || modules.kysely === undefined) modules.kysely = module;
   }
 
+  // User code runs only inside `r` (every input script calls it first) and
+  // `p` (timers, host answers): each arms the realm before anything else.
+  const arming = (entry) =>
+    function (...args) {
+      armErrors();
+      return ReflectApply(entry, undefined, args);
+    };
   const api = ObjectFreeze({
-    r: run,
-    p: pump,
+    r: arming(run),
+    p: arming(pump),
     d: declare,
     k: makeConst,
     g: publish,

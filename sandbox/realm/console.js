@@ -112,8 +112,12 @@ function createConsole(emit, getInspector, now, maxLineLength) {
     },
     clear() {},
   };
+  // Built on first use of the global (bootstrap.js), inside a user entry: no
+  // for-of here, since user code may have replaced the array iterator.
   const console = ObjectCreate(ObjectPrototype);
-  for (const name of ObjectKeys(methods)) {
+  const names = ObjectKeys(methods);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
     ObjectDefineProperty(console, name, { value: methods[name], writable: true, enumerable: true, configurable: true });
   }
   return console;

@@ -20,6 +20,18 @@
 // the host realm, keeps the user's REPL frames only, and hands back a
 // string). So `throw new Error('x')` in a function reports where it was made;
 // errors V8 raises itself (`null.x`) carry no stack.
+//
+// Why `constructor` is repointed late: each intrinsic prototype's own
+// `constructor` must lead to the wrapper (errors V8 raises have the intrinsic
+// prototypes, and `e.constructor === TypeError` must hold). On Node 20 (V8
+// 11.3), writing or deleting a property named `constructor` on any object
+// that is some object's prototype walks the list of every live context in the
+// process (V8 checks whether the object is some realm's Array.prototype, for
+// its @@species protector): done at creation, it made creating the N-th realm
+// O(N). Those writes are done by `arm()` (returned), which bootstrap.js runs
+// at the start of the realm's first entry, before any user code: a realm that
+// is never entered never pays them. (Newer V8 looks at the object's own realm
+// only.)
 
 const ERROR_NAMES = [
   'Error',
@@ -68,6 +80,8 @@ function installErrorPolicy(global, captureFrames) {
   // The wrappers: same prototypes (instanceof and .constructor behave as
   // usual), and the wrapper of Error is the [[Prototype]] of the others.
   let ErrorWrapper;
+  /** [intrinsic prototype, wrapper] pairs whose `constructor` arm() repoints. */
+  const repoint = [];
   for (const name of ERROR_NAMES) {
     const Intrinsic = global[name];
     if (typeof Intrinsic !== 'function') continue;
@@ -83,7 +97,7 @@ function installErrorPolicy(global, captureFrames) {
       },
     }[name];
     ObjectDefineProperty(Wrapper, 'prototype', { value: Intrinsic.prototype, writable: false });
-    ObjectDefineProperty(Intrinsic.prototype, 'constructor', { value: Wrapper, writable: true, configurable: true });
+    ArrayPrototypePush(repoint, [Intrinsic.prototype, Wrapper]);
     ObjectDefineProperty(Wrapper, 'length', { value: Intrinsic.length });
     if (name === 'Error') {
       ErrorWrapper = Wrapper;
@@ -110,6 +124,18 @@ function installErrorPolicy(global, captureFrames) {
   // The global binding is locked too, so Node's formatter (which looks up
   // `globalThis.Error.prepareStackTrace`) can never land on user code.
   lock(global, 'Error', ErrorWrapper);
+
+  // Runs in the first entry, under its budget. Resumable: an entry stopped by
+  // its timeout part-way (before any user code ran) leaves the remaining
+  // writes to the next entry, which redoes at most the one interrupted.
+  let done = 0;
+  return function arm() {
+    while (done < repoint.length) {
+      const pair = repoint[done];
+      ObjectDefineProperty(pair[0], 'constructor', { value: pair[1], writable: true, configurable: true });
+      done++;
+    }
+  };
 }
 
 /** `Name: message`, read defensively (getters may throw; we are inside a timed entry). */

@@ -18,6 +18,7 @@ function createHostBridge(host) {
   const hostCall = host.call;
   const hostLoad = host.load;
   const hostStack = host.stack;
+  const hostSeq = host.seq;
 
   function safe(fn, a, b, c, d, e, f, g, h) {
     try {
@@ -42,5 +43,6 @@ function createHostBridge(host) {
     call: (op, payload) => safe(hostCall, op, payload),
     load: (name) => safe(hostLoad, name),
     stack: () => safe(hostStack),
+    seq: () => safe(hostSeq),
   });
 }

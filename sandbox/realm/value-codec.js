@@ -12,6 +12,13 @@
 // with one JSON.stringify, counting the UTF-8 size as it goes (maxBytes).
 
 function createValueCodec() {
+  return createValueCodecWith(undefined);
+}
+
+// `beforeBytes(kind)`, optional: called before a decoded typed array,
+// ArrayBuffer or DataView of `kind` is returned (a session realm makes that
+// kind's `constructor` lead to its counting wrapper, allocation-limits.js).
+function createValueCodecWith(beforeBytes) {
   const base64 = createBase64();
 
   const DEFAULT_LIMITS = ObjectFreeze({
@@ -104,8 +111,9 @@ function createValueCodec() {
       maxBytes: readLimit(limits, 'maxBytes'),
       used: 0,
       exhausted: false,
-      // Plain `{}`/`[]` mirrors are only safe while user code has put no setters or `toJSON` on their prototypes.
-      plainMirrors: prototypesArePristine(),
+      // Plain `{}`/`[]` mirrors are only safe while user code has put no setters or
+      // `toJSON` on their prototypes; checked on the first mirror (a primitive needs none).
+      plainMirrors: undefined,
       keyBytes: undefined,
       // Containers open on the current path (index = depth) and the step from each to its child.
       stack: [],
@@ -126,13 +134,18 @@ function createValueCodec() {
     return true;
   }
 
+  function plainMirrors(st) {
+    st.plainMirrors ??= prototypesArePristine();
+    return st.plainMirrors;
+  }
+
   function newObject(st) {
-    return st.plainMirrors ? {} : ObjectCreate(null);
+    return plainMirrors(st) ? {} : ObjectCreate(null);
   }
 
   function newArray(st) {
     const arr = [];
-    if (!st.plainMirrors) ObjectSetPrototypeOf(arr, null);
+    if (!plainMirrors(st)) ObjectSetPrototypeOf(arr, null);
     return arr;
   }
 
@@ -819,6 +832,7 @@ function createValueCodec() {
 
   function decBytes(tag) {
     const kind = stringField(tag, 'kind', 'bytes');
+    if (beforeBytes !== undefined) beforeBytes(kind);
     const bytes = base64.decode(stringField(tag, 'value', 'bytes'));
     if (kind === 'Uint8Array') return bytes;
     const buffer = TypedArrayPrototypeGetBuffer(bytes);

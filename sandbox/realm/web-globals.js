@@ -3,7 +3,10 @@
 // host must help (randomness, WHATWG URL parsing) only strings cross.
 // Each factory runs on first use of its global (see bootstrap.js).
 
-function createTextCodecs() {
+// `exposeBuffer` (allocation-limits.js): encode() hands out Uint8Arrays made
+// with the intrinsic constructor.
+function createTextCodecs(exposeBuffer) {
+  if (exposeBuffer !== undefined) exposeBuffer('Uint8Array');
   function utf8Encode(input) {
     const str = `${input}`;
     const out = [];
