@@ -3,7 +3,7 @@
  *
  *   npm run bench:executors [-- --quick] [--duration 5] [--connections 100] [--hold 10000]
  *                              [--rounds 2] [--dist] [--profile]
- *                              [--phases ipc,hop,throughput,latency,replace,hold]
+ *                              [--phases ipc,hop,throughput,cpu,latency,replace,hold]
  *
  * Phases:
  * - ipc: the hop alone — Node's IPC channel with `serialization: 'json'` vs
@@ -14,6 +14,8 @@
  *   `{"op":"eval","code":"1 + 1"}` against the gateway in-process
  *   (`executors: 0`), with 1 executor and with 2; evals/s, latency, and the
  *   CPU time per eval of the gateway process and of its executors;
+ * - cpu: the same with an eval whose own JavaScript (~0.2 ms) outweighs the
+ *   gateway's per-frame work: where executors add cores rather than a hop;
  * - hop: round trips at the engine interface (what a Session sees), in-process
  *   vs in an executor, for `interrupt` (answered at once: the hop alone) and
  *   for an eval of `1 + 1`;
@@ -192,7 +194,8 @@ async function server(): Promise<void> {
 
 // ---- role: client ----------------------------------------------------------------------
 
-const EVAL = (id: number) => `{"op":"eval","id":${id},"code":"1 + 1"}`;
+let evalCode = '1 + 1';
+const EVAL = (id: number) => JSON.stringify({ op: 'eval', id, code: evalCode });
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -236,6 +239,7 @@ async function client(): Promise<void> {
         // Open, prime, start the closed loops and warm up; the loops keep running after the reply.
         const url = String(command.url);
         const connections = Number(command.connections);
+        evalCode = String(command.code ?? '1 + 1');
         const clients = await Promise.all(Array.from({ length: connections }, () => open(url)));
         await Promise.all(clients.map((ws) => roundTrip(ws, ++nextId)));
         const state = {
@@ -455,6 +459,9 @@ async function hopBench(dist: boolean): Promise<string[][]> {
 
 // ---- main ------------------------------------------------------------------------------
 
+/** An eval whose own work (~0.2 ms of JavaScript) outweighs the gateway's per-frame work. */
+const CPU_CODE = '(() => { let s = 0; for (let i = 0; i < 2e5; i++) s += i % 7; return s })()';
+
 async function main(): Promise<void> {
   const quick = args.get('quick') === 'true';
   const durationMs = intArg(args, 'duration', quick ? 2 : 5) * 1000;
@@ -463,7 +470,7 @@ async function main(): Promise<void> {
   const hold = intArg(args, 'hold', quick ? 2000 : 10_000);
   const rounds = intArg(args, 'rounds', quick ? 1 : 2);
   const dist = args.get('dist') === 'true';
-  const phases = new Set((args.get('phases') ?? 'ipc,hop,throughput,latency,replace,hold').split(','));
+  const phases = new Set((args.get('phases') ?? 'ipc,hop,throughput,cpu,latency,replace,hold').split(','));
   const fingerprint = sourceFingerprint();
   const out: string[] = [];
   const say = (text: string) => {
@@ -493,10 +500,10 @@ async function main(): Promise<void> {
     ['2 executors', 2],
   ] as const;
 
-  const runLoad = async (count: number, conns: number) => {
+  const runLoad = async (count: number, conns: number, code: string) => {
     const serverPeer = new Peer('server', ['--executors', String(count), ...(dist ? ['--dist'] : [])]);
     const { url } = (await serverPeer.ready) as { url: string };
-    await client.ask({ op: 'start', url, connections: conns, warmupMs });
+    await client.ask({ op: 'start', url, connections: conns, warmupMs, code });
     // CPU is read around the measured window only (the client's loops keep running across it).
     const before = await serverPeer.ask({ op: 'usage' });
     const load = await client.ask({ op: 'measure', durationMs });
@@ -513,16 +520,17 @@ async function main(): Promise<void> {
     };
   };
 
-  for (const [phase, conns] of [
-    ['throughput', connections],
-    ['latency', 1],
+  for (const [phase, conns, code] of [
+    ['throughput', connections, '1 + 1'],
+    ['cpu', connections, CPU_CODE],
+    ['latency', 1, '1 + 1'],
   ] as const) {
     if (!phases.has(phase)) continue;
     const results = new Map<string, Array<Awaited<ReturnType<typeof runLoad>>>>();
     for (let r = 0; r < rounds; r++) {
       for (const [name, count] of modes) {
         const list = results.get(name) ?? [];
-        list.push(await runLoad(count, conns));
+        list.push(await runLoad(count, conns, code));
         results.set(name, list);
       }
     }
@@ -531,7 +539,7 @@ async function main(): Promise<void> {
     // Paired by round (the machine's load drifts between rounds): median of the per-round differences.
     const added = (list: ReadonlyArray<{ p50: number }>) =>
       median(list.map((x, round) => x.p50 - (inProcess[round]?.p50 ?? Number.NaN)));
-    say(`\n## ${conns} connection${conns === 1 ? '' : 's'}, closed loop of "1 + 1" (median of ${rounds} round(s))`);
+    say(`\n## ${conns} connection${conns === 1 ? '' : 's'}, closed loop of \`${code}\` (median of ${rounds} round(s))`);
     say(
       table(
         [

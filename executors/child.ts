@@ -4,6 +4,7 @@ import { DatabasePool } from '../db/pool';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
 import type { EngineDatabase } from '../sandbox/session-engine';
 import { SharedStateStore } from '../shared-state/store';
+import { MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorInit, ExecutorReport, FromExecutor, OpenInfo, TestResult, ToExecutor } from './protocol';
 import { runTestProbe } from './test-probes';
 import { AccountedEngine, UsageLedger } from './usage';
@@ -30,8 +31,13 @@ let heapLimit = 0;
 const ledger = new UsageLedger();
 const sessions = new Map<number, Hosted>();
 
-function send(message: FromExecutor): void {
+/** Messages of this turn, written together (message-batch.ts). */
+const out = new MessageBatcher<FromExecutor>((message) => {
   if (process.connected) process.send?.(message);
+});
+
+function send(message: FromExecutor): void {
+  out.push(message);
 }
 
 /** A message the gateway should not have sent: a bug on its side, reported on stderr. */
@@ -40,11 +46,10 @@ function complain(text: string): void {
 }
 
 process.on('message', (raw: unknown) => {
-  const message = raw as ToExecutor;
-  if (!Array.isArray(message)) {
-    complain('malformed message');
-    return;
-  }
+  if (!unbatch<ToExecutor>(raw, onMessage)) complain('malformed message');
+});
+
+function onMessage(message: ToExecutor): void {
   if (init === undefined) {
     if (message[0] !== 'init') {
       complain(`expected init, got ${String(message[0])}`);
@@ -81,7 +86,7 @@ process.on('message', (raw: unknown) => {
     default:
       complain(`unknown message ${String(message[0])}`);
   }
-});
+}
 
 // The gateway went away: nothing here outlives it.
 process.on('disconnect', () => process.exit(0));
@@ -92,6 +97,7 @@ function start(config: ExecutorInit): void {
     shared = config.sharedFile ? SharedStateStore.load(config.sharedFile) : undefined;
   } catch (error) {
     send(['fatal', `cannot load the shared state: ${(error as Error).message}`]);
+    out.flush();
     setImmediate(() => process.exit(1));
     return;
   }
@@ -201,5 +207,6 @@ function test(id: number, op: string): void {
 async function shutdown(): Promise<void> {
   await Promise.allSettled([...sessions.values()].map((hosted) => hosted.engine.close('executor shutting down')));
   await pool?.close();
+  out.flush();
   process.exit(0);
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { findPackageRoot } from '../sandbox/realm-source';
+import { type Batched, MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorOptions } from './options';
 import type { ExecutorInit, ExecutorReport, FromExecutor, TestResult, ToExecutor } from './protocol';
 import type { RemoteEngine } from './remote-engine';
@@ -98,6 +99,8 @@ export class ExecutorProcess {
   readonly #hooks: ExecutorProcessHooks;
   readonly #log: Logger;
   #queue: ToExecutor[] = [];
+  /** Messages of this turn, written together (message-batch.ts). */
+  readonly #out = new MessageBatcher<ToExecutor>((message) => this.#writeNow(message));
   #killReason: string | undefined;
   #stderrTail = '';
   #pingSeq = 0;
@@ -203,6 +206,10 @@ export class ExecutorProcess {
   }
 
   #write(message: ToExecutor): void {
+    this.#out.push(message);
+  }
+
+  #writeNow(message: Batched<ToExecutor>): void {
     if (!this.#child.connected) return;
     try {
       this.#child.send(message);
@@ -220,11 +227,10 @@ export class ExecutorProcess {
   #onMessage(raw: unknown): void {
     this.lastHeard = performance.now();
     this.#awaitingSince = undefined;
-    const message = raw as FromExecutor;
-    if (!Array.isArray(message)) {
-      this.kill('protocol error');
-      return;
-    }
+    if (!unbatch<FromExecutor>(raw, (message) => this.#onOne(message))) this.kill('protocol error');
+  }
+
+  #onOne(message: FromExecutor): void {
     switch (message[0]) {
       case 'out': {
         const engine = this.sessions.get(message[1]);

@@ -5,9 +5,10 @@ import type { SessionLimits } from '../sandbox/session-engine';
 /**
  * The messages between the gateway and an executor process, over Node's IPC
  * channel with JSON serialization (measured cheaper than `advanced` for the
- * small messages of the hot path: docs/benchmarks-executors.md). One IPC
- * message per engine message; engine messages travel as they are (a result's
- * `value` stays the JSON text the realm produced).
+ * small messages of the hot path: docs/benchmarks-executors.md). Engine
+ * messages travel as they are (a result's `value` stays the JSON text the
+ * realm produced); the messages of one turn share one channel write
+ * (`['batch', [...]]`, message-batch.ts).
  *
  * Each message is a short array whose first element says what it is.
  */
