@@ -85,6 +85,17 @@ describe('entries batched per turn', () => {
     expect((await pendingB).text).toBe('4');
   });
 
+  test('a long queue of entries lets the event loop run between batches', async () => {
+    const sessions = Array.from({ length: 30 }, () => openSession());
+    await Promise.all(sessions.map((s) => s.eval('1')));
+    let answered = 0;
+    const replies = sessions.map((s) => s.eval(`${spin(5)} 'done'`).then((r) => (answered++, r)));
+    // Without yielding, all 30 entries (~150 ms) would run before this timer.
+    const seenByTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(answered), 0));
+    expect(seenByTimer).toBeLessThan(30);
+    expect((await Promise.all(replies)).map((r) => r.text)).toEqual(sessions.map(() => "'done'"));
+  });
+
   test('deliveries (timers) of many sessions in one turn are batched too', async () => {
     const sessions = Array.from({ length: 10 }, () => openSession());
     await Promise.all(sessions.map((s) => s.eval('1')));
