@@ -89,7 +89,11 @@ describe('entries batched per turn', () => {
     const sessions = Array.from({ length: 30 }, () => openSession());
     await Promise.all(sessions.map((s) => s.eval('1')));
     let answered = 0;
-    const replies = sessions.map((s) => s.eval(`${spin(5)} 'done'`).then((r) => (answered++, r)));
+    const replies = sessions.map(async (s) => {
+      const reply = await s.eval(`${spin(5)} 'done'`);
+      answered++;
+      return reply;
+    });
     // Without yielding, all 30 entries (~150 ms) would run before this timer.
     const seenByTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(answered), 0));
     expect(seenByTimer).toBeLessThan(30);
