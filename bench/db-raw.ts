@@ -3,60 +3,31 @@
  * gateway opens its own (db/pool.ts), so the baseline differs from a vmgate
  * session only by what vmgate adds.
  *
- * `db/pool.ts` does not export its `connectionOptions`, and this benchmark may
- * not change product code, so `rawConnectionOptions` is a copy of it: keep the
- * two in step. `sessionSetupSql` is the statement `DatabasePool` runs on every
- * new connection (`autocommit = 0`, UTC, the server-side statement timeout).
+ * `rawConnectionOptions` and `sessionSetupSql` are db/pool.ts's own (the
+ * statement `DatabasePool` runs on every new connection: `autocommit = 0`,
+ * UTC, the server-side statement timeout).
  */
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { parseDatabaseUrl } from '../db/database-url';
-import { DEFAULT_DATABASE_OPTIONS, type ServerFlavor } from '../db/pool';
+import {
+  connectionOptions,
+  DEFAULT_DATABASE_OPTIONS,
+  sessionSetupSql as poolSessionSetupSql,
+  type ServerFlavor,
+} from '../db/pool';
 
-/** Copy of db/pool.ts `connectionOptions` (not exported there). */
+/** The gateway's own connection options (db/pool.ts) for `url`. */
 export function rawConnectionOptions(url: string): mysql.ConnectionOptions {
-  const target = parseDatabaseUrl(url);
-  return {
-    ...(target.socketPath ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
-    user: target.user,
-    ...(target.password !== undefined ? { password: target.password } : {}),
-    ...(target.database !== undefined ? { database: target.database } : {}),
-    ...(target.ssl ? { ssl: {} } : {}),
-    connectTimeout: 5_000,
-    timezone: 'Z',
-    dateStrings: false,
-    decimalNumbers: false,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    maxPreparedStatements: 16,
-    // db/pool.ts sets this only in processes without code generation (executors); not this one.
-    disableEval: false,
-    typeCast(field, next) {
-      if (field.type === 'LONGLONG') {
-        const text = field.string();
-        if (text === null) return null;
-        const n = Number(text);
-        return Number.isSafeInteger(n) ? n : BigInt(text);
-      }
-      return next();
-    },
-  };
+  return connectionOptions(parseDatabaseUrl(url));
 }
 
-/** What `DatabasePool` runs first on each connection (db/pool.ts `#sessionSetup`). */
+/** What `DatabasePool` runs first on each connection. */
 export function sessionSetupSql(
   flavor: ServerFlavor,
   statementTimeoutMs = DEFAULT_DATABASE_OPTIONS.statementTimeoutMs,
-) {
-  const settings = ['autocommit = 0', "time_zone = '+00:00'"];
-  if (statementTimeoutMs > 0) {
-    settings.push(
-      flavor === 'mariadb'
-        ? `max_statement_time = ${statementTimeoutMs / 1000}`
-        : `max_execution_time = ${Math.round(statementTimeoutMs)}`,
-    );
-  }
-  return `SET SESSION ${settings.join(', ')}`;
+): string {
+  return poolSessionSetupSql(flavor, statementTimeoutMs);
 }
 
 export async function detectFlavor(url: string): Promise<ServerFlavor> {

@@ -152,15 +152,23 @@ export class DatabasePool {
   }
 
   #sessionSetup(connection: { _isMariaDB?: boolean }): string {
-    // UTC, so TIMESTAMP columns and JS dates agree whatever the server's zone.
-    const settings = ['autocommit = 0', "time_zone = '+00:00'"];
-    const ms = this.options.statementTimeoutMs;
-    if (ms > 0) {
-      const mariadb = connection._isMariaDB ?? this.#flavor === 'mariadb';
-      settings.push(mariadb ? `max_statement_time = ${ms / 1000}` : `max_execution_time = ${Math.round(ms)}`);
-    }
-    return `SET SESSION ${settings.join(', ')}`;
+    const mariadb = connection._isMariaDB ?? this.#flavor === 'mariadb';
+    return sessionSetupSql(mariadb ? 'mariadb' : 'mysql', this.options.statementTimeoutMs);
   }
+}
+
+/** What runs first on every new connection: no autocommit, UTC, the server-side statement timeout. */
+export function sessionSetupSql(flavor: ServerFlavor, statementTimeoutMs: number): string {
+  // UTC, so TIMESTAMP columns and JS dates agree whatever the server's zone.
+  const settings = ['autocommit = 0', "time_zone = '+00:00'"];
+  if (statementTimeoutMs > 0) {
+    settings.push(
+      flavor === 'mariadb'
+        ? `max_statement_time = ${statementTimeoutMs / 1000}`
+        : `max_execution_time = ${Math.round(statementTimeoutMs)}`,
+    );
+  }
+  return `SET SESSION ${settings.join(', ')}`;
 }
 
 /** False in a process started with `--disallow-code-generation-from-strings` (an executor). */
@@ -172,7 +180,8 @@ const CODE_GENERATION_ALLOWED = (() => {
   }
 })();
 
-function connectionOptions(target: ConnectionTarget): mysql.ConnectionOptions {
+/** How every connection of the gateway is opened (also the benchmarks' raw baseline). */
+export function connectionOptions(target: ConnectionTarget): mysql.ConnectionOptions {
   return {
     ...(target.socketPath ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
     user: target.user,
