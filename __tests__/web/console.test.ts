@@ -11,11 +11,12 @@ import { RemoteBrowser } from './remote-browser';
 /**
  * The web console end to end, in a real headless Chromium (Debian's
  * `chromium`, driven by playwright-core in a child process: see
- * browser-driver.js; `.ci/run` installs chromium). The gateway runs here.
+ * browser-driver.js; `npm test` installs chromium: bin/system-deps.sh). The gateway runs here.
  */
 
 const CHROMIUM = process.env.VMGATE_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(__dirname, '__screenshots__');
+// Fresh screenshots go to an ignored folder; docs/images/ keeps the published copies.
+const SCREENSHOTS = path.join(__dirname, '..', '..', '.vmgate', 'screenshots');
 
 // Each test takes a few seconds on an idle machine; the margin is for busy CI machines.
 jest.setTimeout(60_000);
