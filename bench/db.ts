@@ -194,7 +194,7 @@ function expectResult(message: EngineOutput): EvalStats {
 }
 
 /**
- * The design's floor for delivering anything into a realm (DESIGN.md §6): a
+ * The design's floor for delivering anything into a realm (docs/design.md §6): a
  * null-prototype `afterEvaluate` context with codegen off, and one tiny
  * precompiled script run with a `timeout`.
  */

@@ -3,7 +3,7 @@ import { buildSync } from 'esbuild';
 import { findPackageRoot } from '../sandbox/realm-source';
 
 /**
- * Kysely runs inside each session realm (DESIGN.md §1: a library that builds
+ * Kysely runs inside each session realm (docs/design.md §1: a library that builds
  * queries must not live where it could reach the host). It is bundled once per
  * process — only the MySQL dialect's parts, minified — and compiled once as a
  * `vm.Script`; a realm runs it on first use of `db`, so an idle session pays

@@ -6,7 +6,7 @@ import type { ExecutorProcess } from './executor';
 /**
  * A session engine that lives in an executor process, seen from the gateway:
  * the same message-shaped interface as the in-process SessionEngine
- * (DESIGN.md §4). Each input becomes one IPC message, each output arrives as
+ * (docs/design.md §4). Each input becomes one IPC message, each output arrives as
  * one. It keeps what the gateway must know without asking the executor:
  * which requests are still unanswered (so none is left without a terminal
  * frame if the executor dies, and so the watchdog knows how long the

@@ -17,7 +17,7 @@ import { bannerText, helpText, parseTextFrame, renderEngineOutput, renderStats }
 
 export type SessionMode = 'json' | 'text';
 
-/** The message-shaped engine interface (DESIGN.md §4): in-process today, an executor later. */
+/** The message-shaped engine interface (docs/design.md §4): in-process today, an executor later. */
 export interface EngineHandle {
   send(input: EngineInput): void;
   close(reason: string): Promise<void>;

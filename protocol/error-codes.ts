@@ -1,5 +1,5 @@
 /**
- * Stable error codes of the wire contract (DESIGN.md §2). Clients switch on
+ * Stable error codes of the wire contract (docs/design.md §2). Clients switch on
  * these strings; never rename one. `docs/protocol.md` lists their meanings.
  */
 export const ERROR_CODES = [

@@ -1,7 +1,7 @@
 import type { ErrorCode } from './error-codes';
 
 /**
- * The JSON-mode wire contract (subprotocol `vmgate.v1`, DESIGN.md §2).
+ * The JSON-mode wire contract (subprotocol `vmgate.v1`, docs/design.md §2).
  * Shared by the gateway, the tests, the clients and the web console; no
  * runtime dependencies.
  */

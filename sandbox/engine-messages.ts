@@ -2,7 +2,7 @@ import type { ErrorCode } from '../protocol/error-codes';
 
 /**
  * The message-shaped interface between the gateway and a session engine
- * (DESIGN.md §4). Every field is structured-clone and JSON safe, so the same
+ * (docs/design.md §4). Every field is structured-clone and JSON safe, so the same
  * messages can cross a thread or process boundary unchanged.
  *
  * `ref` is chosen by the sender of a request and echoed by every message

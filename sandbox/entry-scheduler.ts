@@ -5,7 +5,7 @@ import vm from 'node:vm';
  * Timed entries into session realms, batched per turn of the event loop.
  *
  * Every entry into a realm runs under a timeout, and node:vm's timeout starts
- * a watchdog thread per call (~50 µs here, DESIGN.md §6): more than the work
+ * a watchdog thread per call (~50 µs here, docs/design.md §6): more than the work
  * of a small eval. Entries requested during one turn (frames from many
  * sockets, database answers for many sessions) therefore run together under
  * ONE watchdog: a timed `runInContext` of a trivial script in a private

@@ -7,7 +7,7 @@ import { buildRealmFunctionSource } from './realm-source';
 
 /**
  * One session realm: a fresh `node:vm` context built under every rule of
- * DESIGN.md §1, plus the host half of its bridge. This class owns the
+ * docs/design.md §1, plus the host half of its bridge. This class owns the
  * context and the Node timers armed for it; `dispose()` is its one close path.
  *
  * Every entry into the realm after bootstrap runs under a timeout: its own
@@ -131,7 +131,7 @@ export class Realm {
     this.#maxTimers = options.maxTimers;
     this.#modules = options.modules ?? {};
     // A null-prototype object: a plain `{}` would be a host object whose
-    // constructor chain reaches the host `Function` (DESIGN.md §1 rule 4).
+    // constructor chain reaches the host `Function` (docs/design.md §1 rule 4).
     this.#context = vm.createContext(Object.create(null), {
       name: 'vmgate session',
       codeGeneration: { strings: false, wasm: false },

@@ -3,7 +3,7 @@ import * as walk from 'acorn-walk';
 import { errors, type VmgateError } from '../protocol/error-codes';
 
 /**
- * Turns one console input into a script with REPL semantics (DESIGN.md §3):
+ * Turns one console input into a script with REPL semantics (docs/design.md §3):
  *
  * - every top-level declaration (`var`, `let`, `const`, `function`, `class`)
  *   becomes a property of the realm's global object, so bindings persist

@@ -16,7 +16,7 @@ import { Realm, type RealmSettlement } from './realm';
  * A session's engine: its realm, its queue of evals (run one at a time, in
  * order), their CPU budgets, and the output they produce. It knows nothing of
  * sockets: requests come in through `send()` and everything goes out through
- * `emit`, as messages (DESIGN.md §4).
+ * `emit`, as messages (docs/design.md §4).
  */
 
 export interface SessionLimits {

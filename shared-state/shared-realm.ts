@@ -3,7 +3,7 @@ import { types } from 'node:util';
 import vm from 'node:vm';
 
 /**
- * The realm that owns one version of the shared state (DESIGN.md §1 rule 5).
+ * The realm that owns one version of the shared state (docs/design.md §1 rule 5).
  *
  * Every shared value is built inside its own `node:vm` realm and never in the
  * host: JSON is parsed by the realm's own `JSON.parse`, modules are evaluated

@@ -1,7 +1,7 @@
 import { openSession, type TestSession } from '../helpers/engine';
 
 /**
- * The escape suite (DESIGN.md §1). Each attack tries to get hold of an object
+ * The escape suite (docs/design.md §1). Each attack tries to get hold of an object
  * of the host realm; `isForeign(x)` in the realm says whether `x` belongs to
  * another realm (its prototype chain does not end at this realm's
  * Object.prototype), and `tryHost(x)` tries the classic constructor-chain

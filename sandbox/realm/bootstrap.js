@@ -9,7 +9,7 @@ function bootstrap(host, configJson, shared) {
   const config = JSONParse(configJson);
   const bridge = createHostBridge(host);
 
-  // DESIGN.md §1 rule 4. FinalizationRegistry callbacks would run as host
+  // docs/design.md §1 rule 4. FinalizationRegistry callbacks would run as host
   // tasks, outside any timed entry. V8's own `console` goes to the inspector.
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console']) {
     delete global[name];
@@ -59,7 +59,7 @@ function bootstrap(host, configJson, shared) {
     }
   };
 
-  // `Uncaught <Name>: <message>` for errors (as DESIGN.md §2 and the Node
+  // `Uncaught <Name>: <message>` for errors (as docs/design.md §2 and the Node
   // REPL print them), `Uncaught <rendering>` for any other thrown value.
   const describeThrown = (error) => {
     if (isErrorLike(error)) {

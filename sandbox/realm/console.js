@@ -1,5 +1,5 @@
 // Realm-side source. The `console` a user expects, formatted inside the realm
-// (DESIGN.md §1 rule 6) and streamed to the host one line at a time.
+// (docs/design.md §1 rule 6) and streamed to the host one line at a time.
 
 function createConsole(emit, getInspector, now, maxLineLength) {
   const counts = new SafeMap();

@@ -1,6 +1,6 @@
 // Realm-side source. `db`: a Kysely instance living inside the session realm,
 // whose driver talks to the host only in strings — SQL text and encoded
-// parameters out, encoded rows back (DESIGN.md §1 rule 1). The host runs the
+// parameters out, encoded rows back (docs/design.md §1 rule 1). The host runs the
 // statements on the session's own connection and transaction.
 //
 // The session is always inside a (lazily opened) transaction, so Kysely's

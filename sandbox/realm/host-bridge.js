@@ -2,7 +2,7 @@
 //
 // Host functions arrive once, as arguments of the bootstrap function, and are
 // kept in this closure: no object that user code can reach ever holds one
-// (DESIGN.md §1 rule 2). Every call passes and returns primitives only. A call
+// (docs/design.md §1 rule 2). Every call passes and returns primitives only. A call
 // is wrapped so that whatever it throws (the host promises never to, but a
 // stack overflow on entry to a host function creates a *host* RangeError)
 // is swallowed here and never reaches user code.

@@ -1,5 +1,5 @@
 // Realm-side source. setTimeout & co. The host arms one Node timer per realm
-// timer; when it fires the host enters the realm (a timed entry, DESIGN.md
+// timer; when it fires the host enters the realm (a timed entry, docs/design.md
 // §1 rule 3) and `fire(id)` runs the callback here. Timers die with the
 // session: the host owns the Node timers and clears them all on dispose.
 
