@@ -5,7 +5,7 @@ import { findPackageRoot } from '../sandbox/realm-source';
 /**
  * Kysely runs inside each session realm (docs/design.md §1: a library that builds
  * queries must not live where it could reach the host). It is bundled once per
- * process — only the MySQL dialect's parts, minified — and compiled once as a
+ * process — only the MySQL dialect's parts, without whitespace — and compiled once as a
  * `vm.Script`; a realm runs it on first use of `db`, so an idle session pays
  * nothing for it. The script hands the module to the realm's bootstrap
  * (`__vmgate.m`) instead of defining a global.
@@ -37,7 +37,10 @@ export function kyselyBundle(): string {
     platform: 'neutral',
     mainFields: ['module', 'main'],
     target: 'es2022',
-    minify: true,
+    // Not `minify`: renamed identifiers would show users `rr {…}` instead of
+    // `InsertResult {…}`. Kept names cost nothing at run time (unlike `keepNames`).
+    minifyWhitespace: true,
+    minifySyntax: true,
     write: false,
     legalComments: 'none',
   });
