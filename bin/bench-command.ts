@@ -7,16 +7,22 @@ import {
   type LoadScript,
   loadScriptFile,
   normalizeUrl,
+  parseThreshold,
   runLoad,
 } from '../clients/load';
 
 /**
  * `vmgate bench <url>`: the load tool (clients/load/, docs/clients.md "Load
  * tool"). The summary goes to stdout (`--json`: only the JSON), progress to
- * stderr. Exit code 0 when it ran, 1 when no session could be opened (the
- * gateway was unreachable or refused every one), the setup failed in every
- * session, or a flag or the script file is bad.
+ * stderr. Exit code 0 when it ran and every `--threshold` held; 99 when a
+ * threshold was crossed (k6's convention); 1 when no session could be opened
+ * (the gateway was unreachable or refused every one), the setup failed in
+ * every session, every measured eval failed, or a flag or the script file is
+ * bad.
  */
+
+/** Exit code of a run whose thresholds were crossed (as k6). */
+export const THRESHOLDS_CROSSED = 99;
 
 const DEFAULT_CODE = '1 + 1';
 
@@ -34,6 +40,7 @@ interface BenchFlags {
   openTimeoutMs: number;
   json?: boolean;
   quiet?: boolean;
+  threshold: string[];
 }
 
 const positiveInt = (flag: string) => (value: string) => {
@@ -48,6 +55,15 @@ const seconds = (flag: string, allowZero: boolean) => (value: string) => {
     throw new InvalidArgumentError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds`);
   }
   return n;
+};
+
+const threshold = (value: string, previous: string[]) => {
+  try {
+    parseThreshold(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return [...previous, value];
 };
 
 const positiveNumber = (flag: string) => (value: string) => {
@@ -93,6 +109,14 @@ export function benchCommand(): Command {
       new Option('--open-timeout-ms <ms>', 'limit from connect to hello')
         .default(10_000)
         .argParser(positiveInt('--open-timeout-ms')),
+    )
+    .addOption(
+      new Option(
+        '-t, --threshold <expr>',
+        'pass/fail criterion, repeatable: p95<50, p(99)<=200, avg<10, errors<1%, errors==0, throughput>1000, open_p95<100; exit 99 when one is crossed',
+      )
+        .default([], 'none')
+        .argParser(threshold),
     )
     .option('--json', 'print the summary as JSON on stdout (and nothing else there)')
     .option('-q, --quiet', 'no progress on stderr')
@@ -148,6 +172,7 @@ async function bench(rawUrl: string, flags: BenchFlags): Promise<number> {
     // On a terminal the line is redrawn often; in a log, one line every 5 s.
     progressIntervalMs: tty ? 250 : 5_000,
     signal: controller.signal,
+    thresholds: flags.threshold,
   };
   let summary: Awaited<ReturnType<typeof runLoad>>;
   try {
@@ -162,5 +187,6 @@ async function bench(rawUrl: string, flags: BenchFlags): Promise<number> {
   } else {
     process.stdout.write(`${formatSummary(summary)}\n`);
   }
-  return summary.problem ? 1 : 0;
+  if (summary.problem) return 1;
+  return summary.passed ? 0 : THRESHOLDS_CROSSED;
 }

@@ -5,11 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import {
+  formatSummary,
   LatencyHistogram,
   type LoadProgress,
   type LoadSummary,
   normalizeUrl,
   parsePlainScript,
+  parseThreshold,
   redactUrl,
   runLoad,
 } from '../../clients/load';
@@ -168,7 +170,8 @@ describe('vmgate bench (the command)', () => {
     );
     const unused = await closedPort();
     const sometimesThrows = 'globalThis.n = (globalThis.n ?? 0) + 1; if (n % 3 === 0) throw new Error("boom " + n); n';
-    const [basic, file, module, unreachable] = await Promise.all([
+    const gate = ['--sessions', '2', '--duration', '1', '--code', '1 + 1'];
+    const [basic, file, module, unreachable, held, crossed, allFail] = await Promise.all([
       bench([open.url, '--sessions', '3', '--warmup', '1', '--duration', '1.5', '--json', '--code', sometimesThrows]),
       // through the proxy that times the session opens: 3 sessions at 2 per second
       bench([
@@ -184,8 +187,12 @@ describe('vmgate bench (the command)', () => {
         },
       ),
       bench([`ws://127.0.0.1:${unused}`, '--sessions', '2', '--duration', '10', '--json']),
+      // thresholds for CI: generous ones hold, impossible ones are crossed
+      bench([open.url, ...gate, '-q', '--json', '-t', 'p95<60000', '-t', 'errors==0', '-t', 'throughput>0']),
+      bench([open.url, ...gate, '-q', '-t', 'p(99)<0.000001', '-t', 'errors<1%', '-t', 'open_p95<60000']),
+      bench([open.url, '--sessions', '2', '--duration', '1', '-q', '--json', '--code', 'throw new Error("always")']),
     ]);
-    Object.assign(runs, { basic, file, module, unreachable });
+    Object.assign(runs, { basic, file, module, unreachable, held, crossed, allFail });
   }, 120_000);
 
   afterAll(async () => {
@@ -277,7 +284,7 @@ describe('vmgate bench (the command)', () => {
     expect(run.stdout).toMatch(/^evals +[1-9][\d ]* · [1-9][\d ]* ok · 0 errors$/m); // the example's checks all pass
     expect(run.stdout).toMatch(/^errors +none$/m);
     expect(run.stdout).toMatch(/^sessions +2 opened of 2 attempts/m);
-    expect(run.stdout).toMatch(/^latency +p50 [\d.]+ · p90 [\d.]+ · p99 [\d.]+ · max [\d.]+ ms$/m);
+    expect(run.stdout).toMatch(/^latency +p50 [\d.]+ · p90 [\d.]+ · p95 [\d.]+ · p99 [\d.]+ · max [\d.]+ ms$/m);
     expect(run.stdout).not.toMatch(/bench-secret|problem/);
   });
 
@@ -292,6 +299,50 @@ describe('vmgate bench (the command)', () => {
     expect(summary.evals.perSec).toBeNull();
     expect(summary.latencyMs).toMatchObject({ count: 0, p50: null });
     expect(run.stderr).toMatch(/vmgate: could not open any session/);
+    // Nothing connected: no claim that the load tool was the bottleneck.
+    expect(formatSummary(summary)).not.toMatch(/busy/);
+  });
+
+  test('--threshold: every one held → exit 0, verdicts in the JSON', () => {
+    const run = runs.held!;
+    expect(run.code).toBe(0);
+    const summary = summaryOf(run);
+    expect(summary.passed).toBe(true);
+    expect(summary.thresholds).toEqual([
+      { expression: 'p95<60000', actual: expect.any(Number), ok: true },
+      { expression: 'errors==0', actual: 0, ok: true },
+      { expression: 'throughput>0', actual: expect.any(Number), ok: true },
+    ]);
+    expect(summary.latencyMs.p95).toEqual(expect.any(Number));
+  });
+
+  test('--threshold: one crossed → exit 99, named in the summary', () => {
+    const run = runs.crossed!;
+    expect(run.code).toBe(99);
+    expect(run.stdout).toMatch(/^thresholds +1 of 3 crossed$/m);
+    expect(run.stdout).toMatch(/^ {2}FAIL p\(99\)<0\.000001 +actual [\d.]+$/m);
+    expect(run.stdout).toMatch(/^ {2}ok {3}errors<1% +actual 0\.000$/m);
+    expect(run.stdout).toMatch(/^ {2}ok {3}open_p95<60000 /m);
+  });
+
+  test('every measured eval failing is a failed run (exit 1), not a result', () => {
+    const run = runs.allFail!;
+    expect(run.code).toBe(1);
+    const summary = summaryOf(run);
+    expect(summary.problem).toMatch(/^every measured eval failed: UNCAUGHT ×\d+/);
+    expect(summary.passed).toBe(false);
+  });
+});
+
+describe('thresholds (parsing)', () => {
+  test('k6-style and short forms parse; mistakes are named', () => {
+    expect(parseThreshold('p(95) < 200')).toMatchObject({ metric: 'p(95)', operator: '<', limit: 200 });
+    expect(parseThreshold('errors<1%')).toMatchObject({ metric: 'errors', percent: true, limit: 1 });
+    expect(parseThreshold('avg<=10')).toMatchObject({ metric: 'avg', operator: '<=' });
+    expect(() => parseThreshold('p95 < fast')).toThrow(/expected <metric><op><number>/);
+    expect(() => parseThreshold('latency<5')).toThrow(/unknown metric "latency"/);
+    expect(() => parseThreshold('p95<5%')).toThrow(/only errors takes a percentage/);
+    expect(() => parseThreshold('p(150)<5')).toThrow(/percentile must be in/);
   });
 });
 

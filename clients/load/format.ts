@@ -17,7 +17,7 @@ function int(value: number): string {
 
 function latency(summary: LatencySummary): string {
   if (summary.count === 0) return '—';
-  return `p50 ${num(summary.p50)} · p90 ${num(summary.p90)} · p99 ${num(summary.p99)} · max ${num(summary.max)} ms`;
+  return `p50 ${num(summary.p50)} · p90 ${num(summary.p90)} · p95 ${num(summary.p95)} · p99 ${num(summary.p99)} · max ${num(summary.max)} ms`;
 }
 
 function counts(map: Readonly<Record<string, number>>): string {
@@ -75,8 +75,19 @@ export function formatSummary(summary: LoadSummary): string {
   row('session open', latency(summary.sessionOpenMs));
   if (config.warmupS > 0) row('warm-up', `${int(summary.warmup.evals)} evals, ${int(summary.warmup.errors)} errors`);
   row('client CPU', `${num(summary.client.cpuPct, 0)}% of one core`);
-  if (summary.client.cpuPct >= 90) {
+  // Only a run that reached the gateway can have measured the client instead of it.
+  if (summary.client.cpuPct >= 90 && sessions.opened > 0) {
     lines.push('             the load tool was busy: the figures may measure it, not the gateway');
+  }
+  if (summary.thresholds.length > 0) {
+    lines.push('');
+    const failed = summary.thresholds.filter((verdict) => !verdict.ok).length;
+    lines.push(
+      failed === 0 ? 'thresholds   all held' : `thresholds   ${failed} of ${summary.thresholds.length} crossed`,
+    );
+    for (const verdict of summary.thresholds) {
+      lines.push(`  ${verdict.ok ? 'ok  ' : 'FAIL'} ${verdict.expression.padEnd(20)} actual ${num(verdict.actual, 3)}`);
+    }
   }
   if (summary.problem) {
     lines.push('');

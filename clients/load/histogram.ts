@@ -16,6 +16,7 @@ export interface LatencySummary {
   readonly mean: number | null;
   readonly p50: number | null;
   readonly p90: number | null;
+  readonly p95: number | null;
   readonly p99: number | null;
   readonly max: number | null;
 }
@@ -63,6 +64,7 @@ export class LatencyHistogram {
       mean: empty ? null : round(this.#sum / this.#count),
       p50: round(this.percentile(50)),
       p90: round(this.percentile(90)),
+      p95: round(this.percentile(95)),
       p99: round(this.percentile(99)),
       max: empty ? null : round(this.#max),
     };
@@ -70,6 +72,6 @@ export class LatencyHistogram {
 }
 
 /** Three decimals (µs resolution) keep the JSON summary readable. */
-function round(value: number | null): number | null {
+export function round(value: number | null): number | null {
   return value === null ? null : Math.round(value * 1000) / 1000;
 }

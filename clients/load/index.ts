@@ -29,3 +29,4 @@ export {
   type SetupSource,
   validateScript,
 } from './script';
+export { parseThreshold, type Threshold, ThresholdError, type ThresholdVerdict } from './thresholds';

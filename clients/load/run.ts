@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { decodeValue } from '../../protocol/value-codec';
 import { type EvalOutcome, LoadConnection, type Opening } from './connection';
-import { LatencyHistogram, type LatencySummary } from './histogram';
+import { LatencyHistogram, type LatencySummary, round } from './histogram';
 import { type EvalContext, type LoadScript, type SessionContext, validateScript } from './script';
+import { judge, parseThreshold, type Threshold, type ThresholdVerdict } from './thresholds';
 
 /**
  * The load run: `sessions` slots, each holding one gateway session in a
@@ -44,6 +45,8 @@ export interface LoadOptions extends LoadScript {
   readonly progressIntervalMs?: number;
   /** Aborting ends the run early; the summary covers what ran. */
   readonly signal?: AbortSignal;
+  /** Pass/fail criteria, e.g. `p95<50`, `errors<1%` (clients/load/thresholds.ts); judged in the summary. */
+  readonly thresholds?: readonly string[];
 }
 
 export interface LoadHooks {
@@ -126,6 +129,10 @@ export interface LoadSummary {
   readonly warmup: { readonly evals: number; readonly errors: number };
   /** CPU the load tool itself used, % of one core: near 100 means the client was the bottleneck. */
   readonly client: { readonly cpuPct: number };
+  /** One verdict per threshold given, in order. */
+  readonly thresholds: readonly ThresholdVerdict[];
+  /** No problem and every threshold held: what `vmgate bench` exits 0 for. */
+  readonly passed: boolean;
 }
 
 const DEFAULTS = { sessions: 10, durationS: 10, warmupS: 0, openTimeoutMs: 10_000, progressIntervalMs: 1_000 };
@@ -197,6 +204,7 @@ class LoadRun {
   readonly #openTimeoutMs: number;
   readonly #options: LoadOptions;
   readonly #hooks: LoadHooks;
+  readonly #thresholds: readonly Threshold[];
 
   // clock (performance.now() ms)
   #start = 0;
@@ -257,6 +265,7 @@ class LoadRun {
     checkNumber('progressIntervalMs', options.progressIntervalMs, true, 10, 3_600_000);
     this.#options = options;
     this.#hooks = hooks;
+    this.#thresholds = (options.thresholds ?? []).map(parseThreshold);
     this.#url = normalizeUrl(options.url);
     this.#script = validateScript({ setup: options.setup, code: options.code, check: options.check });
     this.#sessions = options.sessions ?? DEFAULTS.sessions;
@@ -584,7 +593,7 @@ class LoadRun {
     const perSec = (count: number) =>
       windowS > 0 && this.#measuring && this.#opened > 0 ? round3(count / windowS) : null;
     const elapsedMs = end - this.#start;
-    return {
+    const summary: Omit<LoadSummary, 'thresholds' | 'passed'> = {
       url: redactUrl(this.#url),
       config: {
         sessions: this.#sessions,
@@ -626,6 +635,11 @@ class LoadRun {
       warmup: { evals: this.#warmupEvals, errors: this.#warmupErrors },
       client: { cpuPct: elapsedMs > 0 ? Math.round((cpuMs / elapsedMs) * 1000) / 10 : 0 },
     };
+    const thresholds = judge(this.#thresholds, { ...summary, thresholds: [], passed: false }, (which, p) =>
+      round((which === 'open' ? this.#openMs : measured).percentile(p)),
+    );
+    const passed = summary.problem === null && thresholds.every((verdict) => verdict.ok);
+    return { ...summary, thresholds, passed };
   }
 
   #problem(): string | null {
@@ -644,6 +658,7 @@ class LoadRun {
     if (this.#setupFailed === this.#opened && this.#ok + this.#errorCount === 0) {
       return `the setup failed in every session: ${counts(this.#setupErrors)}`;
     }
+    if (this.#ok === 0 && this.#errorCount > 0) return `every measured eval failed: ${counts(this.#errors)}`;
     return null;
   }
 }
