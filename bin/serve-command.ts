@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
 import { DEFAULT_EXECUTOR_OPTIONS, defaultExecutorCount } from '../executors/options';
 import { type DatabaseConfig, DEFAULT_GATEWAY_LIMITS, databaseDefaults, type GatewayOptions } from '../gateway/config';
 import type { Gateway, StartOptions } from '../gateway/server';
 import { findPackageRoot } from '../sandbox/realm-source';
 import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
+import { serveBanner } from './serve-banner';
 
 /**
  * `vmgate serve`: flags, environment variables (named beside each flag in
@@ -70,6 +72,12 @@ export function serveCommand(): Command {
     .option('--jwt-audience <aud>', 'required JWT audience')
     .option('--allow-origin <origin...>', 'browser origins allowed to connect (default: same origin)')
     .addOption(new Option('--audit-log <file>', 'append one JSON line per eval to this file').env('VMGATE_AUDIT_LOG'))
+    .addOption(
+      new Option('--log-format <format>', 'logs as JSON lines, or pretty for people (auto: pretty on a terminal)')
+        .choices(['auto', 'pretty', 'json'])
+        .default('auto')
+        .env('VMGATE_LOG_FORMAT'),
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -308,7 +316,31 @@ export function optionsFromFlags(flags: Flags): StartOptions {
 async function serve(command: Command): Promise<Gateway> {
   // Loaded here, not at the top: `vmgate connect` and `vmgate bench` should not pay for the gateway.
   const { startGateway } = await import('../gateway/server');
-  return startGateway(optionsFromFlags(resolveFlags(command)));
+  const flags = resolveFlags(command);
+  const options = optionsFromFlags(flags);
+  const tty = process.stdout.isTTY === true;
+  const pretty = flags.logFormat === 'pretty' || (flags.logFormat !== 'json' && tty);
+  const gateway = await startGateway({ ...options, logger: await createLogger(String(flags.logLevel), pretty) });
+  if (tty) process.stdout.write(`\n${serveBanner({ gateway, cwd: process.cwd() })}\n`);
+  return gateway;
+}
+
+/** JSON lines for machines; on a terminal, pino-pretty as a plain stream (no worker thread beside the realms). */
+async function createLogger(level: string, pretty: boolean): Promise<Logger> {
+  const { default: pino } = await import('pino');
+  const options = { level, base: { service: 'vmgate' } };
+  if (!pretty) return pino(options);
+  const { default: pinoPretty } = await import('pino-pretty');
+  return pino(
+    options,
+    pinoPretty({
+      sync: true,
+      colorize: process.stdout.isTTY === true,
+      ignore: 'pid,hostname,service',
+      translateTime: 'SYS:HH:MM:ss',
+      singleLine: true,
+    }),
+  );
 }
 
 function installSignals(gateway: Gateway): void {

@@ -31,6 +31,10 @@ export interface Gateway {
   readonly sessions: ReadonlySet<Session>;
   readonly shared: SharedStateStore | undefined;
   readonly database: GatewayDatabase;
+  /** Executor processes hosting the sessions (0: sessions run in this process). */
+  readonly executors: number;
+  /** Whether a token or JWT is needed to open a session. */
+  readonly authRequired: boolean;
   /** Loads the shared state file again: new sessions get the new version. */
   reloadShared(): string | undefined;
   /** Graceful shutdown: refuse new sessions, close open ones with 1001, wait up to the deadline. */
@@ -71,6 +75,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       `refusing to listen on ${options.host} without authentication: set a token (--token-file / VMGATE_TOKENS) or JWT key, or pass --insecure`,
     );
   }
+  // A port in use is found before the database and the executors start (seconds, and their logs).
+  if (options.port !== 0) await listen(createServer(), options.port, options.host, true);
   const shared = options.sharedFile ? SharedStateStore.load(options.sharedFile) : undefined;
   const audit = options.auditLog ? await AuditLog.open(options.auditLog) : undefined;
   const database = await openDatabase(options.database, log);
@@ -369,6 +375,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     sessions,
     shared,
     database,
+    executors: engines.status().executors?.total ?? 0,
+    authRequired: auth.required,
     reloadShared() {
       if (!shared) return undefined;
       const next = shared.reload();
@@ -416,7 +424,8 @@ function resumeTokenFor(gatewayId: string | undefined): string {
   return gatewayId ? `${gatewayId}.${secret}` : secret;
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+/** Listens, or fails with a GatewayStartError; with `probe`, closes again at once (a check that the port is free). */
+function listen(server: Server, port: number, host: string, probe = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -428,7 +437,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     };
     const onListening = () => {
       server.off('error', onError);
-      resolve();
+      if (probe) server.close(() => resolve());
+      else resolve();
     };
     server.once('error', onError);
     server.once('listening', onListening);

@@ -200,6 +200,8 @@ describe('the vmgate command', () => {
       }).catch((e) => e);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`vmgate: port ${port} on 127.0.0.1 is already in use`);
+      // Found before the database and the executors start: none of their log lines.
+      expect(result.stdout).not.toMatch(/database|executor/);
     } finally {
       blocker.close();
     }
