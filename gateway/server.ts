@@ -231,6 +231,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         user: identity.user,
         address,
         limits: options.limits,
+        evalTimeouts: { defaultMs: options.session.defaultTimeoutMs, maxMs: options.session.maxTimeoutMs },
         metrics,
         log,
         audit,

@@ -6,7 +6,14 @@ import { AuditLog } from './audit-log';
 import type { GatewayLimits } from './config';
 import { formatEngineOutput, formatError, parseClientFrame } from './json-mode';
 import type { GatewayMetrics } from './metrics';
-import { bannerText, helpText, parseTextFrame, renderEngineOutput, renderStats } from './text-mode';
+import {
+  applyTimeoutCommand,
+  bannerText,
+  helpText,
+  parseTextFrame,
+  renderEngineOutput,
+  renderStats,
+} from './text-mode';
 
 /**
  * One WebSocket connection = one session. This object owns the socket's side
@@ -44,6 +51,8 @@ export interface SessionContext {
   readonly user: string | null;
   readonly address: string;
   readonly limits: GatewayLimits;
+  /** Eval budgets: the default when a client names none, and the most a client may ask for. */
+  readonly evalTimeouts: { readonly defaultMs: number; readonly maxMs: number };
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly audit: AuditLog | undefined;
@@ -100,6 +109,8 @@ export class Session {
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
   #lastStats: EvalStats | undefined;
+  /** The budget set with `.timeout` in text mode (JSON mode names one per eval). */
+  #textTimeoutMs: number | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(ctx: SessionContext) {
@@ -310,10 +321,23 @@ export class Session {
   #onTextFrame(text: string): void {
     const command = parseTextFrame(text);
     switch (command.kind) {
-      case 'eval':
+      case 'eval': {
         if (command.code.trim() === '') return;
-        this.#dispatch({ type: 'eval', ref: 0, code: command.code }, null, command.code);
+        const budget = this.#textTimeoutMs !== undefined ? { timeoutMs: this.#textTimeoutMs } : {};
+        this.#dispatch({ type: 'eval', ref: 0, code: command.code, ...budget }, null, command.code);
         return;
+      }
+      case 'timeout': {
+        const limits = this.#ctx.evalTimeouts;
+        const { reply, timeoutMs } = applyTimeoutCommand(
+          command.value,
+          this.#textTimeoutMs ?? limits.defaultMs,
+          limits,
+        );
+        if (timeoutMs !== undefined) this.#textTimeoutMs = timeoutMs;
+        this.#send(reply);
+        return;
+      }
       case 'help':
         this.#send(helpText());
         return;

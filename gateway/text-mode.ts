@@ -13,6 +13,8 @@ export type TextCommand =
   | { readonly kind: 'interrupt' }
   | { readonly kind: 'stats' }
   | { readonly kind: 'help' }
+  /** `.timeout` shows the budget of this session's evals; `.timeout <ms>` sets it. */
+  | { readonly kind: 'timeout'; readonly value: string | undefined }
   | { readonly kind: 'unknown'; readonly name: string };
 
 const COMMANDS: Readonly<Record<string, TextCommand['kind']>> = {
@@ -25,6 +27,9 @@ const COMMANDS: Readonly<Record<string, TextCommand['kind']>> = {
 
 export function parseTextFrame(text: string): TextCommand {
   const trimmed = text.trim();
+  // The one command with an argument (`.timeout 30000` is not JavaScript either).
+  const timeout = /^\.timeout(?:\s+(\S+))?$/i.exec(trimmed);
+  if (timeout) return { kind: 'timeout', value: timeout[1] };
   // A dot command is a single word; `.5 + 1` is code.
   if (/^\.[a-z]+$/i.test(trimmed)) {
     const kind = COMMANDS[trimmed.toLowerCase()];
@@ -44,6 +49,7 @@ export function helpText(): string {
     '  .rollback    roll back the open transaction',
     '  .interrupt   stop the running evaluation',
     '  .stats       where the last evaluation spent its time',
+    "  .timeout [ms] show or set this session's evaluation time budget",
     '  .help        this text',
   ].join('\n');
 }
@@ -75,4 +81,27 @@ export function renderEngineOutput(message: EngineOutput): string | undefined {
 export function renderStats(stats: EvalStats | undefined): string {
   if (!stats) return 'no evaluation has finished yet';
   return `${stats.ms} ms total, ${stats.cpuMs} ms JavaScript, ${stats.dbMs} ms database (${stats.queries} ${stats.queries === 1 ? 'query' : 'queries'})`;
+}
+
+/**
+ * `.timeout [ms]`: the reply, and the new budget when one was set. A budget
+ * above the server's maximum is lowered to it (and the reply says so).
+ */
+export function applyTimeoutCommand(
+  value: string | undefined,
+  current: number,
+  limits: { readonly defaultMs: number; readonly maxMs: number },
+): { readonly reply: string; readonly timeoutMs?: number } {
+  if (value === undefined) {
+    return {
+      reply: `evaluations may run ${current} ms (server default ${limits.defaultMs} ms, maximum ${limits.maxMs} ms)`,
+    };
+  }
+  const ms = value.toLowerCase() === 'default' ? limits.defaultMs : Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) {
+    return { reply: `.timeout takes a whole number of milliseconds (1 to ${limits.maxMs}) or "default"` };
+  }
+  const timeoutMs = Math.min(ms, limits.maxMs);
+  const capped = timeoutMs < ms ? ` (the server's maximum; ${ms} ms asked)` : '';
+  return { reply: `evaluations may now run ${timeoutMs} ms${capped}`, timeoutMs };
 }

@@ -42,6 +42,22 @@ describe('text mode (no subprotocol, as wscat connects)', () => {
     expect(await client.line('.5 + 1')).toBe('1.5');
   });
 
+  test('.timeout shows and sets the budget of later evals, up to the server maximum', async () => {
+    const gateway = await startTestGateway({ session: { defaultTimeoutMs: 100, maxTimeoutMs: 400 } });
+    const client = await connect(gateway, { json: false });
+    await client.next();
+    expect(await client.line('.timeout')).toBe('evaluations may run 100 ms (server default 100 ms, maximum 400 ms)');
+    // Longer than the default, well within the new budget.
+    expect(await client.line('.timeout 300')).toBe('evaluations may now run 300 ms');
+    expect(await client.line('const t0 = Date.now(); while (Date.now() - t0 < 150) {} "done"')).toBe("'done'");
+    expect(await client.line('.timeout 99999')).toBe(
+      "evaluations may now run 400 ms (the server's maximum; 99999 ms asked)",
+    );
+    expect(await client.line('while (true) {}')).toBe('Error [TIMEOUT]: evaluation exceeded its time budget of 400 ms');
+    expect(await client.line('.timeout soon')).toMatch(/^\.timeout takes a whole number of milliseconds/);
+    expect(await client.line('.timeout default')).toBe('evaluations may now run 100 ms');
+  });
+
   test('the real wscat CLI, in text mode and in JSON mode', async () => {
     const gateway = await startTestGateway();
     const text = await run(
