@@ -232,28 +232,44 @@ export class Session {
     });
     // ws emits 'error' only for protocol violations (a frame over the limit,
     // invalid UTF-8...): the session ends, it does not wait to be resumed.
+    // ws has already sent its close frame by then, with the status code and
+    // no reason: give that frame a reason a person can read.
     let violation: string | undefined;
+    const wsClose = socket.close.bind(socket);
+    socket.close = (code?: number, reason?: string | Buffer) =>
+      wsClose(code, reason ?? (code === CLOSE_CODES.tooBig ? this.#tooBigReason(socket) : undefined));
     socket.on('close', (code) => {
       if (this.#socket !== socket) return;
       if (violation !== undefined) {
-        void this.close(violation);
+        void this.close(violation, code);
         return;
       }
       // A client that says goodbye (1000, or a close frame without a code:
-      // 1005) ends its session; a frame over the limit (1009) is a violation;
-      // any other drop (1006, a browser's 1001 on reload) detaches a
-      // resumable one.
-      const ends = code === CLOSE_CODES.normal || code === CLOSE_CODES.noStatus || code === CLOSE_CODES.tooBig;
+      // 1005) ends its session; any other drop (1006, a browser's 1001 on
+      // reload) detaches a resumable one.
+      const ends = code === CLOSE_CODES.normal || code === CLOSE_CODES.noStatus;
       if (this.#ctx.resume && this.#state === 'open' && !ends) {
         this.#detach();
         return;
       }
-      void this.close(code === CLOSE_CODES.tooBig ? 'frame too large' : 'disconnected');
+      void this.close('disconnected');
     });
     socket.on('error', (error: Error & { code?: string }) => {
-      violation = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame too large' : 'protocol violation';
-      if (this.#socket === socket && !this.#ctx.resume) void this.close('socket error');
+      const tooBig = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      violation = tooBig ? this.#tooBigReason(socket) : `protocol violation: ${error.message}`;
+      // The status ws closed with: 1009 too big, 1007 invalid UTF-8, 1002 any other violation.
+      const code = tooBig ? CLOSE_CODES.tooBig : error.code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
+      if (this.#socket === socket && !this.#ctx.resume) void this.close(violation, code);
     });
+  }
+
+  /** The reason of a 1009 close: the frame's size (ws knows it from the header) and the limit. */
+  #tooBigReason(socket: WebSocket): string {
+    const size = (socket as unknown as { _receiver?: { _payloadLength?: unknown } })._receiver?._payloadLength;
+    const limit = this.#ctx.limits.maxFrameBytes;
+    return typeof size === 'number' && size > limit
+      ? `frame too large (${size} bytes; the limit is ${limit})`
+      : `frame too large (the limit is ${limit} bytes)`;
   }
 
   /** The socket is gone but the session lives on for the grace period, buffering its frames. */

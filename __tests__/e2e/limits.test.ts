@@ -2,15 +2,24 @@ import type { Socket } from 'node:net';
 import { connect, startTestGateway, upgradeStatus } from '../helpers/gateway';
 
 describe('limits', () => {
-  test('a frame above the size limit closes the session with 1009', async () => {
-    const gateway = await startTestGateway({ limits: { maxFrameBytes: 1024 } });
-    const client = await connect(gateway);
-    await client.next();
-    client.send({ op: 'eval', code: `"${'x'.repeat(2048)}"` });
-    expect((await client.closed).code).toBe(1009);
-    for (let i = 0; i < 100 && gateway.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(gateway.sessions.size).toBe(0);
-  });
+  test.each([
+    ['JSON', true],
+    ['text', false],
+  ])(
+    'a frame above the size limit closes the session (%s mode) with 1009 and a readable reason',
+    async (_mode, json) => {
+      const gateway = await startTestGateway({ limits: { maxFrameBytes: 1024 } });
+      const client = await connect(gateway, { json });
+      await client.next();
+      client.ws.send(`"${'x'.repeat(2048)}"`);
+      expect(await client.closed).toEqual({ code: 1009, reason: 'frame too large (2050 bytes; the limit is 1024)' });
+      for (let i = 0; i < 100 && gateway.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(gateway.sessions.size).toBe(0);
+      // Counted under its real reason, not as a socket error.
+      const counted = await gateway.metrics.registry.getSingleMetricAsString('vmgate_sessions_closed_total');
+      expect(counted).toContain('vmgate_sessions_closed_total{reason="frame_too_large"} 1');
+    },
+  );
 
   test('sessions in total and per address are refused at the upgrade (503 / 429)', async () => {
     const total = await startTestGateway({ limits: { maxSessions: 2 } });
