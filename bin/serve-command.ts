@@ -4,7 +4,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
 import { DEFAULT_EXECUTOR_OPTIONS, defaultExecutorCount } from '../executors/options';
-import { type DatabaseConfig, DEFAULT_GATEWAY_LIMITS, databaseDefaults, type GatewayOptions } from '../gateway/config';
+import {
+  type AuthOptions,
+  type DatabaseConfig,
+  DEFAULT_CLOCK_TOLERANCE_SEC,
+  DEFAULT_GATEWAY_LIMITS,
+  databaseDefaults,
+  type GatewayOptions,
+  type JwtOptions,
+} from '../gateway/config';
 import type { Gateway, StartOptions } from '../gateway/server';
 import { findPackageRoot } from '../sandbox/realm-source';
 import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
@@ -70,8 +78,29 @@ export function serveCommand(): Command {
     .option('--jwks-file <file>', 'verify RS256 JWTs with the keys of this JWKS file')
     .option('--jwt-issuer <iss>', 'required JWT issuer')
     .option('--jwt-audience <aud>', 'required JWT audience')
+    .option('--jwt-allow-no-exp', 'accept JWTs without an exp claim (they never expire; default: refused)')
+    .option(
+      '--jwt-clock-tolerance-s <n>',
+      `clock skew allowed on JWT exp, nbf and iat, in seconds (default ${DEFAULT_CLOCK_TOLERANCE_SEC})`,
+      int('--jwt-clock-tolerance-s'),
+    )
     .option('--allow-origin <origin...>', 'browser origins allowed to connect (default: same origin)')
-    .addOption(new Option('--audit-log <file>', 'append one JSON line per eval to this file').env('VMGATE_AUDIT_LOG'))
+    .addOption(
+      new Option(
+        '--trust-proxy <list>',
+        'comma-separated proxy addresses or CIDRs whose forwarding header names the client (default: none)',
+      ).env('VMGATE_TRUST_PROXY'),
+    )
+    .addOption(
+      new Option('--trust-proxy-header <name>', 'the header those proxies set')
+        .choices(['x-forwarded-for', 'forwarded'])
+        .default('x-forwarded-for'),
+    )
+    .addOption(
+      new Option('--audit-log <file>', 'append one JSON line per eval, commit and rollback to this file').env(
+        'VMGATE_AUDIT_LOG',
+      ),
+    )
     .addOption(
       new Option('--log-format <format>', 'logs as JSON lines, or pretty for people (auto: pretty on a terminal)')
         .choices(['auto', 'pretty', 'json'])
@@ -234,25 +263,13 @@ function resolveFlags(command: Command): Flags {
 
 export function optionsFromFlags(flags: Flags): StartOptions {
   const read = (file: unknown) => (typeof file === 'string' ? readFileSync(file, 'utf8') : undefined);
-  const tokens = [
-    ...(typeof flags.tokens === 'string' ? flags.tokens.split(',') : []),
-    ...(read(flags.tokenFile)?.split('\n') ?? []),
-  ]
-    .map((t) => t.trim())
-    .filter((t) => t !== '' && !t.startsWith('#'));
-  const jwtSecret = flags.jwtSecret as string | undefined;
-  const publicKeyPem = read(flags.jwtPublicKey);
-  const jwks = read(flags.jwksFile);
-  const jwt =
-    jwtSecret || publicKeyPem || jwks
-      ? {
-          ...(jwtSecret ? { secret: jwtSecret } : {}),
-          ...(publicKeyPem ? { publicKeyPem } : {}),
-          ...(jwks ? { jwks } : {}),
-          ...(flags.jwtIssuer ? { issuer: String(flags.jwtIssuer) } : {}),
-          ...(flags.jwtAudience ? { audience: String(flags.jwtAudience) } : {}),
-        }
-      : undefined;
+  // A source that is set at all (even to an empty string) must yield a usable
+  // credential: gateway/auth.ts refuses to start otherwise.
+  const auth: AuthOptions = {
+    ...(typeof flags.tokens === 'string' ? { tokens: flags.tokens.split(',') } : {}),
+    ...(typeof flags.tokenFile === 'string' ? { tokenFile: flags.tokenFile } : {}),
+    jwt: jwtOptions(flags, read),
+  };
   const pick = <K extends string>(entries: Record<K, unknown>) =>
     Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined)) as Partial<Record<K, number>>;
   const dbTuning: Omit<DatabaseOptions, 'url'> = {
@@ -280,8 +297,16 @@ export function optionsFromFlags(flags: Flags): StartOptions {
     port: Number(flags.port),
     sharedFile: flags.shared === false ? undefined : (flags.shared as string),
     insecure: Boolean(flags.insecure),
-    auth: { tokens, jwt },
+    auth,
     allowOrigins: (flags.allowOrigin as string[] | undefined) ?? [],
+    trustProxy:
+      typeof flags.trustProxy === 'string'
+        ? flags.trustProxy
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : [],
+    trustProxyHeader: flags.trustProxyHeader === 'forwarded' ? 'forwarded' : 'x-forwarded-for',
     auditLog: flags.auditLog as string | undefined,
     logLevel: String(flags.logLevel),
     ...(flags.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: Number(flags.shutdownTimeoutMs) } : {}),
@@ -310,6 +335,32 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       maxQueuedEvals: flags.maxQueuedEvals,
       maxOutputBytesPerEval: flags.maxOutputBytes,
     }) as Partial<GatewayOptions['session']>,
+  };
+}
+
+const JWT_FLAGS = [
+  'jwtSecret',
+  'jwtPublicKey',
+  'jwksFile',
+  'jwtIssuer',
+  'jwtAudience',
+  'jwtAllowNoExp',
+  'jwtClockToleranceS',
+] as const;
+
+/** JWT settings when any JWT flag is given (a setting without a key is then a startup error). */
+function jwtOptions(flags: Flags, read: (file: unknown) => string | undefined): JwtOptions | undefined {
+  if (JWT_FLAGS.every((name) => flags[name] === undefined)) return undefined;
+  const publicKeyPem = read(flags.jwtPublicKey);
+  const jwks = read(flags.jwksFile);
+  return {
+    ...(typeof flags.jwtSecret === 'string' ? { secret: flags.jwtSecret } : {}),
+    ...(publicKeyPem !== undefined ? { publicKeyPem } : {}),
+    ...(jwks !== undefined ? { jwks } : {}),
+    ...(flags.jwtIssuer ? { issuer: String(flags.jwtIssuer) } : {}),
+    ...(flags.jwtAudience ? { audience: String(flags.jwtAudience) } : {}),
+    ...(flags.jwtAllowNoExp === true ? { allowNoExp: true } : {}),
+    ...(flags.jwtClockToleranceS !== undefined ? { clockToleranceSec: Number(flags.jwtClockToleranceS) } : {}),
   };
 }
 

@@ -29,8 +29,10 @@ export function buildProgram(): Command {
 if (require.main === module) {
   buildProgram()
     .parseAsync(process.argv)
-    .catch((error: Error) => {
-      process.stderr.write(`vmgate: ${error.message}\n`);
+    .catch((error: Error & { code?: unknown }) => {
+      // A refusal to start names its stable code (docs/operations.md), for scripts.
+      const code = error.name === 'GatewayStartError' && typeof error.code === 'string' ? ` [${error.code}]` : '';
+      process.stderr.write(`vmgate: ${error.message}${code}\n`);
       process.exit(1);
     });
 }

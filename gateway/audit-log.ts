@@ -2,18 +2,35 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 
 /**
- * "Who ran what": one JSON line per eval, for operators of a shared console.
- * The code itself is never written, only its size and hash.
+ * "Who ran what, and what did they commit": one JSON line per eval and per
+ * end of a transaction, for operators of a shared console. The code itself
+ * is never written, only its size and hash.
  */
-export interface AuditEntry {
+interface AuditBase {
   readonly session: string;
   readonly user: string | null;
+  /** The client's address (behind a trusted proxy: the forwarded one). */
   readonly address: string;
+  /** `ok`, or the error code. */
+  readonly outcome: string;
+}
+
+export interface EvalAuditEntry extends AuditBase {
+  readonly op: 'eval';
   readonly codeBytes: number;
   readonly codeSha256: string;
-  readonly outcome: string;
   readonly ms: number;
 }
+
+/** `implicit-commit`: a statement that commits by itself (DDL), once the engine reports it. */
+export type TransactionOp = 'commit' | 'rollback' | 'implicit-commit';
+
+export interface TransactionAuditEntry extends AuditBase {
+  readonly op: TransactionOp;
+  readonly ms?: number;
+}
+
+export type AuditEntry = EvalAuditEntry | TransactionAuditEntry;
 
 export class AuditLog {
   readonly #stream: WriteStream;

@@ -15,6 +15,13 @@ export interface GatewayOptions {
   readonly auth: AuthOptions;
   /** Allowed `Origin` values; empty → same origin (and clients that send none). */
   readonly allowOrigins: readonly string[];
+  /**
+   * Peers (addresses or CIDRs) whose forwarding header names the client's
+   * address; empty → every client is the TCP peer (gateway/client-address.ts).
+   */
+  readonly trustProxy: readonly string[];
+  /** The header those peers set: `X-Forwarded-For` or RFC 7239 `Forwarded`. */
+  readonly trustProxyHeader: ForwardedHeader;
   readonly auditLog: string | undefined;
   readonly logLevel: string;
   /** How long shutdown waits for sessions to close before it cuts them off. */
@@ -57,9 +64,16 @@ export interface GatewayLimits {
   readonly resumeBufferBytes: number;
 }
 
+export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
+
 export interface AuthOptions {
-  /** Static bearer tokens. */
-  readonly tokens: readonly string[];
+  /**
+   * Static bearer tokens. Given at all (even empty), they must hold at least
+   * one usable token: an empty list never means "no authentication".
+   */
+  readonly tokens?: readonly string[] | undefined;
+  /** A file of static tokens, one per line (`#` comments, blank lines ignored); the same rule. */
+  readonly tokenFile?: string | undefined;
   readonly jwt: JwtOptions | undefined;
 }
 
@@ -72,7 +86,14 @@ export interface JwtOptions {
   readonly jwks?: string;
   readonly issuer?: string;
   readonly audience?: string;
+  /** Accept tokens without `exp` (they never expire). Default false: refused. */
+  readonly allowNoExp?: boolean;
+  /** Clock skew allowed on `exp`, `nbf` and `iat`, in seconds (default 30). */
+  readonly clockToleranceSec?: number;
 }
+
+/** Clock skew allowed on JWT `exp`, `nbf` and `iat` unless configured. */
+export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
 
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   maxFrameBytes: 1024 * 1024,
@@ -96,6 +117,8 @@ export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): 
     sharedFile: undefined,
     insecure: false,
     allowOrigins: [],
+    trustProxy: [],
+    trustProxyHeader: 'x-forwarded-for',
     auditLog: undefined,
     logLevel: 'info',
     shutdownTimeoutMs: 10_000,
@@ -103,7 +126,7 @@ export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): 
     ...overrides,
     limits: { ...DEFAULT_GATEWAY_LIMITS, ...overrides.limits },
     session: { ...DEFAULT_SESSION_LIMITS, ...overrides.session },
-    auth: { tokens: [], jwt: undefined, ...overrides.auth },
+    auth: { jwt: undefined, ...overrides.auth },
   };
 }
 

@@ -11,10 +11,12 @@ import { SharedStateStore } from '../shared-state/store';
 import { createWebConsole } from '../web/serve-web';
 import { AuditLog } from './audit-log';
 import { createAuthenticator, originAllowed } from './auth';
+import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
 import { type GatewayDatabase, openDatabase } from './database';
 import { GatewayMetrics } from './metrics';
 import { Session, type SessionMode } from './session';
+import { GatewayStartError } from './start-error';
 import { VERSION } from './version';
 
 /**
@@ -48,14 +50,7 @@ export interface StartOptions extends Partial<Omit<GatewayOptions, 'limits' | 's
   readonly logger?: Logger;
 }
 
-export class GatewayStartError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'GatewayStartError';
-    this.code = code;
-  }
-}
+export { GatewayStartError };
 
 type GatewayState = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -69,6 +64,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     );
   }
   const auth = await createAuthenticator(options.auth);
+  const clientAddress = clientAddressResolver(options.trustProxy, options.trustProxyHeader);
   if (!isLoopback(options.host) && !auth.required && !options.insecure) {
     throw new GatewayStartError(
       'INSECURE_BIND',
@@ -177,9 +173,10 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
 
   async function handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    const address = clientAddress(request);
     const refuse = (status: number, reason: string) => {
       metrics.upgradesRefused.inc({ status: String(status) });
-      log.info({ address: request.socket.remoteAddress, status, reason }, 'upgrade refused');
+      log.info({ address, status, reason }, 'upgrade refused');
       rejectUpgrade(socket, status, reason);
     };
     if (state !== 'running') return refuse(503, 'server is shutting down');
@@ -189,9 +186,16 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     const resumeToken = query.get('resume');
     if (resumeToken !== null) {
-      return resumeUpgrade(request, socket, head, resumeToken, Number(query.get('last') ?? 0), identity.user);
+      return resumeUpgrade(
+        request,
+        socket,
+        head,
+        resumeToken,
+        Number(query.get('last') ?? 0),
+        identity.principal,
+        address,
+      );
     }
-    const address = request.socket.remoteAddress ?? 'unknown';
     if (sessions.size >= options.limits.maxSessions) return refuse(503, 'too many sessions');
     if ((perAddress.get(address) ?? 0) >= options.limits.maxSessionsPerAddress) {
       return refuse(429, 'too many sessions from this address');
@@ -229,6 +233,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         socket: ws,
         resume,
         user: identity.user,
+        principal: identity.principal,
         address,
         limits: options.limits,
         evalTimeouts: { defaultMs: options.session.defaultTimeoutMs, maxMs: options.session.maxTimeoutMs },
@@ -267,9 +272,11 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         onClosed: (closed, reason) => {
           sessions.delete(closed);
           uncount();
-          if (resume) {
-            resumable.delete(resume.token);
-            if (reason.startsWith('session ended:')) rememberEnded(resume.token, reason);
+          // The token now current: it changes at every resume.
+          const token = closed.resumeToken;
+          if (token !== undefined) {
+            resumable.delete(token);
+            if (reason.startsWith('session ended:')) rememberEnded(token, reason);
           }
           metrics.sessionsClosed.inc({ reason: reasonLabel(reason) });
           metrics.sessionsOpen.set(sessions.size);
@@ -293,12 +300,13 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     head: Buffer,
     token: string,
     last: number,
-    user: string | null,
+    principal: string,
+    address: string,
   ): void {
     wss.handleUpgrade(request, socket, head, (ws) => {
       const refuseResume = (code: number, reason: string) => {
         metrics.upgradesRefused.inc({ status: String(code) });
-        log.info({ address: request.socket.remoteAddress, code, reason }, 'resume refused');
+        log.info({ address, code, reason }, 'resume refused');
         ws.close(code, reason);
       };
       if (state !== 'running') return ws.close(CLOSE_CODES.goingAway, 'server is shutting down');
@@ -309,10 +317,15 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       if (ended !== undefined) return refuseResume(CLOSE_CODES.resumeGone, ended);
       const session = resumable.get(token);
       if (!session) return refuseResume(CLOSE_CODES.resumeNotFound, 'no such session');
-      if (session.user !== user)
+      if (session.principal !== principal) {
         return refuseResume(CLOSE_CODES.resumeForbidden, 'the session belongs to another user');
-      const refusal = session.resume(ws, Number.isSafeInteger(last) && last >= 0 ? last : 0);
-      if (refusal) refuseResume(refusal.code, refusal.reason);
+      }
+      // Every resume gets a fresh token, sent in `resumed`; the one just used stops working.
+      const next = resumeTokenFor(options.gatewayId);
+      const refusal = session.resume(ws, Number.isSafeInteger(last) && last >= 0 ? last : 0, next, address);
+      if (refusal) return refuseResume(refusal.code, refusal.reason);
+      resumable.delete(token);
+      resumable.set(next, session);
     });
   }
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
 import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
-import { AuditLog } from './audit-log';
+import { AuditLog, type TransactionOp } from './audit-log';
 import type { GatewayLimits } from './config';
 import { formatEngineOutput, formatError, parseClientFrame } from './json-mode';
 import type { GatewayMetrics } from './metrics';
@@ -35,6 +35,7 @@ export interface EngineHandle {
 
 /** Resuming after a dropped socket (JSON mode): see docs/protocol.md. */
 export interface ResumeOptions {
+  /** The first token (hello); every resume replaces it. */
   readonly token: string;
   /** How long a detached session waits for its client. */
   readonly graceMs: number;
@@ -49,6 +50,9 @@ export interface SessionContext {
   /** Undefined when the session cannot resume (text mode, or resuming is off). */
   readonly resume: ResumeOptions | undefined;
   readonly user: string | null;
+  /** What a resume must authenticate as (gateway/auth.ts); never shown. */
+  readonly principal: string;
+  /** The client's address (gateway/client-address.ts). */
   readonly address: string;
   readonly limits: GatewayLimits;
   /** Eval budgets: the default when a client names none, and the most a client may ask for. */
@@ -66,7 +70,7 @@ export interface SessionContext {
 
 interface Pending {
   readonly id: RequestId | null;
-  readonly kind: 'eval' | 'other';
+  readonly kind: EngineInput['type'];
   readonly started: number;
   readonly codeBytes: number;
   readonly codeSha256: string | undefined;
@@ -87,12 +91,15 @@ export class Session {
   readonly id: string;
   readonly mode: SessionMode;
   readonly user: string | null;
-  readonly address: string;
+  readonly principal: string;
   readonly openedAt = Date.now();
   /** Heartbeat: set on every pong, cleared on every ping. */
   alive = true;
   readonly #ctx: SessionContext;
   #socket: WebSocket | undefined;
+  /** The client's address on the current (or last) connection. */
+  #address: string;
+  #resumeToken: string | undefined;
   readonly #engine: EngineHandle;
   /** Sequence number of the last numbered frame (JSON mode). */
   #seq = 0;
@@ -118,7 +125,9 @@ export class Session {
     this.id = ctx.id;
     this.mode = ctx.mode;
     this.user = ctx.user;
-    this.address = ctx.address;
+    this.principal = ctx.principal;
+    this.#address = ctx.address;
+    this.#resumeToken = ctx.resume?.token;
     this.#engine = ctx.createEngine((message) => this.#onEngineOutput(message));
     this.#attach(ctx.socket);
 
@@ -140,9 +149,13 @@ export class Session {
     return this.#state;
   }
 
-  /** The token a client presents to resume this session, if it can. */
+  /** The token a client presents to resume this session, if it can (it changes at every resume). */
   get resumeToken(): string | undefined {
-    return this.#ctx.resume?.token;
+    return this.#resumeToken;
+  }
+
+  get address(): string {
+    return this.#address;
   }
 
   /** Sequence number of the last frame sent (or buffered). */
@@ -153,9 +166,10 @@ export class Session {
   /**
    * A client comes back after a drop with the last `seq` it saw: the session
    * takes the new socket and replays every frame after `lastSeq`, in order,
-   * exactly once. Returns why it refuses, or undefined when resumed.
+   * exactly once. `nextToken` replaces the token just used (sent in
+   * `resumed`). Returns why it refuses, or undefined when resumed.
    */
-  resume(socket: WebSocket, lastSeq: number): ResumeRefusal | undefined {
+  resume(socket: WebSocket, lastSeq: number, nextToken: string, address: string): ResumeRefusal | undefined {
     if (this.#state === 'open') {
       return { code: CLOSE_CODES.resumeConflict, reason: 'session is attached to another connection' };
     }
@@ -169,13 +183,16 @@ export class Session {
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#state = 'open';
+    this.#resumeToken = nextToken;
+    this.#address = address;
     this.#attach(socket);
     const replay = this.#sent.filter((sent) => sent.seq > lastSeq);
-    this.#write(JSON.stringify({ type: 'resumed', session: this.id, seq: this.#seq, replayed: replay.length }));
+    const resume = { token: nextToken, graceMs: this.#ctx.resume?.graceMs ?? 0 };
+    this.#write(JSON.stringify({ type: 'resumed', session: this.id, seq: this.#seq, replayed: replay.length, resume }));
     for (const sent of replay) this.#write(sent.frame);
     this.#engine.resume();
     this.#armIdle();
-    this.#ctx.log.info({ session: this.id, user: this.user, replayed: replay.length }, 'session resumed');
+    this.#ctx.log.info({ session: this.id, user: this.user, address, replayed: replay.length }, 'session resumed');
     return undefined;
   }
 
@@ -372,7 +389,7 @@ export class Session {
     const ref = ++this.#ref;
     this.#pending.set(ref, {
       id,
-      kind: input.type === 'eval' ? 'eval' : 'other',
+      kind: input.type,
       started: performance.now(),
       codeBytes: code === undefined ? 0 : Buffer.byteLength(code),
       codeSha256: code !== undefined && this.#ctx.audit ? AuditLog.hash(code) : undefined,
@@ -391,6 +408,10 @@ export class Session {
       this.#finished.set(message.ref as number, pending.id);
       if (this.#finished.size > 64) this.#finished.delete(this.#finished.keys().next().value as number);
       if (pending.kind === 'eval') this.#recordEval(pending, message);
+      else if (pending.kind === 'commit' || pending.kind === 'rollback') {
+        const outcome = message.type === 'error' ? message.error.code : 'ok';
+        this.auditTransaction(pending.kind, outcome, performance.now() - pending.started);
+      }
     }
     const frame = this.mode === 'json' ? formatEngineOutput(message, id) : renderEngineOutput(message);
     if (frame !== undefined) this.#send(frame);
@@ -407,11 +428,29 @@ export class Session {
     audit?.write({
       session: this.id,
       user: this.user,
-      address: this.address,
+      address: this.#address,
+      op: 'eval',
       codeBytes: pending.codeBytes,
       codeSha256: pending.codeSha256 ?? '',
       outcome,
       ms,
+    });
+  }
+
+  /**
+   * An audit line for a transaction's end: `commit` / `rollback` asked for by
+   * the client, and the hook for ends the engine reports itself (an implicit
+   * commit by a DDL statement: `implicit-commit`). `outcome` is `ok` or the
+   * error code.
+   */
+  auditTransaction(op: TransactionOp, outcome: string, ms?: number): void {
+    this.#ctx.audit?.write({
+      session: this.id,
+      user: this.user,
+      address: this.#address,
+      op,
+      outcome,
+      ...(ms !== undefined ? { ms } : {}),
     });
   }
 

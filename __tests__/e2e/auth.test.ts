@@ -48,9 +48,44 @@ describe('authentication and origins', () => {
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .setSubject('carol')
+      .setExpirationTime('10m')
       .sign(privateKey);
     const client = await connect(gateway, { path: `/?token=${token}` });
     expect(await client.next()).toMatchObject({ user: 'carol' });
+  });
+
+  test('JWT claims: exp required unless relaxed, iat in the future refused, sub a string, clock tolerance', async () => {
+    const secret = 'claims-test-secret-32-bytes-long!!';
+    const key = new TextEncoder().encode(secret);
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(key);
+    const strict = await startTestGateway({ auth: { jwt: { secret, clockToleranceSec: 30 } } });
+    const relaxed = await startTestGateway({ auth: { jwt: { secret, allowNoExp: true, clockToleranceSec: 0 } } });
+    const status = (url: string, token: string) =>
+      upgradeStatus(url, { headers: { authorization: `Bearer ${token}` } });
+    const noExp = await sign({ sub: 'alice', iat: now });
+    expect(await status(strict.url, noExp)).toBe(401);
+    expect(await status(relaxed.url, noExp)).toBe(101);
+    // Within the tolerance, an expiry that just passed still counts as valid; beyond it, not.
+    const justExpired = await sign({ sub: 'alice', exp: now - 10 });
+    expect(await status(strict.url, justExpired)).toBe(101);
+    expect(await status(relaxed.url, justExpired)).toBe(401);
+    expect(await status(strict.url, await sign({ sub: 'alice', exp: now + 600, iat: now + 3600 }))).toBe(401);
+    expect(await status(strict.url, await sign({ sub: 'alice', exp: now + 600, iat: now + 10 }))).toBe(101);
+    expect(await status(strict.url, await sign({ sub: 42, exp: now + 600 }))).toBe(401);
+    expect(await status(strict.url, await sign({ name: 'nobody', exp: now + 600 }))).toBe(401);
+    expect(await status(strict.url, await sign({ sub: 'alice', exp: now + 600 }))).toBe(101);
+  });
+
+  test('a bearer subprotocol carries the token without the query string; the session is still JSON mode', async () => {
+    const gateway = await startTestGateway({ auth: { tokens: ['sub-protocol-token'] } });
+    const credential = `vmgate.bearer.${Buffer.from('sub-protocol-token').toString('base64url')}`;
+    const client = await connect(gateway, { protocols: ['vmgate.v1', credential] });
+    expect(client.ws.protocol).toBe('vmgate.v1');
+    expect(await client.next()).toMatchObject({ type: 'hello' });
+    const wrong = `vmgate.bearer.${Buffer.from('wrong').toString('base64url')}`;
+    expect(await upgradeStatus(gateway.url, { protocols: ['vmgate.v1', wrong] })).toBe(401);
   });
 
   test('origins: same origin and no origin pass; others are refused with 403 unless allowed', async () => {

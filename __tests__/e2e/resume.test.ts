@@ -8,8 +8,9 @@ async function drop(client: TestClient): Promise<void> {
   await client.closed;
 }
 
-async function resume(url: string, hello: Frame, last: number, headers?: Record<string, string>): Promise<TestClient> {
-  const token = (hello.resume as { token: string }).token;
+/** Resumes with the token of `hello` or of the last `resumed` frame (each resume issues a new one). */
+async function resume(url: string, from: Frame, last: number, headers?: Record<string, string>): Promise<TestClient> {
+  const token = (from.resume as { token: string }).token;
   return connect(url, { path: `/?resume=${encodeURIComponent(token)}&last=${last}`, ...(headers ? { headers } : {}) });
 }
 
@@ -70,7 +71,7 @@ describe('resuming a session after a dropped socket', () => {
   test('a drop while output streams loses nothing and duplicates nothing', async () => {
     const gateway = await startTestGateway();
     let client = await connect(gateway);
-    const hello = await client.next();
+    let latest = await client.next();
     client.send({
       op: 'eval',
       id: 'stream',
@@ -84,8 +85,9 @@ describe('resuming a session after a dropped socket', () => {
       await drop(client);
       // Whatever arrived before the drop counts; the rest must be replayed.
       for (const frame of client.drain()) seen.push(text(frame));
-      client = await resume(gateway.url, hello, client.lastSeq);
-      expect(await client.next()).toMatchObject({ type: 'resumed' });
+      client = await resume(gateway.url, latest, client.lastSeq);
+      latest = await client.next();
+      expect(latest).toMatchObject({ type: 'resumed' });
     }
     if (!seen.includes('300')) for (const frame of await untilTerminal(client, 'stream')) seen.push(text(frame));
     expect(seen).toEqual([...Array.from({ length: 300 }, (_, i) => String(i)), '300']);
@@ -119,8 +121,9 @@ describe('resuming a session after a dropped socket', () => {
     expect(await first.eval('"still mine"')).toMatchObject({ value: 'still mine' });
     await drop(first);
     const back = await resume(gateway.url, hello, first.lastSeq);
-    expect(await back.next()).toMatchObject({ type: 'resumed' });
-    const second = await resume(gateway.url, hello, first.lastSeq);
+    const resumed = await back.next();
+    expect(resumed).toMatchObject({ type: 'resumed' });
+    const second = await resume(gateway.url, resumed, first.lastSeq);
     expect((await second.closed).code).toBe(4409);
   });
 
@@ -178,7 +181,8 @@ describe('resuming a session after a dropped socket', () => {
     const secret = 'resume-test-secret-of-sufficient-length';
     const key = new TextEncoder().encode(secret);
     const gateway = await startTestGateway({ auth: { jwt: { secret } } });
-    const token = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(key);
+    const token = (sub: string) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('10m').sign(key);
     const alice = { authorization: `Bearer ${await token('alice')}` };
     const first = await connect(gateway, { headers: alice });
     const hello = await first.next();
@@ -190,6 +194,46 @@ describe('resuming a session after a dropped socket', () => {
   });
 });
 
+describe('resume tokens: bound and rotated', () => {
+  test('a static-token session cannot be resumed with another token', async () => {
+    const gateway = await startTestGateway({ auth: { tokens: ['token-of-alice', 'token-of-bob'] } });
+    const alice = { authorization: 'Bearer token-of-alice' };
+    const first = await connect(gateway, { headers: alice });
+    const hello = await first.next();
+    await first.eval('let secret = 42');
+    await drop(first);
+    const bob = await resume(gateway.url, hello, first.lastSeq, { authorization: 'Bearer token-of-bob' });
+    expect(await bob.closed).toEqual({ code: 4403, reason: 'the session belongs to another user' });
+    const back = await resume(gateway.url, hello, first.lastSeq, alice);
+    expect(await back.next()).toMatchObject({ type: 'resumed', session: hello.session });
+    expect(await back.eval('secret')).toMatchObject({ value: 42 });
+  });
+
+  test('every resume issues a new token and the one used stops working', async () => {
+    const gateway = await startTestGateway();
+    const first = await connect(gateway);
+    const hello = await first.next();
+    await drop(first);
+    const second = await resume(gateway.url, hello, first.lastSeq);
+    const resumed = await second.next();
+    const token = (frame: Frame) => (frame.resume as { token: string }).token;
+    expect(resumed).toMatchObject({
+      type: 'resumed',
+      resume: { token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), graceMs: 30000 },
+    });
+    expect(token(resumed)).not.toBe(token(hello));
+    await drop(second);
+    // A token seen once (a log, a shoulder) is worth nothing after its resume.
+    const stale = await resume(gateway.url, hello, second.lastSeq);
+    expect(await stale.closed).toEqual({ code: 4404, reason: 'no such session' });
+    const third = await resume(gateway.url, resumed, second.lastSeq);
+    const again = await third.next();
+    expect(again).toMatchObject({ type: 'resumed', session: hello.session });
+    expect(token(again)).not.toBe(token(resumed));
+    expect(await third.eval('1 + 1')).toMatchObject({ value: 2 });
+  });
+});
+
 describe('resume tokens behind a proxy', () => {
   test('a gateway id prefixes the token, and the whole token still resumes', async () => {
     const gateway = await startTestGateway({ gatewayId: 'gw-7' });
@@ -198,6 +242,9 @@ describe('resume tokens behind a proxy', () => {
     expect((hello.resume as { token: string }).token).toMatch(/^gw-7\.[A-Za-z0-9_-]{43}$/);
     await drop(first);
     const back = await resume(gateway.url, hello, first.lastSeq);
-    expect(await back.next()).toMatchObject({ type: 'resumed' });
+    expect(await back.next()).toMatchObject({
+      type: 'resumed',
+      resume: { token: expect.stringMatching(/^gw-7\.[A-Za-z0-9_-]{43}$/) },
+    });
   });
 });

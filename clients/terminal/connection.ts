@@ -148,6 +148,8 @@ export class SessionConnection {
   #ws: WebSocket | undefined;
   #state: State = 'connecting';
   #hello: Hello | undefined;
+  /** The resume token to present next: hello's, then the one in each `resumed` (the used one stops working). */
+  #resume: { readonly token: string; readonly graceMs: number } | undefined;
   #lastSeq = 0;
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
@@ -178,7 +180,7 @@ export class SessionConnection {
 
   /** Whether the server offered to resume this session. */
   get resumable(): boolean {
-    return Boolean(this.#hello?.resume?.token);
+    return Boolean(this.#resume?.token);
   }
 
   on(listener: Listener): () => void {
@@ -200,6 +202,7 @@ export class SessionConnection {
     }
     const hello = first as unknown as Hello;
     this.#hello = hello;
+    this.#resume = hello.resume?.token ? hello.resume : undefined;
     this.#lastSeq = typeof hello.seq === 'number' ? hello.seq : 0;
     this.#state = 'open';
     this.#adopt(ws, handshake);
@@ -443,7 +446,7 @@ export class SessionConnection {
       this.#lose(code, reason, reason || ended); // the server's reason says it best
       return;
     }
-    const resume = this.#hello?.resume;
+    const resume = this.#resume;
     if (!resume?.token) {
       this.#lose(code, reason, 'the connection dropped, and this server does not resume sessions');
       return;
@@ -462,7 +465,7 @@ export class SessionConnection {
 
   async #tryResume(attempt: number, deadline: number): Promise<void> {
     if (this.#state !== 'reconnecting') return;
-    const resume = this.#hello?.resume;
+    const resume = this.#resume;
     if (!resume) return;
     const url = new URL(this.url);
     url.searchParams.set('resume', resume.token);
@@ -515,6 +518,8 @@ export class SessionConnection {
       );
       return;
     }
+    const next = first.resume as { token?: unknown } | undefined;
+    if (typeof next?.token === 'string') this.#resume = { token: next.token, graceMs: resume.graceMs };
     const replayEnd = typeof first.seq === 'number' ? first.seq : this.#lastSeq;
     const replayed = typeof first.replayed === 'number' ? first.replayed : 0;
     this.#state = 'open';

@@ -2,7 +2,8 @@
 // docs/protocol.md ("Resuming a session") specifies: `hello` carries a resume
 // token and the grace period, every other server frame a `seq`. After a drop
 // the client reconnects with `resume=<token>&last=<highest seq seen>` and gets
-// `resumed`, then the frames it missed. Frames are applied once: a frame whose
+// `resumed`, then the frames it missed. `resumed` carries a new resume token:
+// the one just used no longer works. Frames are applied once: a frame whose
 // seq is not above the last one seen is a duplicate and dropped.
 //
 // The resume state is also kept in sessionStorage, so reloading the page (the
@@ -203,11 +204,15 @@ export class Connection {
     const dropMs = this.droppedAt ? Date.now() - this.droppedAt : 0;
     const fromReload = this.pageResume;
     this.session = frame.session ?? this.session;
+    if (frame.resume && typeof frame.resume.token === 'string' && this.resume) {
+      this.resume = { token: frame.resume.token, graceMs: this.resume.graceMs };
+    }
     this.attempt = 0;
     this.droppedAt = 0;
     this.everConnected = true;
     this.pageResume = false;
     this.stats.resumes++;
+    this.#save(); // a reload must present the new token
     this.#setState('open', 'Connected');
     this.onEvent('resumed', { frame, dropMs, fromReload });
   }
