@@ -284,6 +284,7 @@ let main: Terminal;
 let again: Terminal;
 let resuming: Terminal;
 let losing: Terminal;
+let hostile: Terminal;
 let oneShot: Promise<Run[]>;
 let mainHistory: string;
 let resumeSupported: boolean;
@@ -311,6 +312,7 @@ beforeAll(async () => {
   again = new Terminal(['connect', gateway.url], { NO_COLOR: '1', VMGATE_HISTORY: againHistory });
   resuming = new Terminal(['connect', proxy.url, '--no-history']);
   losing = new Terminal(['connect', fake.url, '--no-history']);
+  hostile = new Terminal(['connect', gateway.url, '--no-history']);
   oneShot = Promise.all([
     runPiped(['connect', guarded.url, '--eval', '[6 * 7, "x"]'], { VMGATE_TOKEN: 's3cret' }),
     runPiped(['connect', guarded.url, '--token', 's3cret', '-e', 'console.log("to stdout"); null.x']),
@@ -320,6 +322,12 @@ beforeAll(async () => {
       {},
       'let p = 20\np + 1\nfunction q() {\n  return p * 2\n}\nq()\n',
     ),
+    runPiped([
+      'connect',
+      gateway.url,
+      '--eval',
+      'console.log("\\u001b]52;c;cHduZWQ=\\u0007copied"); throw new Error("\\u001b[2Kerased")',
+    ]),
   ]);
 }, 60_000);
 
@@ -422,7 +430,7 @@ describe('vmgate connect in a terminal', () => {
   });
 
   test('--eval with a token (flag or VMGATE_TOKEN), a refused token, piped input: no colors, exit codes', async () => {
-    const [ok, failed, withoutToken, piped] = await oneShot;
+    const [ok, failed, withoutToken, piped, escaped] = await oneShot;
     expect(ok).toMatchObject({ code: 0, stdout: "[ 42, 'x' ]\n", stderr: '' });
     expect(failed).toMatchObject({ code: 1, stdout: 'to stdout\n' });
     expect(failed.stderr).toContain("Uncaught TypeError: Cannot read properties of null (reading 'x')");
@@ -432,6 +440,39 @@ describe('vmgate connect in a terminal', () => {
     expect(piped.code).toBe(0);
     expect(piped.stdout).toBe('undefined\n21\nundefined\n40\n');
     expect(piped.stderr).toMatch(/session [0-9a-f-]{36}/);
+    // A session's text reaches stdout and stderr with its control characters escaped.
+    expect(escaped?.code).toBe(1);
+    expect(escaped?.stdout).toBe('\\x1B]52;c;cHduZWQ=\\x07copied\n');
+    expect(escaped?.stderr).toContain('\\x1B[2Kerased');
+    expect(`${escaped?.stdout}${escaped?.stderr}`).not.toContain(ESC);
+  });
+
+  test('control characters from a session are shown escaped: logs, warnings, errors, tables', async () => {
+    const t = hostile;
+    await t.waitFor(/session [0-9a-f-]{36}/, START_TIMEOUT_MS);
+    await t.prompt();
+    // Typed as JavaScript escapes; the session turns them into real control characters.
+    await t.enter('console.log("\\u001b]0;pwned\\u0007title"); console.warn("\\u009b2Jwarned")');
+    await t.waitFor('\\x9B2Jwarned');
+    await t.prompt();
+    await t.enter('console.table([{ ["\\u001b]52;c;eA==\\u0007col"]: "\\u001b[31mred" }])');
+    await t.waitFor('col');
+    await t.prompt();
+    await t.enter('throw new Error("\\u001b[1Aup\\rback")');
+    await t.waitFor('\\x1B[1Aup\\x0Dback');
+    await t.prompt();
+    await t.enter('"\\u001b]0;result"');
+    await t.waitFor("'\\x1B]0;result'");
+    await t.prompt();
+    const shown = t.text;
+    expect(shown).toContain('\\x1B]0;pwned\\x07title');
+    expect(shown).toContain('\\x1B]52;c;eA==\\x07col');
+    // No operating system command and no one-byte CSI reached the terminal.
+    expect(t.raw).not.toContain(`${ESC}]`);
+    expect(t.raw).not.toContain('\u009b');
+    expect(t.raw).not.toContain(`${ESC}[1A`);
+    await t.enter('.exit');
+    expect(await t.exited).toBe(0);
   });
 
   test('a dropped connection resumes the same session; missed frames arrive exactly once', async () => {
@@ -459,6 +500,14 @@ describe('vmgate connect in a terminal', () => {
     await t.enter('n + 100');
     await t.waitFor('101');
     expect(t.text.split('while away').length - 1).toBe(1);
+    // A second drop: the token from the first resume is the one that works now.
+    await t.prompt();
+    proxy.drop(300);
+    await t.waitFor('connection lost; reconnecting');
+    await t.waitFor('reconnected: session resumed');
+    await t.prompt();
+    await t.enter('n + 200');
+    await t.waitFor('201');
     await t.prompt();
     await t.enter('.exit');
     expect(await t.exited).toBe(0);

@@ -3,8 +3,22 @@ import type { Hello, ServerFrame } from './connection';
 /**
  * How the terminal client shows frames. Results are the server's `text` (the
  * Node REPL's rendering), colored the way the Node REPL colors them; errors
- * are red, warnings yellow, logs by level, notices dim.
+ * are red, warnings yellow, logs by level, notices dim. Every text that came
+ * from a session is shown with its control characters escaped (`visible`).
  */
+
+/** C0 controls but `\t` and `\n`, DEL, and C1 controls (0x9B is a one-byte CSI to some terminals). */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/**
+ * Text from a session, safe to write to a terminal: control characters (all
+ * but newline and tab) become `\xHH`, as `util.inspect` writes them, so a
+ * string another user stored cannot retitle the window (OSC 0), write the
+ * clipboard (OSC 52), erase lines or move the cursor.
+ */
+export function visible(text: string): string {
+  return text.replace(CONTROL, (ch) => `\\x${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
 
 const SGR = {
   reset: '\x1b[0m',
@@ -26,10 +40,12 @@ export class Style {
   constructor(enabled: boolean) {
     this.enabled = enabled;
   }
+  /** `text` escaped (`visible`: it may hold a session's text), in the style when colors are on. */
   apply(name: StyleName, text: string): string {
-    if (!this.enabled || text === '') return text;
+    const safe = visible(text);
+    if (!this.enabled || safe === '') return safe;
     // Per line, so a reset never has to cross a line another writer redraws.
-    return text
+    return safe
       .split('\n')
       .map((line) => (line === '' ? line : `${SGR[name]}${line}${SGR.reset}`))
       .join('\n');
@@ -72,7 +88,7 @@ const LOG_STYLES: Readonly<Record<string, StyleName | undefined>> = {
 };
 
 export function renderLog(frame: ServerFrame, style: Style): string {
-  const text = String(frame.text ?? '');
+  const text = visible(String(frame.text ?? ''));
   const name = LOG_STYLES[String(frame.level)];
   return name ? style.apply(name, text) : text;
 }
@@ -148,7 +164,8 @@ const REF = /^<ref \*\d+>/;
  * grey, `null` bold, dates magenta, functions, classes, getters and circular
  * markers cyan. Keys stay plain. Never changes the characters.
  */
-export function highlightInspect(text: string, style: Style): string {
+export function highlightInspect(raw: string, style: Style): string {
+  const text = visible(raw);
   if (!style.enabled) return text;
   let out = '';
   let i = 0;

@@ -8,7 +8,16 @@ import {
   SessionLostError,
 } from './connection';
 import { HISTORY_SIZE, isIncomplete, loadHistory, parseCommand, saveHistory } from './input';
-import { type EvalStats, helpText, renderHello, renderLog, renderStats, renderTerminal, Style } from './render';
+import {
+  type EvalStats,
+  helpText,
+  renderHello,
+  renderLog,
+  renderStats,
+  renderTerminal,
+  Style,
+  visible,
+} from './render';
 
 /**
  * The interactive console of `vmgate connect`: readline with history and
@@ -55,7 +64,7 @@ export async function runOnce(options: TerminalClientOptions, code: string): Pro
   try {
     await conn.open();
   } catch (error) {
-    err.write(`vmgate connect: ${(error as Error).message}\n`);
+    err.write(`vmgate connect: ${visible((error as Error).message)}\n`);
     return 1;
   }
   conn.on((event) => {
