@@ -442,6 +442,9 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Connect' }).click();
     await connected(page);
     expect(await page.evaluate('document.getElementById("token-panel").hidden')).toBe(true);
+    // The token went in a subprotocol, not in the URL that proxies log.
+    expect(await page.evaluate('vmgate.connection.ws.url')).not.toContain('s3cret');
+    expect(await page.evaluate('vmgate.connection.ws.protocol')).toBe('vmgate.v1');
     expect(await run(page, '1 + 1')).toMatchObject({ result: '2' });
     expect(await problems()).toEqual([]);
     await close();

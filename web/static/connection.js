@@ -11,6 +11,11 @@
 // same session up again.
 
 export const SUBPROTOCOL = 'vmgate.v1';
+/**
+ * The access token travels as a second offered subprotocol, not in the URL:
+ * proxies and servers log URLs, not this header. The gateway never selects it.
+ */
+const BEARER_PREFIX = 'vmgate.bearer.';
 const STORE_KEY = 'vmgate.resume';
 
 /** Close codes after which the session is over (the server closed it): no point in resuming. */
@@ -129,7 +134,7 @@ export class Connection {
   #open(resuming) {
     clearTimeout(this.retryTimer);
     const params = new URLSearchParams();
-    if (this.token) params.set('token', this.token);
+    const protocols = this.token ? [SUBPROTOCOL, BEARER_PREFIX + base64url(this.token)] : [SUBPROTOCOL];
     if (resuming && this.resume) {
       params.set('resume', this.resume.token);
       params.set('last', String(this.lastSeq));
@@ -138,7 +143,7 @@ export class Connection {
     this.#setState(resuming ? 'reconnecting' : 'connecting', resuming ? this.#reconnectText() : 'Connecting…');
     let ws;
     try {
-      ws = new WebSocket(query ? `${this.url}?${query}` : this.url, SUBPROTOCOL);
+      ws = new WebSocket(query ? `${this.url}?${query}` : this.url, protocols);
     } catch (error) {
       this.#setState('failed', `Cannot connect: ${error.message}`);
       this.onEvent('failed', { first: !this.everConnected });
@@ -369,6 +374,13 @@ export class Connection {
       // nothing to forget
     }
   }
+}
+
+/** UTF-8 text in base64url without padding: characters a subprotocol may hold. */
+function base64url(text) {
+  let binary = '';
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 export const short = (id) => (typeof id === 'string' ? id.slice(0, 8) : '—');
