@@ -8,6 +8,7 @@ import type { Hello, ServerFrame } from './connection';
  */
 
 /** C0 controls but `\t` and `\n`, DEL, and C1 controls (0x9B is a one-byte CSI to some terminals). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 /**
