@@ -18,11 +18,16 @@ import { connect, type Frame, type TestClient } from '../helpers/gateway';
 jest.setTimeout(60_000);
 
 const SECRET = 'executor-tests-secret-of-sufficient-length';
-const sign = (sub?: string) =>
-  new SignJWT(sub === undefined ? {} : { sub })
+/** Sessions without a user: a static token (a JWT must name its `sub`). */
+const STATIC_TOKEN = 'executor-tests-static-token';
+const sign = (sub: string) =>
+  new SignJWT({ sub })
     .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
     .sign(new TextEncoder().encode(SECRET));
-const as = async (sub?: string) => ({ headers: { authorization: `Bearer ${await sign(sub)}` } });
+const as = async (sub?: string) => ({
+  headers: { authorization: `Bearer ${sub === undefined ? STATIC_TOKEN : await sign(sub)}` },
+});
 
 let gateway: Gateway;
 let pool: ExecutorPool;
@@ -35,7 +40,7 @@ beforeAll(async () => {
   writeFileSync(sharedFile, JSON.stringify({ version: 1 }));
   ({ gateway, pool } = await startExecutorGateway({
     sharedFile,
-    auth: { jwt: { secret: SECRET } },
+    auth: { tokens: [STATIC_TOKEN], jwt: { secret: SECRET } },
     database: { mode: 'url', url: testDatabaseUrl(), ...DEFAULT_DATABASE_OPTIONS, poolSize: 10 },
     executors: { count: 2, maxUserSeries: 2 },
   }));
