@@ -414,5 +414,10 @@ function installSignals(gateway: Gateway): void {
     } catch (error) {
       process.stderr.write(`vmgate: shared state reload failed: ${(error as Error).message}\n`);
     }
+    try {
+      gateway.reloadTokens();
+    } catch (error) {
+      process.stderr.write(`vmgate: token reload refused, the tokens in use stay: ${(error as Error).message}\n`);
+    }
   });
 }

@@ -41,6 +41,13 @@ export type AuthResult =
 export interface Authenticator {
   readonly required: boolean;
   authenticate(request: IncomingMessage): Promise<AuthResult>;
+  /**
+   * Reads the token file again (SIGHUP): returns how many tokens are now
+   * accepted, or undefined when there is no file. A file that yields no token
+   * (or cannot be read) throws and the tokens in use stay: a reload never
+   * turns authentication off.
+   */
+  reloadTokens(): number | undefined;
 }
 
 /** Subprotocol carrying a credential: `vmgate.bearer.` + the token in base64url. */
@@ -148,7 +155,7 @@ function jwtRefusal(error: unknown): string {
 }
 
 export async function createAuthenticator(options: AuthOptions): Promise<Authenticator> {
-  const tokenDigests = staticTokens(options).map(digest);
+  let tokenDigests = staticTokens(options).map(digest);
   const jwt = options.jwt === undefined ? undefined : await jwtVerifier(options.jwt);
   const required = tokenDigests.length > 0 || jwt !== undefined;
 
@@ -178,6 +185,11 @@ export async function createAuthenticator(options: AuthOptions): Promise<Authent
 
   return {
     required,
+    reloadTokens() {
+      if (options.tokenFile === undefined) return undefined;
+      tokenDigests = staticTokens(options).map(digest);
+      return tokenDigests.length;
+    },
     async authenticate(request) {
       if (!required) return { ok: true, user: null, principal: 'anonymous' };
       const token = presentedToken(request);

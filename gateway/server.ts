@@ -39,6 +39,12 @@ export interface Gateway {
   readonly authRequired: boolean;
   /** Loads the shared state file again: new sessions get the new version. */
   reloadShared(): string | undefined;
+  /**
+   * Reads the token file again: how many tokens are accepted now, undefined
+   * without a file. Throws (code NO_TOKENS, TOKEN_FILE_UNREADABLE, BAD_TOKEN)
+   * and keeps the tokens in use when the file yields none.
+   */
+  reloadTokens(): number | undefined;
   /** Graceful shutdown: refuse new sessions, close open ones with 1001, wait up to the deadline. */
   close(reason?: string): Promise<void>;
 }
@@ -396,6 +402,16 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       const next = shared.reload();
       log.info({ version: next.version }, 'shared state reloaded');
       return next.version;
+    },
+    reloadTokens() {
+      try {
+        const count = auth.reloadTokens();
+        if (count !== undefined) log.info({ tokens: count }, 'tokens reloaded');
+        return count;
+      } catch (error) {
+        log.error({ code: (error as GatewayStartError).code }, 'token reload refused: the tokens in use stay');
+        throw error;
+      }
     },
     close(reason = 'server shutting down') {
       closing ??= (async () => {
