@@ -70,10 +70,16 @@ export function serveCommand(): Command {
     )
     .option('--insecure', 'allow a non-loopback address without authentication', false)
     .addOption(
-      new Option('--token-file <file>', 'file with accepted bearer tokens, one per line').env('VMGATE_TOKEN_FILE'),
+      new Option('--token-file <file>', 'file with accepted bearer tokens, one per line (read again on SIGHUP)').env(
+        'VMGATE_TOKEN_FILE',
+      ),
     )
     .addOption(new Option('--tokens <list>', 'comma-separated accepted bearer tokens').env('VMGATE_TOKENS'))
-    .addOption(new Option('--jwt-secret <secret>', 'verify HS256 JWTs with this secret').env('VMGATE_JWT_SECRET'))
+    .addOption(
+      new Option('--jwt-secret <secret>', 'verify HS256 JWTs with this secret (at least 32 bytes)').env(
+        'VMGATE_JWT_SECRET',
+      ),
+    )
     .option('--jwt-public-key <file>', 'verify RS256 JWTs with this PEM public key')
     .option('--jwks-file <file>', 'verify RS256 JWTs with the keys of this JWKS file')
     .option('--jwt-issuer <iss>', 'required JWT issuer')
