@@ -92,7 +92,6 @@ function shiftProgram(_wrapped: acorn.Program, code: string): acorn.Program {
     start: expression.start,
     end: expression.end,
     expression,
-    parenthesize: true,
   } as unknown as acorn.Statement;
   const program = { type: 'Program', start: 0, end: code.length, body: [statement], sourceType: 'script' };
   assertNoImport(program as unknown as acorn.Program);
@@ -148,17 +147,37 @@ function rewrite(code: string, program: acorn.Program) {
   const varNames = new Set<string>();
   const isAsync = hasTopLevelAwait(program);
 
-  const visitStatements = (statements: readonly acorn.Node[], topLevel: boolean) => {
-    for (const statement of statements) visitStatement(statement as Node, topLevel);
+  // Lexical names in scope at each nesting level, for Annex B's rule (a
+  // block function is also a var only where a `var` of its name would be legal).
+  const topLexical = lexicalNames(program.body, false);
+  type Scopes = readonly ReadonlySet<string>[];
+
+  const visitStatements = (statements: readonly acorn.Node[], topLevel: boolean, scopes: Scopes) => {
+    for (const statement of statements) visitStatement(statement as Node, topLevel, scopes);
+  };
+  /**
+   * Visits a block's statements. `open`/`close` are where a blocker can go
+   * around them: inside the wrapper function, V8 would apply Annex B itself
+   * and make a block function a *local* var of the wrapper, shadowing the
+   * global binding for the whole input. A `let` of the same name in an
+   * enclosing block makes that hoisting an early-error case, so V8 skips it
+   * (B.3.3), and the rewrite below publishes the var binding instead.
+   */
+  const visitBlock = (statements: readonly acorn.Node[], scopes: Scopes, open: number, close: number) => {
+    const blocked = strict ? [] : sloppyBlockFunctions(statements);
+    if (blocked.length > 0) insert(open, ` let ${blocked.join(', ')}; {`);
+    visitStatements(statements, false, [...scopes, lexicalNames(statements, true)]);
+    if (blocked.length > 0) insert(close, '} ');
   };
 
-  const visitStatement = (node: Node, topLevel: boolean): void => {
+  const visitStatement = (node: Node, topLevel: boolean, scopes: Scopes, inList = true): void => {
     switch (node.type) {
       case 'ExpressionStatement': {
         const expression = node.expression as acorn.Node;
-        const wrap = (node as { parenthesize?: boolean }).parenthesize === true;
-        insert(expression.start, `(${COMPLETION} = ${wrap ? '(' : ''}`);
-        insert(expression.end, `${wrap ? ')' : ''})`);
+        // Parenthesized, so the completion of `a, b` is `b` (an assignment
+        // binds tighter than the comma operator).
+        insert(expression.start, `(${COMPLETION} = (`);
+        insert(expression.end, '))');
         // Keep the statement terminated exactly once (an extra `;` would end an
         // `if` before its `else`).
         if (code[node.end - 1] !== ';') insert(node.end, ';');
@@ -168,9 +187,33 @@ function rewrite(code: string, program: acorn.Program) {
         rewriteDeclaration(node as unknown as acorn.VariableDeclaration, topLevel, 'statement');
         return;
       case 'FunctionDeclaration': {
+        const name = (node.id as acorn.Identifier).name;
         // Stays a declaration inside the wrapper (so it is hoisted as usual) and
         // is published as a global at the top of the wrapper.
-        if (topLevel) hoistedFunctions.push((node.id as acorn.Identifier).name);
+        if (topLevel) {
+          hoistedFunctions.push(name);
+          return;
+        }
+        // Annex B.3.3: in sloppy code a plain function declared in a block is
+        // also a var of the enclosing script, assigned when the declaration is
+        // reached; V8 gives that step the function as its completion value.
+        const blockScopes = inList ? scopes.slice(0, -1) : scopes;
+        if (strict || node.generator || node.async) return;
+        if (topLexical.has(name) || blockScopes.some((scope) => scope.has(name))) {
+          if (!inList) {
+            insert(node.start, `{ let ${name}; { `);
+            insert(node.end, ' } }');
+          }
+          return;
+        }
+        varNames.add(name);
+        const publish = `${API}.v(${JSON.stringify(name)}, ${name}) && (${COMPLETION} = ${name});`;
+        // `if (x) function f() {}` is treated as if braced (Annex B.3.4), with its blocker.
+        if (inList) insert(node.end, ` ${publish}`);
+        else {
+          insert(node.start, `{ let ${name}; { `);
+          insert(node.end, ` ${publish} } }`);
+        }
         return;
       }
       case 'ClassDeclaration': {
@@ -181,41 +224,59 @@ function rewrite(code: string, program: acorn.Program) {
         return;
       }
       case 'BlockStatement':
-        visitStatements(node.body as acorn.Node[], false);
+        visitBlock(node.body as acorn.Node[], scopes, node.start + 1, node.end - 1);
         return;
       case 'IfStatement':
-        visitStatement(node.consequent as Node, false);
-        if (node.alternate) visitStatement(node.alternate as Node, false);
+        visitStatement(node.consequent as Node, false, scopes, false);
+        if (node.alternate) visitStatement(node.alternate as Node, false, scopes, false);
         return;
-      case 'ForStatement':
-        if ((node.init as Node | null)?.type === 'VariableDeclaration') {
-          rewriteDeclaration(node.init as acorn.VariableDeclaration, false, 'for-init');
+      case 'ForStatement': {
+        const init = node.init as Node | null;
+        if (init?.type === 'VariableDeclaration') {
+          rewriteDeclaration(init as unknown as acorn.VariableDeclaration, false, 'for-init');
         }
-        visitStatement(node.body as Node, false);
+        visitStatement(node.body as Node, false, withHead(scopes, init), false);
         return;
+      }
       case 'ForInStatement':
       case 'ForOfStatement':
         if ((node.left as Node).type === 'VariableDeclaration') {
           rewriteDeclaration(node.left as acorn.VariableDeclaration, false, 'for-left');
         }
-        visitStatement(node.body as Node, false);
+        visitStatement(node.body as Node, false, withHead(scopes, node.left as Node), false);
+        return;
+      case 'LabeledStatement':
+        // A labelled function at the top level is still a top-level function.
+        visitStatement(node.body as Node, topLevel, scopes, false);
         return;
       case 'WhileStatement':
       case 'DoWhileStatement':
-      case 'LabeledStatement':
       case 'WithStatement':
-        visitStatement(node.body as Node, false);
+        visitStatement(node.body as Node, false, scopes, false);
         return;
       case 'TryStatement':
-        visitStatement(node.block as Node, false);
-        if (node.handler) visitStatement((node.handler as Node).body as Node, false);
+        visitStatement(node.block as Node, false, scopes);
+        if (node.handler) {
+          const handler = node.handler as Node;
+          visitStatement(handler.body as Node, false, withHead(scopes, handler.param as Node | null));
+        }
         // A finally block does not contribute to the completion value, but its
         // `var`s are still hoisted.
         if (node.finalizer) visitVarsOnly(node.finalizer as Node);
         return;
-      case 'SwitchStatement':
-        for (const switchCase of node.cases as Node[]) visitStatements(switchCase.consequent as acorn.Node[], false);
+      case 'SwitchStatement': {
+        // The cases share one scope; the blocker goes around the whole statement
+        // (so the discriminant, too, would see it: a name clash left alone).
+        const statements = (node.cases as Node[]).flatMap((c) => c.consequent as acorn.Node[]);
+        const blocked = strict ? [] : sloppyBlockFunctions(statements);
+        if (blocked.length > 0) insert(node.start, `{ let ${blocked.join(', ')}; `);
+        const inner = [...scopes, lexicalNames(statements, true)];
+        for (const switchCase of node.cases as Node[]) {
+          visitStatements(switchCase.consequent as acorn.Node[], false, inner);
+        }
+        if (blocked.length > 0) insert(node.end, ' }');
         return;
+      }
       default:
         return;
     }
@@ -272,7 +333,7 @@ function rewrite(code: string, program: acorn.Program) {
     replace(decl.start, decl.end, `${prologue}${assignments ? `${assignments};` : ''}${epilogue}`);
   };
 
-  visitStatements(program.body, true);
+  visitStatements(program.body, true, []);
 
   const header: string[] = [];
   if (varNames.size > 0) header.push(`${API}.d(${JSON.stringify([...varNames])}, 'var');`);
@@ -281,7 +342,9 @@ function rewrite(code: string, program: acorn.Program) {
   // `f` inside this input still resolves to the wrapper-local declaration,
   // which is the same function object.
   const prefix = `${API}.r(${isAsync ? 'async ' : ''}function () { ${strict ? "'use strict'; " : ''}let ${COMPLETION}; ${header.join(' ')}`;
-  const suffix = `\n; return ${COMPLETION}; }, ${isAsync});`;
+  // An async input returns its value boxed: an async function's return would
+  // adopt a promise value, and `await 0; Promise.resolve(1)` is a promise.
+  const suffix = `\n; return ${isAsync ? `[${COMPLETION}]` : COMPLETION}; }, ${isAsync});`;
   const body = applyEdits(code, edits, prefix.length);
   return { source: prefix + body.text + suffix, isAsync, anchors: body.anchors };
 }
@@ -336,10 +399,11 @@ function lineStarts(text: string): number[] {
   return starts;
 }
 
-function collectNames(pattern: acorn.Pattern, out: string[]): void {
+function collectNames(pattern: acorn.Pattern, out: string[] | Set<string>): void {
   switch (pattern.type) {
     case 'Identifier':
-      out.push(pattern.name);
+      if (Array.isArray(out)) out.push(pattern.name);
+      else out.add(pattern.name);
       return;
     case 'ObjectPattern':
       for (const property of pattern.properties) {
@@ -358,6 +422,48 @@ function collectNames(pattern: acorn.Pattern, out: string[]): void {
     default:
       return;
   }
+}
+
+/**
+ * The names a statement list declares lexically: `let`, `const`, `class`,
+ * and, in a block (not at the top level), function declarations.
+ */
+function lexicalNames(statements: readonly acorn.Node[], block: boolean): Set<string> {
+  const names = new Set<string>();
+  for (const statement of statements as Node[]) {
+    if (statement.type === 'VariableDeclaration') {
+      const decl = statement as unknown as acorn.VariableDeclaration;
+      if (decl.kind !== 'var') for (const d of decl.declarations) collectNames(d.id, names);
+    } else if (statement.type === 'ClassDeclaration' || (block && statement.type === 'FunctionDeclaration')) {
+      names.add((statement.id as acorn.Identifier).name);
+    }
+  }
+  return names;
+}
+
+/** Plain function declarations directly in a statement list (what Annex B.3.3 may hoist). */
+function sloppyBlockFunctions(statements: readonly acorn.Node[]): string[] {
+  const names = new Set<string>();
+  for (const statement of statements as Node[]) {
+    if (statement.type === 'FunctionDeclaration' && !statement.generator && !statement.async) {
+      names.add((statement.id as acorn.Identifier).name);
+    }
+  }
+  return [...names];
+}
+
+/** Scopes plus the bindings of a loop head (`for (let f …)`) or a catch parameter. */
+function withHead(scopes: readonly ReadonlySet<string>[], head: Node | null): readonly ReadonlySet<string>[] {
+  if (!head) return scopes;
+  const names = new Set<string>();
+  if (head.type === 'VariableDeclaration') {
+    const decl = head as unknown as acorn.VariableDeclaration;
+    if (decl.kind === 'var') return scopes;
+    for (const d of decl.declarations) collectNames(d.id, names);
+  } else {
+    collectNames(head as unknown as acorn.Pattern, names);
+  }
+  return [...scopes, names];
 }
 
 function hasTopLevelAwait(program: acorn.Program): boolean {

@@ -1,7 +1,7 @@
 // Realm-side source, concatenated last. Runs once per realm, before any user
 // code: removes what a realm must not have, installs the console and the
 // convenience globals, and publishes `__vmgate`, the only entry points the
-// host's scripts call (`r` run an input, `p` pump host events, `d`/`k`/`g`
+// host's scripts call (`r` run an input, `p` pump host events, `d`/`k`/`g`/`v`
 // REPL bindings).
 
 function bootstrap(host, configJson, shared) {
@@ -143,6 +143,33 @@ function bootstrap(host, configJson, shared) {
     ObjectDefineProperty(global, 'shared', { value: shared, writable: false, enumerable: true, configurable: false });
   }
 
+  // ---- `_` and `_error`, as in the Node REPL ------------------------------
+  // The last result and the last thrown value. Assigning either yourself
+  // turns its update off for the rest of the session (said once); declaring
+  // it (`let _`) replaces the accessor, which has the same effect.
+  const last = { value: undefined, error: undefined, valueSet: false, errorSet: false };
+  const recallable = (name, key, flag) =>
+    ObjectDefineProperty(global, name, {
+      get: () => last[key],
+      set: (value) => {
+        last[key] = value;
+        if (!last[flag]) {
+          last[flag] = true;
+          bridge.log('info', `Expression assignment to ${name} now disabled.`);
+        }
+      },
+      enumerable: false,
+      configurable: true,
+    });
+  recallable('_', 'value', 'valueSet');
+  recallable('_error', 'error', 'errorSet');
+  const rememberValue = (value) => {
+    if (!last.valueSet) last.value = value;
+  };
+  const rememberError = (error) => {
+    if (!last.errorSet) last.error = error;
+  };
+
   // ---- entries from the host --------------------------------------------
 
   const settleResult = (seq, value) => {
@@ -184,6 +211,16 @@ function bootstrap(host, configJson, shared) {
     });
   };
 
+  const finish = (seq, value) => {
+    rememberValue(value);
+    if (isPromise(value)) settlePromiseResult(seq, value);
+    else settleResult(seq, value);
+  };
+  const fail = (seq, error) => {
+    rememberError(error);
+    settleError(seq, error);
+  };
+
   // Called by every input script (repl-transform.ts); the host says which eval is running.
   function run(fn, isAsync) {
     const seq = bridge.seq();
@@ -192,18 +229,19 @@ function bootstrap(host, configJson, shared) {
     try {
       value = fn();
     } catch (error) {
-      settleError(seq, error);
+      fail(seq, error);
       return;
     }
     if (!isAsync) {
-      if (isPromise(value)) settlePromiseResult(seq, value);
-      else settleResult(seq, value);
+      finish(seq, value);
       return;
     }
+    // An async input resolves to its completion value in a one-element box
+    // (an array of this realm, made by the input script itself).
     PromisePrototypeThen(
       value,
-      (v) => settleResult(seq, v),
-      (e) => settleError(seq, e),
+      (box) => finish(seq, ArrayIsArray(box) ? box[0] : undefined),
+      (e) => fail(seq, e),
     );
   }
 
@@ -265,11 +303,16 @@ function bootstrap(host, configJson, shared) {
     declare([name], 'let');
     global[name] = value;
   }
+  // The getters of `const` bindings: a lexical binding, which an Annex B var
+  // of the same name must leave alone.
+  const constGetters = new SafeWeakSet();
   function makeConst(names) {
     for (const name of names) {
       const value = global[name];
+      const get = () => value;
+      WeakSetPrototypeAdd(constGetters, get);
       ObjectDefineProperty(global, name, {
-        get: () => value,
+        get,
         set: () => {
           throw new TypeError('Assignment to constant variable.');
         },
@@ -277,6 +320,17 @@ function bootstrap(host, configJson, shared) {
         configurable: true,
       });
     }
+  }
+
+  /**
+   * Annex B: a function declared in a block is also assigned to its var
+   * binding when reached, unless a `const` holds the name. True when assigned.
+   */
+  function assignVar(name, value) {
+    const desc = ObjectGetOwnPropertyDescriptor(global, name);
+    if (desc !== undefined && desc.get !== undefined && WeakSetPrototypeHas(constGetters, desc.get)) return false;
+    global[name] = value;
+    return true;
   }
 
   /** Receives a library module from a host-run script (only while one is expected). */
@@ -297,6 +351,7 @@ function bootstrap(host, configJson, shared) {
     d: declare,
     k: makeConst,
     g: publish,
+    v: assignVar,
     m: acceptModule,
   });
   ObjectDefineProperty(global, '__vmgate', { value: api, writable: false, enumerable: false, configurable: false });
