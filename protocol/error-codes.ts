@@ -57,8 +57,14 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 // Factories: one place for the wording of each error.
 export const errors = {
   badRequest: (message: string, details?: ErrorDetails) => new VmgateError('BAD_REQUEST', message, details),
-  syntax: (message: string, line: number, column: number) =>
-    new VmgateError('SYNTAX_ERROR', message, { name: 'SyntaxError', line, column }),
+  /** `excerpt`: the offending line and an underline, printed above the message as Node does. */
+  syntax: (message: string, line: number, column: number, excerpt?: string) =>
+    new VmgateError('SYNTAX_ERROR', message, {
+      name: 'SyntaxError',
+      line,
+      column,
+      ...(excerpt !== undefined ? { excerpt } : {}),
+    }),
   timeout: (ms: number) =>
     new VmgateError('TIMEOUT', `evaluation exceeded its time budget of ${ms} ms`, { timeoutMs: ms }),
   interrupted: () => new VmgateError('INTERRUPTED', 'evaluation interrupted'),

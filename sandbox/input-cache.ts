@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { type TransformedInput, transformInput } from './repl-transform';
+import { rejectedOutput, type TransformedInput, transformInput } from './repl-transform';
 
 /**
  * Console inputs compiled once per process. The REPL transform and V8's
@@ -21,7 +21,7 @@ let nextId = 0;
 
 export const INPUT_FILENAME = /^vmgate:input:(\d+)$/;
 
-/** Throws a VmgateError (SYNTAX_ERROR) or V8's SyntaxError for input that does not compile. */
+/** Throws a VmgateError (SYNTAX_ERROR; INTERNAL for a transform bug) for input that does not compile. */
 export function compileInput(code: string): CompiledInput {
   const hit = cache.get(code);
   if (hit) {
@@ -32,7 +32,12 @@ export function compileInput(code: string): CompiledInput {
   }
   const transformed = transformInput(code);
   const id = ++nextId;
-  const script = new vm.Script(transformed.source, { filename: `vmgate:input:${id}` });
+  let script: vm.Script;
+  try {
+    script = new vm.Script(transformed.source, { filename: `vmgate:input:${id}` });
+  } catch {
+    throw rejectedOutput(code);
+  }
   const compiled: CompiledInput = { ...transformed, id, script };
   if (code.length <= MAX_CACHED_LENGTH) {
     cache.set(code, compiled);

@@ -1,6 +1,7 @@
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
-import { errors, type VmgateError } from '../protocol/error-codes';
+import { errors, VmgateError } from '../protocol/error-codes';
+import { checkSyntax, excerptAt, type V8SyntaxError } from './syntax-check';
 
 /**
  * Turns one console input into a script with REPL semantics (docs/design.md §3):
@@ -51,7 +52,7 @@ export function transformInput(code: string): TransformedInput {
   const { source, isAsync, anchors } = rewrite(code, program);
   // The text handed to V8 is what must be free of import(); a quick substring
   // test avoids a second parse in the common case.
-  if (source.includes('import')) assertNoImport(parseOrInternal(source));
+  if (source.includes('import')) assertNoImport(parseOrInternal(source), undefined);
   return {
     source,
     originalPosition: positionMapper(code, source, anchors),
@@ -73,13 +74,36 @@ function parseInput(code: string): acorn.Program {
       // not an expression: parse as statements below
     }
   }
+  // V8 speaks first: its message and position are what Node prints.
+  const verdict = checkSyntax(code);
+  if (verdict.kind === 'error') throw fromV8(verdict.error);
   try {
     const program = acorn.parse(code, PARSE_OPTIONS);
-    assertNoImport(program);
+    assertNoImport(program, code);
     return program;
   } catch (err) {
-    throw toSyntaxError(err);
+    if (err instanceof VmgateError) throw err;
+    // Fine for V8 only as an async function body (e.g. `await 1; return 2`):
+    // the script's complaint stands, as in the Node REPL.
+    if (verdict.kind === 'async') throw fromV8(verdict.scriptError);
+    throw toSyntaxError(err, code);
   }
+}
+
+/**
+ * Why V8 refused the transform's output: its complaint about the user's own
+ * text when it has one (an object literal typed alone is checked only after
+ * the transform), else a transform bug, never the user's fault.
+ */
+export function rejectedOutput(code: string): VmgateError {
+  const verdict = checkSyntax(code);
+  if (verdict.kind === 'error') return fromV8(verdict.error);
+  return errors.internal('the input could not be compiled after the REPL transform');
+}
+
+/** V8's complaint about the user's text, as a SYNTAX_ERROR. */
+export function fromV8(error: V8SyntaxError): VmgateError {
+  return errors.syntax(error.message, error.line, error.column, error.excerpt);
 }
 
 /** Re-parses an object-literal input as `(<code>)` keeping offsets into the original text. */
@@ -94,7 +118,7 @@ function shiftProgram(_wrapped: acorn.Program, code: string): acorn.Program {
     expression,
   } as unknown as acorn.Statement;
   const program = { type: 'Program', start: 0, end: code.length, body: [statement], sourceType: 'script' };
-  assertNoImport(program as unknown as acorn.Program);
+  assertNoImport(program as unknown as acorn.Program, code);
   return program as unknown as acorn.Program;
 }
 
@@ -107,28 +131,29 @@ function parseOrInternal(source: string): acorn.Program {
   }
 }
 
-function assertNoImport(program: acorn.Program): void {
+function assertNoImport(program: acorn.Program, code: string | undefined): void {
   walk.full(program, (node) => {
     if (node.type === 'ImportExpression') {
-      throw errors.syntax('dynamic import() is not available in a session', ...position(node));
+      throw errors.syntax('dynamic import() is not available in a session', ...position(node, code));
     }
     if (node.type === 'MetaProperty' && (node as acorn.MetaProperty).meta.name === 'import') {
-      throw errors.syntax('import.meta is not available in a session', ...position(node));
+      throw errors.syntax('import.meta is not available in a session', ...position(node, code));
     }
   });
 }
 
-function position(node: acorn.Node): [number, number] {
-  return [node.loc?.start.line ?? 1, (node.loc?.start.column ?? 0) + 1];
+function position(node: acorn.Node, code: string | undefined): [number, number, string?] {
+  const line = node.loc?.start.line ?? 1;
+  const column = (node.loc?.start.column ?? 0) + 1;
+  return code === undefined ? [line, column] : [line, column, excerptAt(code, line, column)];
 }
 
-function toSyntaxError(err: unknown): VmgateError {
+function toSyntaxError(err: unknown, code: string): VmgateError {
   if (err instanceof SyntaxError && 'loc' in err) {
     const loc = (err as SyntaxError & { loc: { line: number; column: number } }).loc;
     const message = err.message.replace(/ \(\d+:\d+\)$/, '');
-    return errors.syntax(message, loc.line, loc.column + 1);
+    return errors.syntax(message, loc.line, loc.column + 1, excerptAt(code, loc.line, loc.column + 1));
   }
-  if (typeof err === 'object' && err !== null && 'code' in err) return err as VmgateError;
   return errors.syntax(String(err), 1, 1);
 }
 

@@ -658,15 +658,19 @@ export class SessionEngine {
 }
 
 function syntaxPayload(error: unknown): ErrorPayload {
+  if (error instanceof VmgateError && error.code !== 'SYNTAX_ERROR')
+    return { code: error.code, message: error.message };
   if (error instanceof VmgateError) {
-    const { line, column } = error.details;
+    const { line, column, excerpt } = error.details;
+    // As the Node REPL prints it: the line, V8's underline, then the message.
+    const head = typeof excerpt === 'string' ? `${excerpt}\n\n` : '';
     return {
       code: error.code,
       message: error.message,
       name: 'SyntaxError',
       ...(typeof line === 'number' ? { line } : {}),
       ...(typeof column === 'number' ? { column } : {}),
-      text: `Uncaught SyntaxError: ${error.message}`,
+      text: `${head}Uncaught SyntaxError: ${error.message}`,
     };
   }
   // V8 rejected what acorn accepted (rare: e.g. an early error acorn does not check).
