@@ -336,26 +336,28 @@ function rewrite(code: string, program: acorn.Program) {
       replace(decl.start, decl.declarations[0]!.start, '');
       return;
     }
-    const parts: string[] = [];
+    // The user's text stays where it is (so stack positions inside an
+    // initializer are the typed ones): `const a = f(), b = 2;` becomes
+    // `<declare> (a = f()), (b = 2); <make const>`.
+    const first = decl.declarations[0];
+    const last = decl.declarations.at(-1);
+    if (!first || !last) return;
+    const prologue = lexical ? `${API}.d(${JSON.stringify(names)}, 'let'); ` : '';
+    replace(decl.start, first.start, position === 'statement' ? prologue : '');
     for (const declarator of decl.declarations) {
       if (declarator.init) {
-        parts.push(
-          `${code.slice(declarator.id.start, declarator.id.end)} = ${code.slice(declarator.init.start, declarator.init.end)}`,
-        );
-      } else if (decl.kind === 'let') {
+        insert(declarator.start, '(');
+        insert(declarator.end, ')');
+      } else {
         const declared: string[] = [];
         collectNames(declarator.id, declared);
-        for (const name of declared) parts.push(`${name} = undefined`);
+        const value = decl.kind === 'let' ? declared.map((name) => `${name} = undefined`).join(', ') : 'void 0';
+        replace(declarator.start, declarator.end, `(${value})`);
       }
     }
-    const assignments = parts.map((part) => `(${part})`).join(', ');
-    if (position === 'for-init') {
-      replace(decl.start, decl.end, assignments || 'void 0');
-      return;
-    }
-    const prologue = lexical ? `${API}.d(${JSON.stringify(names)}, 'let'); ` : '';
-    const epilogue = decl.kind === 'const' ? ` ${API}.k(${JSON.stringify(names)});` : '';
-    replace(decl.start, decl.end, `${prologue}${assignments ? `${assignments};` : ''}${epilogue}`);
+    if (position !== 'statement') return;
+    if (code[decl.end - 1] !== ';') insert(last.end, ';');
+    if (decl.kind === 'const') insert(decl.end, ` ${API}.k(${JSON.stringify(names)});`);
   };
 
   visitStatements(program.body, true, []);

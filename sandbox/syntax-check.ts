@@ -1,4 +1,5 @@
 import vm from 'node:vm';
+import * as acorn from 'acorn';
 
 /**
  * V8's own verdict on a console input, before the REPL transform: the
@@ -7,11 +8,12 @@ import vm from 'node:vm';
  * to no context), so nothing in it executes; compiling is not code
  * generation from strings, so this works in executors too.
  *
- * A script cannot hold top-level `await`, which sessions allow. When V8's
- * first complaint is at an `await`, the text is compiled again as the body
- * of an async function, whose errors are the ones that matter; when that
- * compiles, the input is fine as far as V8 goes and the parser behind the
- * transform has the last word (see repl-transform.ts).
+ * A script cannot hold top-level `await`, which sessions allow. When the
+ * text mentions `await`, it is compiled again as the body of an async
+ * function: when that compiles, the input is fine as far as V8 goes and the
+ * parser behind the transform has the last word (see repl-transform.ts);
+ * when both fail, the compile that got further through the text names the
+ * real problem (a script stops at the first `await` it cannot take as a name).
  */
 
 export interface V8SyntaxError {
@@ -35,13 +37,21 @@ const ASYNC_HEAD = '(async function () {\n';
 const MAX_EXCERPT_LINE = 1000;
 
 export function checkSyntax(code: string): SyntaxVerdict {
+  const verdict = v8Verdict(code);
+  if (verdict.kind !== 'error' || verdict.error.excerpt !== undefined) return verdict;
+  return { kind: 'error', error: { ...verdict.error, column: longLineColumn(code, verdict.error) } };
+}
+
+function v8Verdict(code: string): SyntaxVerdict {
   const scriptError = compileError(code, 0);
   if (!scriptError) return { kind: 'ok' };
-  if (!startsWithAwait(code, scriptError)) return { kind: 'error', error: scriptError };
+  if (!/\bawait\b/.test(code)) return { kind: 'error', error: scriptError };
 
   const closed = compileError(`${ASYNC_HEAD}${code}\n})`, 1);
   if (!closed) return { kind: 'async', scriptError };
-  if (closed.line <= lineCount(code)) return { kind: 'error', error: closed };
+  if (closed.line <= lineCount(code)) {
+    return { kind: 'error', error: before(closed, scriptError) ? scriptError : closed };
+  }
   // The complaint is about the wrapper's own closing: the input is
   // unfinished. Without the closing, V8 says where, in its own words.
   const open = compileError(`${ASYNC_HEAD}${code}`, 1);
@@ -77,9 +87,23 @@ function position(stack: string | undefined, lineOffset: number): Omit<V8SyntaxE
   return { line: Math.max(1, Number(line) - lineOffset), column: indent.length + 1, ...(excerpt ? { excerpt } : {}) };
 }
 
-function startsWithAwait(code: string, error: V8SyntaxError): boolean {
-  const offset = offsetOf(code, error.line, error.column);
-  return offset !== undefined && /^await\b/.test(code.slice(offset, offset + 6));
+/**
+ * Node's underline stops after about a thousand columns. On a longer line
+ * the column is the JavaScript parser's, when it fails on the same line.
+ */
+function longLineColumn(code: string, error: V8SyntaxError): number {
+  try {
+    acorn.parse(code, { ecmaVersion: 'latest', allowAwaitOutsideFunction: true, locations: true });
+  } catch (err) {
+    const loc = (err as { loc?: { line?: unknown; column?: unknown } }).loc;
+    if (loc?.line === error.line && typeof loc.column === 'number') return loc.column + 1;
+  }
+  return error.column;
+}
+
+/** `a` is at an earlier position than `b`. */
+function before(a: V8SyntaxError, b: V8SyntaxError): boolean {
+  return a.line < b.line || (a.line === b.line && a.column < b.column);
 }
 
 function isEndOfInput(code: string, error: V8SyntaxError): boolean {

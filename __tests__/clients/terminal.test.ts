@@ -366,7 +366,9 @@ describe('vmgate connect in a terminal', () => {
     await t.prompt();
     await t.enter('let = =');
     await t.waitFor('SyntaxError');
-    expect(t.raw).toMatch(new RegExp(`${ESC}\\[31mUncaught SyntaxError`));
+    // The line and V8's underline above the message, as the Node REPL prints it.
+    expect(t.raw).toContain(`${ESC}[31m      ^${ESC}[0m`);
+    expect(t.raw).toMatch(new RegExp(`${ESC}\\[31mUncaught SyntaxError: Unexpected token '='`));
     await t.prompt();
     await t.enter('console.warn("careful"); null.x');
     await t.waitFor("Cannot read properties of null (reading 'x')");

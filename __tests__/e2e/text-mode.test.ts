@@ -16,7 +16,9 @@ describe('text mode (no subprotocol, as wscat connects)', () => {
     expect(await client.line('({ a: 1, s: "x" })')).toBe("{ a: 1, s: 'x' }");
     expect(await client.line('null.x')).toBe("Uncaught TypeError: Cannot read properties of null (reading 'x')");
     expect(await client.line('throw new RangeError("r")')).toBe('Uncaught RangeError: r\n    at REPL5:1:7');
-    expect(await client.line('let = =')).toMatch(/^Uncaught SyntaxError: /);
+    // As the Node REPL prints it: the line, V8's underline, then the message.
+    expect(await client.line('let = =')).toBe("let = =\n      ^\n\nUncaught SyntaxError: Unexpected token '='");
+    expect(await client.line('foo bar')).toBe("foo bar\n    ^^^\n\nUncaught SyntaxError: Unexpected identifier 'bar'");
   });
 
   test('console output comes first, then the result', async () => {

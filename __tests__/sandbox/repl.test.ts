@@ -157,3 +157,140 @@ describe('REPL transform edge cases', () => {
     expect(await s.text('"a"\n;["b"]')).toBe("[ 'b' ]");
   });
 });
+
+describe('REPL parity fixes (see repl-parity.test.ts for the Node REPL cases)', () => {
+  test('a comma expression completes with its last operand, with and without await', async () => {
+    const s = openSession();
+    expect(await s.text('1, 2')).toBe('2');
+    expect(await s.text('await 1, await 2')).toBe('2');
+    expect(await s.text('let v = (0, 3); v')).toBe('3');
+    // An awaited input's promise value is shown as a promise, not adopted.
+    expect(await s.text('await 1, Promise.resolve(2)')).toBe('Promise { 2 }');
+    expect(await s.text('await 0; Promise.resolve(3)')).toBe('Promise { 3 }');
+    expect(await s.text('await 0; new Promise(() => {})')).toBe('Promise { <pending> }');
+  });
+
+  test('a function declared in a block in sloppy code is also a global var (Annex B)', async () => {
+    const s = openSession();
+    expect(await s.text('typeof f1; if (true) { function f1() { return 1 } }')).toBe('[Function: f1]');
+    expect(await s.text('f1()')).toBe('1');
+    // The var binding exists (undefined) before the block runs, as in a script.
+    expect(await s.text('typeof f2 + (() => { if (false) { function f2() {} } })()')).toBe("'undefinedundefined'");
+    expect(await s.text('[typeof f3, (() => { { function f3() {} } })()][0]; { function f3() {} }; typeof f3')).toBe(
+      "'function'",
+    );
+    // Unbraced, in a switch, in a loop, with await.
+    await s.eval('if (true) function f4() { return 4 }');
+    await s.eval('switch (1) { case 1: function f5() { return 5 } }');
+    await s.eval('for (const x of [6]) { function f6() { return x } }');
+    await s.eval('if (await true) { function f7() { return 7 } }');
+    expect(await s.text('[f4(), f5(), f6(), f7()]')).toBe('[ 4, 5, 6, 7 ]');
+    // Later statements of the same input see and change the global binding.
+    expect(await s.text('{ function f8() {} } f8 = 8; f8')).toBe('8');
+    expect(await s.text('f8')).toBe('8');
+    await s.eval('var f9 = 9');
+    expect(await s.text('const before = f9; { function f9() {} } [before, typeof f9]')).toBe("[ 9, 'function' ]");
+  });
+
+  test('Annex B does not apply where a var would clash, in strict code, or to generators and async functions', async () => {
+    const s = openSession();
+    expect(await s.text('let g1 = 1; { function g1() {} } g1')).toBe('1');
+    expect(await s.text('g1')).toBe('1');
+    expect(await s.text('{ let g2 = 2; { function g2() {} } } typeof g2')).toBe("'undefined'");
+    await s.eval('const g3 = 3');
+    expect(await s.text('{ function g3() {} } g3')).toBe('3');
+    expect(await s.text('"use strict"; { function g4() {} } typeof g4')).toBe("'undefined'");
+    expect(await s.text('{ function* g5() {} async function g6() {} } [typeof g5, typeof g6]')).toBe(
+      "[ 'undefined', 'undefined' ]",
+    );
+    expect(await s.text('for (let g7 of [1]) { function g7() {} } typeof g7')).toBe("'undefined'");
+  });
+
+  test('_ is the last result and _error the last thrown value; assigning either turns its update off', async () => {
+    const s = openSession();
+    expect(await s.text('_')).toBe('undefined');
+    await s.eval('6 * 7');
+    expect(await s.text('_ + 1')).toBe('43');
+    expect(await s.text('_')).toBe('43');
+    await s.eval('null.x');
+    expect(await s.text('_')).toBe('43');
+    expect(await s.text('_error.constructor.name')).toBe("'TypeError'");
+    expect(await s.text('_error.message')).toBe('"Cannot read properties of null (reading \'x\')"');
+    await s.eval('throw 5');
+    expect(await s.text('_error')).toBe('5');
+
+    const assigned = await s.eval('_ = "mine"');
+    expect(assigned.logs.map((log) => [log.level, log.text])).toEqual([
+      ['info', 'Expression assignment to _ now disabled.'],
+    ]);
+    await s.eval('1 + 1');
+    expect(await s.text('_')).toBe("'mine'");
+    expect((await s.eval('_ = "again"')).logs).toEqual([]);
+    await s.eval('_error = 0');
+    await s.eval('throw 1');
+    expect(await s.text('_error')).toBe('0');
+  });
+
+  test('declaring _ replaces it, with no notice; other sessions keep their own', async () => {
+    const [a, b] = [openSession(), openSession()];
+    await a.eval('1');
+    const declared = await a.eval('let _ = 20');
+    expect(declared.logs).toEqual([]);
+    await a.eval('30');
+    expect(await a.text('_')).toBe('20');
+    await b.eval('"b"');
+    expect(await b.text('_')).toBe("'b'");
+    expect(await a.text('Object.keys(globalThis).includes("_error")')).toBe('false');
+  });
+
+  test("syntax errors carry V8's message and position, and the line with V8's underline", async () => {
+    const s = openSession();
+    const cases: [string, string, number, number, string | undefined][] = [
+      ['foo bar', "Unexpected identifier 'bar'", 1, 5, 'foo bar\n    ^^^'],
+      ['return 42; await 5;', 'Illegal return statement', 1, 1, 'return 42; await 5;\n^^^^^^'],
+      ['let x = 1;\nx y', "Unexpected identifier 'y'", 2, 3, 'x y\n  ^'],
+      // With top-level await: the errors V8 finds in it as an async function body.
+      ['await 1;\n\tfoo bar', "Unexpected identifier 'bar'", 2, 6, '\tfoo bar\n\t    ^^^'],
+      ['await Promise..resolve()', "Unexpected token '.'", 1, 15, 'await Promise..resolve()\n              ^'],
+      ['await 1; foo(', 'Unexpected end of input', 1, 14, 'await 1; foo(\n             '],
+      [
+        'function f() { await 1 }',
+        'await is only valid in async functions and the top level bodies of modules',
+        1,
+        16,
+        undefined,
+      ],
+      // V8 takes `await 1; return 2` as a function body: the script's complaint stands, as in Node.
+      [
+        'await 1; return 2',
+        'await is only valid in async functions and the top level bodies of modules',
+        1,
+        1,
+        undefined,
+      ],
+      ['import("fs")', 'dynamic import() is not available in a session', 1, 1, 'import("fs")\n^'],
+    ];
+    for (const [code, message, line, column, excerpt] of cases) {
+      const reply = await s.eval(code);
+      expect({ code, error: reply.terminal }).toMatchObject({
+        code,
+        error: { type: 'error', error: { code: 'SYNTAX_ERROR', name: 'SyntaxError', message, line, column } },
+      });
+      if (excerpt !== undefined) expect(reply.text).toBe(`${excerpt}\n\nUncaught SyntaxError: ${message}`);
+    }
+    // A very long line is not echoed back.
+    const long = `x = [${'1,'.repeat(2000)}] y`;
+    const reply = await s.eval(long);
+    expect(reply.text).toBe("Uncaught SyntaxError: Unexpected identifier 'y'");
+    expect(reply.terminal).toMatchObject({ error: { line: 1, column: long.length } });
+  });
+
+  test('a thrown error prints its own properties and cause, as the Node REPL does', async () => {
+    const s = openSession();
+    const reply = await s.eval("const e = new Error('w'); e.foo = 'bar'; throw e");
+    expect(reply.text).toBe("Uncaught Error: w\n    at REPL1:1:11 {\n  foo: 'bar'\n}");
+    expect((await s.eval('throw new Error("x", { cause: 1 })')).text).toBe(
+      'Uncaught Error: x\n    at REPL2:1:7 {\n  [cause]: 1\n}',
+    );
+  });
+});

@@ -66,9 +66,29 @@ function bootstrap(host, configJson, shared) {
       const stack = ownStack(error);
       const head = describeError(error);
       const frames = stack === undefined ? '' : stackFrames(stack);
-      return { name: errorName(error), message: errorMessage(error), text: head + frames, stack };
+      return {
+        name: errorName(error),
+        message: errorMessage(error),
+        text: inspectError(error, head) ?? head + frames,
+        stack,
+      };
     }
     return { name: '', message: render(error), text: render(error), stack: undefined };
+  };
+
+  // As the Node REPL prints a thrown error: inspected (stack, then own
+  // properties and cause), one-line brackets dropped (`[Error: x]`). Only
+  // when that text starts with the error's own name and message: a stack
+  // captured under another name would print the wrong class.
+  const inspectError = (error, head) => {
+    try {
+      let text = getInspector().inspect(error, renderOptions);
+      if (StringPrototypeStartsWith(text, '[') && StringPrototypeEndsWith(text, ']'))
+        text = StringPrototypeSlice(text, 1, -1);
+      return StringPrototypeStartsWith(text, head) ? text : undefined;
+    } catch {
+      return undefined;
+    }
   };
 
   // Errors raised by the database layer carry a wire code (DB_ERROR, ...).
