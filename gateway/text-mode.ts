@@ -44,6 +44,7 @@ export function helpText(): string {
     'Type JavaScript to evaluate it in this session. Bindings persist; top-level await works.',
     "  shared        the server's shared, read-only state",
     "  db            the session's database (when one is configured)",
+    '  _, _error     the last result, the last error',
     'Commands:',
     '  .commit      commit the open transaction',
     '  .rollback    roll back the open transaction',

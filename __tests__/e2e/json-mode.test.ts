@@ -62,12 +62,32 @@ describe('JSON mode (vmgate.v1)', () => {
       type: 'error',
       error: { code: 'UNCAUGHT', name: 'TypeError', message: "Cannot read properties of null (reading 'x')" },
     });
-    expect(await client.eval('let = =')).toMatchObject({ error: { code: 'SYNTAX_ERROR', line: 1 } });
+    expect(await client.eval('let = =')).toMatchObject({
+      error: {
+        code: 'SYNTAX_ERROR',
+        message: "Unexpected token '='",
+        line: 1,
+        column: 7,
+        text: "let = =\n      ^\n\nUncaught SyntaxError: Unexpected token '='",
+      },
+    });
     expect(await client.eval('while (true) {}')).toMatchObject({ error: { code: 'TIMEOUT' } });
     expect((await client.request({ op: 'commit' })).frame).toMatchObject({
       type: 'error',
       error: { code: 'DB_UNAVAILABLE' },
     });
+  });
+
+  test('_ and _error, as in the Node REPL', async () => {
+    const gateway = await startTestGateway();
+    const client = await connect(gateway);
+    await client.next();
+    await client.eval('6 * 7');
+    expect(await client.eval('_')).toMatchObject({ type: 'result', value: 42, text: '42' });
+    await client.eval('throw new RangeError("r")');
+    // An error leaves _ as it was.
+    expect(await client.eval('_')).toMatchObject({ value: 42 });
+    expect(await client.eval('_error.message')).toMatchObject({ value: 'r' });
   });
 
   test('malformed frames get BAD_REQUEST and the session goes on', async () => {

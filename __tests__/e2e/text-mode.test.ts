@@ -13,9 +13,10 @@ describe('text mode (no subprotocol, as wscat connects)', () => {
     expect(await client.next()).toMatch(/^vmgate \S+ — session [0-9a-f-]{36}\. Type \.help for help\.$/);
     expect(await client.line('let a = 6')).toBe('undefined');
     expect(await client.line('a * 7')).toBe('42');
+    expect(await client.line('_ + 1')).toBe('43');
     expect(await client.line('({ a: 1, s: "x" })')).toBe("{ a: 1, s: 'x' }");
     expect(await client.line('null.x')).toBe("Uncaught TypeError: Cannot read properties of null (reading 'x')");
-    expect(await client.line('throw new RangeError("r")')).toBe('Uncaught RangeError: r\n    at REPL5:1:7');
+    expect(await client.line('throw new RangeError("r")')).toBe('Uncaught RangeError: r\n    at REPL6:1:7');
     // As the Node REPL prints it: the line, V8's underline, then the message.
     expect(await client.line('let = =')).toBe("let = =\n      ^\n\nUncaught SyntaxError: Unexpected token '='");
     expect(await client.line('foo bar')).toBe("foo bar\n    ^^^\n\nUncaught SyntaxError: Unexpected identifier 'bar'");

@@ -294,3 +294,22 @@ describe('REPL parity fixes (see repl-parity.test.ts for the Node REPL cases)', 
     );
   });
 });
+
+describe('the syntax check (sandbox/syntax-check.ts)', () => {
+  test('the syntax check only compiles: text that escapes its wrapper is refused and nothing runs', async () => {
+    const s = openSession();
+    for (const code of [
+      'await 1 }); globalThis.ran = 1; (async function () {',
+      'globalThis.ran = 2; foo bar',
+      'await 1; globalThis.ran = 3; return 4',
+      `${'('.repeat(20000)}1${')'.repeat(20000)}; globalThis.ran = 5; x y`,
+    ]) {
+      const reply = await s.eval(code);
+      expect({ code: code.slice(0, 60), reply: reply.code }).toEqual({
+        code: code.slice(0, 60),
+        reply: 'SYNTAX_ERROR',
+      });
+    }
+    expect(await s.text('typeof ran')).toBe("'undefined'");
+  });
+});
