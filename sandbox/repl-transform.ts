@@ -1,7 +1,7 @@
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
 import { errors, VmgateError } from '../protocol/error-codes';
-import { checkSyntax, excerptAt, type V8SyntaxError } from './syntax-check';
+import { checkSyntax, excerptAt, lineStarts, type V8SyntaxError } from './syntax-check';
 
 /**
  * Turns one console input into a script with REPL semantics (docs/design.md §3):
@@ -418,12 +418,6 @@ function positionMapper(code: string, source: string, anchors: readonly Anchor[]
     while (index + 1 < codeLines.length && (codeLines[index + 1] ?? Infinity) <= original) index++;
     return [index + 1, original - (codeLines[index] ?? 0) + 1];
   };
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
-  return starts;
 }
 
 function collectNames(pattern: acorn.Pattern, out: string[] | Set<string>): void {

@@ -126,7 +126,8 @@ function endOfInput(code: string): V8SyntaxError {
 
 const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/g;
 
-function lineStarts(code: string): number[] {
+/** Where each line starts, lines counted as V8 counts them (also in stack positions). */
+export function lineStarts(code: string): number[] {
   const starts = [0];
   for (const match of code.matchAll(LINE_BREAK)) starts.push((match.index ?? 0) + match[0].length);
   return starts;

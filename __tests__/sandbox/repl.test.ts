@@ -292,6 +292,9 @@ describe('REPL parity fixes (see repl-parity.test.ts for the Node REPL cases)', 
     expect((await s.eval('throw new Error("x", { cause: 1 })')).text).toBe(
       'Uncaught Error: x\n    at REPL2:1:7 {\n  [cause]: 1\n}',
     );
+    // Positions count lines as V8 does: a lone CR or U+2028 ends one too.
+    expect((await s.eval('1\rthrow new Error("y")')).text).toBe('Uncaught Error: y\n    at REPL3:2:7');
+    expect((await s.eval('1\u2028throw new Error("z")')).text).toBe('Uncaught Error: z\n    at REPL4:2:7');
   });
 });
 
