@@ -223,7 +223,8 @@ function rewrite(code: string, program: acorn.Program) {
         // also a var of the enclosing script, assigned when the declaration is
         // reached; V8 gives that step the function as its completion value.
         const blockScopes = inList ? scopes.slice(0, -1) : scopes;
-        if (strict || node.generator || node.async) return;
+        // (`let` cannot name the blocker: a function called `let` is left to V8.)
+        if (strict || node.generator || node.async || name === 'let') return;
         if (topLexical.has(name) || blockScopes.some((scope) => scope.has(name))) {
           if (!inList) {
             insert(node.start, `{ let ${name}; { `);
@@ -467,7 +468,8 @@ function sloppyBlockFunctions(statements: readonly acorn.Node[]): string[] {
   const names = new Set<string>();
   for (const statement of statements as Node[]) {
     if (statement.type === 'FunctionDeclaration' && !statement.generator && !statement.async) {
-      names.add((statement.id as acorn.Identifier).name);
+      const name = (statement.id as acorn.Identifier).name;
+      if (name !== 'let') names.add(name);
     }
   }
   return [...names];

@@ -204,6 +204,8 @@ describe('REPL parity fixes (see repl-parity.test.ts for the Node REPL cases)', 
       "[ 'undefined', 'undefined' ]",
     );
     expect(await s.text('for (let g7 of [1]) { function g7() {} } typeof g7')).toBe("'undefined'");
+    // A block function named `let` compiles (V8 hoists it within the input only).
+    expect(await s.text('{ function let() { return 1 } } typeof let')).toBe("'function'");
   });
 
   test('_ is the last result and _error the last thrown value; assigning either turns its update off', async () => {
