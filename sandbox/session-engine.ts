@@ -11,6 +11,7 @@ import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
 import { compileInput } from './input-cache';
 import { installProcessGuards } from './process-guards';
 import { Realm, type RealmSettlement } from './realm';
+import { uncaughtText } from './uncaught';
 
 /**
  * A session's engine: its realm, its queue of evals (run one at a time, in
@@ -398,7 +399,7 @@ export class SessionEngine {
       name: settlement.name ?? '',
       ...(settlement.stack !== undefined ? { stack: settlement.stack } : {}),
       value: settlement.json,
-      text: `Uncaught ${settlement.text}`,
+      text: uncaughtText(settlement.text),
     });
   }
 
@@ -664,13 +665,14 @@ function syntaxPayload(error: unknown): ErrorPayload {
     const { line, column, excerpt } = error.details;
     // As the Node REPL prints it: the line, V8's underline, then the message.
     const head = typeof excerpt === 'string' ? `${excerpt}\n\n` : '';
+    const text = uncaughtText(`${head}SyntaxError: ${error.message}`);
     return {
       code: error.code,
       message: error.message,
       name: 'SyntaxError',
       ...(typeof line === 'number' ? { line } : {}),
       ...(typeof column === 'number' ? { column } : {}),
-      text: `${head}Uncaught SyntaxError: ${error.message}`,
+      text,
     };
   }
   // V8 rejected what acorn accepted (rare: e.g. an early error acorn does not check).
@@ -679,7 +681,7 @@ function syntaxPayload(error: unknown): ErrorPayload {
     typeof error === 'object' && error !== null && typeof (error as Error).message === 'string'
       ? (error as Error).message
       : String(error);
-  return { code: 'SYNTAX_ERROR', message, name: 'SyntaxError', text: `Uncaught SyntaxError: ${message}` };
+  return { code: 'SYNTAX_ERROR', message, name: 'SyntaxError', text: uncaughtText(`SyntaxError: ${message}`) };
 }
 
 /** mysql2 escapes Buffers as binary literals; a decoded Uint8Array must become one. */

@@ -91,7 +91,7 @@ describe('timers', () => {
 
   test('string callbacks are refused (no code generation)', async () => {
     const s = openSession();
-    expect((await s.eval('setTimeout("1 + 1", 1)')).text).toMatch(/^Uncaught TypeError: The "callback" argument/);
+    expect((await s.eval('setTimeout("1 + 1", 1)')).text).toMatch(/^Uncaught:\nTypeError: The "callback" argument/);
   });
 
   test('queueMicrotask runs before timers', async () => {

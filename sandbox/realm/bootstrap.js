@@ -104,9 +104,11 @@ function bootstrap(host, configJson, shared) {
     return JSONStringify(details);
   };
 
+  // An error thrown by a timer callback is uncaught too: it becomes `_error`.
   const reportUncaught = (error) => {
+    rememberError(error);
     const { text } = describeThrown(error);
-    bridge.log('error', `Uncaught ${text}`);
+    bridge.log('error', uncaughtText(text));
   };
 
   const timers = createTimers(bridge, reportUncaught);
@@ -403,4 +405,18 @@ function stackFrames(stack) {
   const lines = StringPrototypeSplit(stack, '\n');
   const frames = ArrayPrototypeFilter(lines, (line) => StringPrototypeStartsWith(StringPrototypeTrim(line), 'at '));
   return frames.length === 0 ? '' : `\n${ArrayPrototypeJoin(frames, '\n')}`;
+}
+
+/** `Uncaught` before an error's text, as the Node REPL puts it (the host's rule: sandbox/uncaught.ts). */
+function uncaughtText(text) {
+  const lines = StringPrototypeSplit(text, '\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (RegExpPrototypeExec(/^\[?([A-Z][a-z0-9_]*)*Error/, lines[i]) !== null) {
+      // The width counts the line's break, as in Node.
+      const width = lines[i].length + (i < lines.length - 1 ? 1 : 0);
+      lines[i] = width <= 80 ? `Uncaught ${lines[i]}` : `Uncaught:\n${lines[i]}`;
+      return ArrayPrototypeJoin(lines, '\n');
+    }
+  }
+  return `Uncaught${lines.length === 1 ? ' ' : ':\n'}${text}`;
 }

@@ -39,13 +39,17 @@ const AWAIT_SYNTAX_ERROR =
 const PROMISE_IDS =
   'Node shows the async-hooks ids it keeps on promises (internal to its own process); ' +
   'a session shows the promise and its state only';
-const TOP_FRAME =
-  "a session keeps the frame of the input's own top-level code, so an error says where in a " +
-  'multi-line input it was thrown; the Node REPL drops that frame';
+const FRAMES =
+  "a session keeps every frame of the user's code, the input's own top-level code included, so an error " +
+  "says where in a multi-line input it was thrown; the Node REPL drops the input's frame and those of " +
+  'callbacks its timers run';
+const MICROTASKS =
+  "a session answers once the input's promise jobs have run (they run inside its timed entry), so their " +
+  'output comes first; the Node REPL prints the result first';
 const POSITIONS =
   "positions in stack frames are those of the text typed; Node's are those of its await transform's output";
 const REDECLARATION =
-  'as in the DevTools console, let, const and class may be declared again by a later input; ' + 'the Node REPL refuses';
+  'as in the DevTools console, let, const and class may be declared again by a later input; the Node REPL refuses';
 const UNFINISHED =
   'one frame is one whole input: unfinished code is a syntax error at its end (the terminal client and the ' +
   'web console collect continuation lines themselves); the Node REPL waits for more lines';
@@ -219,11 +223,11 @@ export const groups: readonly ParityGroup[] = [
     from: 'test-repl-underscore.js',
     cases: [
       ['_error', 'undefined'],
-      ["throw new Error('foo')", 'Uncaught Error: foo', differs(TOP_FRAME, 'Uncaught Error: foo\n    at REPL2:1:7')],
-      ['_error', '[Error: foo]', differs(TOP_FRAME, 'Error: foo\n    at REPL2:1:7')],
+      ["throw new Error('foo')", 'Uncaught Error: foo', differs(FRAMES, 'Uncaught Error: foo\n    at REPL2:1:7')],
+      ['_error', '[Error: foo]', differs(FRAMES, 'Error: foo\n    at REPL2:1:7')],
       ['_error.message', "'foo'"],
       ['_error = 0;', 'Expression assignment to _error now disabled.\n0'],
-      ["throw new Error('bar')", 'Uncaught Error: bar', differs(TOP_FRAME, 'Uncaught Error: bar\n    at REPL6:1:7')],
+      ["throw new Error('bar')", 'Uncaught Error: bar', differs(FRAMES, 'Uncaught Error: bar\n    at REPL6:1:7')],
       ['_error', '0'],
     ],
   },
@@ -237,13 +241,13 @@ export const groups: readonly ParityGroup[] = [
       [
         "throw new Error('Whoops!')",
         'Uncaught Error: Whoops!',
-        differs(TOP_FRAME, 'Uncaught Error: Whoops!\n    at REPL4:1:7'),
+        differs(FRAMES, 'Uncaught Error: Whoops!\n    at REPL4:1:7'),
       ],
       ['foo = bar;', 'Uncaught ReferenceError: bar is not defined'],
       [
         "(function() { throw new Error('Whoops!'); })()",
         'Uncaught Error: Whoops!\n    at REPL6:1:21',
-        differs(TOP_FRAME, 'Uncaught Error: Whoops!\n    at REPL6:1:21\n    at REPL6:1:45'),
+        differs(FRAMES, 'Uncaught Error: Whoops!\n    at REPL6:1:21\n    at REPL6:1:45'),
       ],
       ['x', 'Uncaught ReferenceError: x is not defined'],
       ["throw { foo: 'test' }", "Uncaught { foo: 'test' }"],
@@ -263,7 +267,7 @@ export const groups: readonly ParityGroup[] = [
       [
         'c = 2',
         'Uncaught TypeError: Assignment to constant variable.',
-        differs(TOP_FRAME, 'Uncaught TypeError: Assignment to constant variable.\n    at REPL22:1:3'),
+        differs(FRAMES, 'Uncaught TypeError: Assignment to constant variable.\n    at REPL22:1:3'),
       ],
       ['c', '1'],
       [
@@ -293,7 +297,7 @@ export const groups: readonly ParityGroup[] = [
       [
         "(() => { const err = Error('Whoops!'); err.foo = 'bar'; throw err; })()",
         "Uncaught Error: Whoops!\n    at REPL42:1:22 {\n  foo: 'bar'\n}",
-        differs(TOP_FRAME, "Uncaught Error: Whoops!\n    at REPL1:1:22\n    at REPL1:1:70 {\n  foo: 'bar'\n}"),
+        differs(FRAMES, "Uncaught Error: Whoops!\n    at REPL1:1:22\n    at REPL1:1:70 {\n  foo: 'bar'\n}"),
       ],
       [
         "await Promise.reject(new RangeError('nope'))",
@@ -304,7 +308,7 @@ export const groups: readonly ParityGroup[] = [
       [
         'f()',
         'Uncaught TypeError: deep\n    at f (REPL44:1:22)',
-        differs(TOP_FRAME, 'Uncaught TypeError: deep\n    at f (REPL3:1:22)\n    at REPL4:1:1'),
+        differs(FRAMES, 'Uncaught TypeError: deep\n    at f (REPL3:1:22)\n    at REPL4:1:1'),
       ],
       ["JSON.parse('{')", "Uncaught SyntaxError: Expected property name or '}' in JSON at position 1"],
       ['1 +* 2', "1 +* 2\n   ^\n\nUncaught SyntaxError: Unexpected token '*'"],
@@ -358,6 +362,141 @@ export const groups: readonly ParityGroup[] = [
         'Promise {\n  <pending>,\n  [Symbol(async_id_symbol)]: 1364,\n  [Symbol(trigger_async_id_symbol)]: 1353\n}',
         differs(IMPORT, "import('fs')\n^\n\nUncaught SyntaxError: dynamic import() is not available in a session"),
       ],
+    ],
+  },
+  {
+    name: 'classic inputs',
+    from: 'test-repl.js (numbers, JSON.parse, regular expressions, strict-mode early errors, comments, multi-line strings and functions)',
+    cases: [
+      ['.1234', '0.1234'],
+      ['.1+.1', '0.2'],
+      ['JSON.parse(\'{"valid": "json"}\');', "{ valid: 'json' }"],
+      [
+        "JSON.parse('{invalid: \\'json\\'}');",
+        "Uncaught SyntaxError: Expected property name or '}' in JSON at position 1",
+      ],
+      ["JSON.parse('066');", 'Uncaught SyntaxError: Unexpected number in JSON at position 1'],
+      ["JSON.parse('{');", "Uncaught SyntaxError: Expected property name or '}' in JSON at position 1"],
+      ['/(/;', '/(/;\n^^^\n\nUncaught SyntaxError: Invalid regular expression: /(/: Unterminated group'],
+      [
+        'new RegExp("foo", "wrong modifier");',
+        "Uncaught SyntaxError: Invalid flags supplied to RegExp constructor 'wrong modifier'",
+      ],
+      [
+        '(function() { "use strict"; return 0755; })()',
+        '(function() { "use strict"; return 0755; })()\n                                   ^^^^\n\nUncaught SyntaxError: Octal literals are not allowed in strict mode.',
+      ],
+      [
+        '(function(a, a, b) { "use strict"; return a + b + c; })()',
+        '(function(a, a, b) { "use strict"; return a + b + c; })()\n             ^\n\nUncaught SyntaxError: Duplicate parameter name not allowed in this context',
+      ],
+      [
+        '(function() { "use strict"; with (this) {} })()',
+        '(function() { "use strict"; with (this) {} })()\n                            ^^^^\n\nUncaught SyntaxError: Strict mode code may not include a with statement',
+      ],
+      [
+        '(function() { "use strict"; var x; delete x; })()',
+        '(function() { "use strict"; var x; delete x; })()\n                                          ^\n\nUncaught SyntaxError: Delete of an unqualified identifier in strict mode.',
+      ],
+      [
+        '(function() { "use strict"; eval = 17; })()',
+        '(function() { "use strict"; eval = 17; })()\n                            ^^^^\n\nUncaught SyntaxError: Unexpected eval or arguments in strict mode',
+      ],
+      [
+        '(function() { "use strict"; if (true) function f() { } })()',
+        '(function() { "use strict"; if (true) function f() { } })()\n                                      ^^^^^^^^\n\nUncaught:\nSyntaxError: In strict mode code, functions can only be declared at top level or inside a block.',
+      ],
+      ['function blah() { return 1; }', 'undefined'],
+      ['blah()', '1'],
+      ['var I = [1,2,3,function() {}]; I.pop()', '[Function (anonymous)]'],
+      ['{\n\na: 1\n}', '{ a: 1 }'],
+      ['(function() {\n\nreturn 1;\n})()', '1'],
+      ['var path = 42; path', '42'],
+      ['[] \\', '[] \\\n   ^\n\nUncaught SyntaxError: Invalid or unexpected token'],
+      ["'the\\\nfourth\\\neye'", "'thefourtheye'"],
+      ["/(.)(.)(.)(.)(.)(.)(.)(.)(.)/.test('123456789')", 'true'],
+      ['RegExp.$1', "'1'"],
+      ['RegExp.$9', "'9'"],
+      ["function x() {\nreturn '\\n';\n }", 'undefined'],
+      ['function x(/*optional*/) {}', 'undefined'],
+      ['// /* 5 */', 'undefined'],
+      ['"//"', "'//'"],
+      ['"data /*with*/ comment"', "'data /*with*/ comment'"],
+      ["/* '\n\"\n'\"'\n*/", 'undefined'],
+      ["function x(s) {\nreturn s.replace(/'/,'');\n}", 'undefined'],
+      ["'use strict'; ref = 1", 'Uncaught ReferenceError: ref is not defined'],
+    ],
+  },
+  {
+    name: 'Uncaught and the width of its line',
+    from: 'test-repl-pretty-stack.js, test-repl-uncaught-exception.js (the Node REPL breaks after `Uncaught` beyond 80 columns)',
+    cases: [
+      [
+        'throw new Error("x".repeat(70))',
+        'Uncaught Error: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+        differs(
+          FRAMES,
+          'Uncaught Error: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n    at REPL1:1:7',
+        ),
+      ],
+      [
+        'throw new Error("x".repeat(75))',
+        'Uncaught:\nError: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+        differs(
+          FRAMES,
+          'Uncaught:\nError: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n    at REPL2:1:7',
+        ),
+      ],
+      [
+        'throw { a: "x".repeat(90) }',
+        "Uncaught:\n{\n  a: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'\n}",
+      ],
+      [
+        'throw "s".repeat(90)',
+        "Uncaught 'ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss'",
+      ],
+      [
+        'await 1; return 2',
+        'await 1; return 2\n^^^^^\n\nUncaught:\nSyntaxError: await is only valid in async functions and the top level bodies of modules',
+      ],
+      [
+        'function f() { await 1 }',
+        "Uncaught SyntaxError: \nfunction f() { await 1 }\n                     ^\n\nUnexpected token '1'",
+        differs(
+          AWAIT_SYNTAX_ERROR,
+          'function f() { await 1 }\n               ^^^^^\n\nUncaught:\nSyntaxError: await is only valid in async functions and the top level bodies of modules',
+        ),
+      ],
+      [
+        'class A { constructor() { super() } }',
+        "class A { constructor() { super() } }\n                          ^^^^^\n\nUncaught SyntaxError: 'super' keyword unexpected here",
+      ],
+    ],
+  },
+  {
+    // Not here: `Promise.reject(new Error('p')); 2`, where the Node REPL also
+    // prints `Uncaught Error: p`. A session does not report a rejection nobody
+    // handles: V8 tracks those for the whole process, through a hook that
+    // belongs to the host (sandbox/process-guards.ts), and the test runner's
+    // own hook would fail this test (docs/protocol.md lists the difference).
+    name: 'console output and microtasks',
+    from: 'test-repl-top-level-await.js (console.log in for await), DevTools console behaviour',
+    cases: [
+      ["queueMicrotask(() => console.log('micro')); 3", '3\nmicro', differs(MICROTASKS, 'micro\n3')],
+      ["await new Promise((r) => setTimeout(() => r('late'), 10))", "'late'"],
+      ["console.log('a'); console.log('b'); 'c'", "a\nb\n'c'"],
+    ],
+  },
+  {
+    name: 'an error thrown by a timer',
+    from: 'test-repl-underscore.js (_error), test-repl-uncaught-exception.js',
+    cases: [
+      [
+        "setTimeout(() => { throw new Error('t') }, 0); await new Promise((r) => setTimeout(r, 50)); 1",
+        'Uncaught Error: t\n1',
+        differs(FRAMES, 'Uncaught Error: t\n    at REPL1:1:26\n1'),
+      ],
+      ['_error.message', "'t'"],
     ],
   },
 ];
