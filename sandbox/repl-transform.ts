@@ -11,7 +11,9 @@ import { checkSyntax, excerptAt, lineStarts, type V8SyntaxError } from './syntax
  *   across evals and a later eval may declare the same name again, as a
  *   browser console allows (`const` stays read-only until redeclared);
  * - the completion value of the input is captured into a local and returned;
- * - input with top-level `await` runs as an async function.
+ * - input with top-level `await` runs as an async function;
+ * - a function declared in a block in sloppy code is also a global var
+ *   (Annex B), as it would be in a script.
  *
  * The whole input is wrapped in one function handed to the realm's
  * `__vmgate.r`, so the realm (not the host) receives and renders the value.
@@ -19,6 +21,8 @@ import { checkSyntax, excerptAt, lineStarts, type V8SyntaxError } from './syntax
  * is from the host), so it can be compiled once and reused: input-cache.ts.
  * Dynamic `import()` and `import.meta` are rejected here, on the exact text
  * handed to V8: on Node 20 their failure would surface a host-realm error.
+ * V8 judges the user's text before acorn does (syntax-check.ts), so syntax
+ * errors carry V8's message and position, as in the Node REPL.
  */
 
 export interface TransformedInput {
