@@ -69,8 +69,9 @@ export function renderEngineOutput(message: EngineOutput): string | undefined {
       return message.text;
     case 'error': {
       const { error } = message;
-      if (error.text !== undefined) return error.text;
-      return `Error [${error.code}]: ${error.message}`;
+      const hint = error.code === 'SYNTAX_ERROR' ? incompleteInputHint(error) : '';
+      if (error.text !== undefined) return error.text + hint;
+      return `Error [${error.code}]: ${error.message}${hint}`;
     }
     case 'ok':
       return 'ok';
@@ -105,4 +106,21 @@ export function applyTimeoutCommand(
   const timeoutMs = Math.min(ms, limits.maxMs);
   const capped = timeoutMs < ms ? ` (the server's maximum; ${ms} ms asked)` : '';
   return { reply: `evaluations may now run ${timeoutMs} ms${capped}`, timeoutMs };
+}
+
+/** V8's messages for input that stops before it is complete (the Node REPL waits for more lines instead). */
+const INCOMPLETE = /^(?:Unexpected end of input|Unterminated template literal|missing \) after argument list)$/;
+
+/**
+ * Text mode evaluates each frame on its own, and wscat sends each line as a
+ * frame: an input cut short gets its position and the way to send more lines.
+ */
+function incompleteInputHint(error: {
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}): string {
+  if (!INCOMPLETE.test(error.message)) return '';
+  const at = error.line !== undefined ? ` at line ${error.line}, column ${error.column ?? 1}` : '';
+  return `\n(the input ends${at} before it is complete: each frame is a whole input, so send a multi-line input as one frame — vmgate connect and the web console do)`;
 }

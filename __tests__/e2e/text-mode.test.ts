@@ -19,6 +19,10 @@ describe('text mode (no subprotocol, as wscat connects)', () => {
     expect(await client.line('throw new RangeError("r")')).toBe('Uncaught RangeError: r\n    at REPL6:1:7');
     // As the Node REPL prints it: the line, V8's underline, then the message.
     expect(await client.line('let = =')).toBe("let = =\n      ^\n\nUncaught SyntaxError: Unexpected token '='");
+    // An input cut short (wscat sends each line as a frame): where it ends, and how to send more lines.
+    expect(await client.line('let x = {')).toMatch(
+      /Uncaught SyntaxError: Unexpected end of input\n\(the input ends at line 1, column 10 before it is complete: .*send a multi-line input as one frame/,
+    );
     expect(await client.line('foo bar')).toBe("foo bar\n    ^^^\n\nUncaught SyntaxError: Unexpected identifier 'bar'");
   });
 
