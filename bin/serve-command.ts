@@ -400,13 +400,22 @@ async function createLogger(level: string, pretty: boolean): Promise<Logger> {
   );
 }
 
+/**
+ * A signal received again this long after the first forces an immediate
+ * exit. Sooner, it is the same request delivered twice: Ctrl-C under
+ * `npm start` reaches the gateway from the terminal and again from npm,
+ * which forwards it.
+ */
+const FORCE_AFTER_MS = 1_000;
+
 function installSignals(gateway: Gateway): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
-      process.exit(1);
+    if (stoppingSince !== undefined) {
+      if (performance.now() - stoppingSince >= FORCE_AFTER_MS) process.exit(1);
+      return;
     }
-    stopping = true;
+    stoppingSince = performance.now();
     gateway.close(`server shutting down (${signal})`).then(
       () => process.exit(0),
       () => process.exit(1),

@@ -90,6 +90,10 @@ function onMessage(message: ToExecutor): void {
 
 // The gateway went away: nothing here outlives it.
 process.on('disconnect', () => process.exit(0));
+// Interrupts are the gateway's to handle (it runs its executors' shutdown); an
+// executor in its own process group should not see one, and ignores any that
+// reaches it anyway.
+process.on('SIGINT', () => {});
 
 function start(config: ExecutorInit): void {
   init = config;

@@ -128,6 +128,11 @@ export class ExecutorProcess {
       env: executorEnv(),
       serialization: 'json',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // A process group of its own: a terminal's Ctrl-C (SIGINT to the
+      // foreground group) is for the gateway, which shuts its executors down
+      // in order. An executor still ends with the gateway: it exits when the
+      // IPC channel closes (child.ts).
+      detached: true,
     });
     this.pid = this.#child.pid;
     this.#child.stdout?.setEncoding('utf8');
