@@ -91,6 +91,10 @@ export function serveCommand(): Command {
       int('--jwt-clock-tolerance-s'),
     )
     .option('--allow-origin <origin...>', 'browser origins allowed to connect (default: same origin)')
+    .option(
+      '--allowed-hosts <name...>',
+      'Host names served besides the bind address, localhost, 127.0.0.1 and [::1] (comma-separated or repeated; * for any)',
+    )
     .addOption(
       new Option(
         '--trust-proxy <list>',
@@ -232,7 +236,7 @@ export function serveCommand(): Command {
     )
     .option(
       '--metrics-max-users <n>',
-      `per-user metric series at most (JWT users; default ${E.maxUserSeries})`,
+      `per-user metric series at most (JWT users; default ${E.maxUserSeries}: none)`,
       int('--metrics-max-users'),
     )
     .action(async (_flags, command: Command) => {
@@ -313,6 +317,11 @@ export function optionsFromFlags(flags: Flags): StartOptions {
             .filter((s) => s !== '')
         : [],
     trustProxyHeader: flags.trustProxyHeader === 'forwarded' ? 'forwarded' : 'x-forwarded-for',
+    allowedHosts: ((flags.allowedHosts as string[] | string | undefined) ?? [])
+      .toString()
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
     auditLog: flags.auditLog as string | undefined,
     logLevel: String(flags.logLevel),
     ...(flags.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: Number(flags.shutdownTimeoutMs) } : {}),

@@ -139,8 +139,9 @@ export class EngineMetrics {
     });
   }
 
-  /** The label for a user: their name while there is room, `_other` after; none without a name. */
+  /** The label for a user: their name while there is room, `_other` after; none without a name, or with per-user series off. */
   userLabel(user: string | null): string | undefined {
+    if (this.#maxUsers === 0) return undefined;
     if (user === null) return undefined;
     if (this.#users.has(user)) return user;
     if (this.#users.size < this.#maxUsers) {

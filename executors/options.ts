@@ -21,7 +21,11 @@ export interface ExecutorOptions {
   readonly unresponsiveMs: number;
   /** How long a new executor may take to load the shared state and report ready. */
   readonly startTimeoutMs: number;
-  /** Per-user metric series at most; further users are counted under `user="_other"`. */
+  /**
+   * Per-user metric series at most; further users are counted under
+   * `user="_other"`. 0 (the default): none — user names are published as
+   * labels only when asked for.
+   */
   readonly maxUserSeries: number;
   /** Tests only: executors answer `test` messages (executors/child.ts). */
   readonly testHooks: boolean;
@@ -34,7 +38,7 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = Object.freeze({
   heartbeatMs: 250,
   unresponsiveMs: 2_000,
   startTimeoutMs: 60_000,
-  maxUserSeries: 100,
+  maxUserSeries: 0,
   testHooks: false,
 });
 

@@ -221,20 +221,3 @@ function presentedToken(request: IncomingMessage): string | undefined {
   const url = new URL(request.url ?? '/', 'http://localhost');
   return url.searchParams.get('token') ?? undefined;
 }
-
-/**
- * Browser clients send `Origin`; non-browser clients usually do not. Allowed:
- * no Origin, an Origin in the allowlist, or (with no allowlist) the same
- * origin as the request's Host.
- */
-export function originAllowed(request: IncomingMessage, allowOrigins: readonly string[]): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (allowOrigins.includes('*') || allowOrigins.includes(origin)) return true;
-  if (allowOrigins.length > 0) return false;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
-}

@@ -22,6 +22,11 @@ export interface GatewayOptions {
   readonly trustProxy: readonly string[];
   /** The header those peers set: `X-Forwarded-For` or RFC 7239 `Forwarded`. */
   readonly trustProxyHeader: ForwardedHeader;
+  /**
+   * Names (`Host`) this gateway answers to besides its bind address,
+   * `localhost`, `127.0.0.1` and `[::1]`; `*` for any (request-origin.ts).
+   */
+  readonly allowedHosts: readonly string[];
   readonly auditLog: string | undefined;
   readonly logLevel: string;
   /** How long shutdown waits for sessions to close before it cuts them off. */
@@ -119,6 +124,7 @@ export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): 
     allowOrigins: [],
     trustProxy: [],
     trustProxyHeader: 'x-forwarded-for',
+    allowedHosts: [],
     auditLog: undefined,
     logLevel: 'info',
     shutdownTimeoutMs: 10_000,

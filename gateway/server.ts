@@ -10,11 +10,12 @@ import { promiseHooksEnabled } from '../sandbox/process-guards';
 import { SharedStateStore } from '../shared-state/store';
 import { createWebConsole } from '../web/serve-web';
 import { AuditLog } from './audit-log';
-import { createAuthenticator, originAllowed } from './auth';
+import { createAuthenticator } from './auth';
 import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
 import { type GatewayDatabase, openDatabase } from './database';
 import { GatewayMetrics } from './metrics';
+import { HostAllowlist } from './request-origin';
 import { Session, type SessionMode } from './session';
 import { GatewayStartError } from './start-error';
 import { VERSION } from './version';
@@ -79,6 +80,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   }
   // A port in use is found before the database and the executors start (seconds, and their logs).
   if (options.port !== 0) await listen(createServer(), options.port, options.host, true);
+  const hosts = new HostAllowlist(options.host, options.allowedHosts);
   const shared = options.sharedFile ? SharedStateStore.load(options.sharedFile) : undefined;
   const audit = options.auditLog ? await AuditLog.open(options.auditLog) : undefined;
   const database = await openDatabase(options.database, log);
@@ -117,6 +119,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   const server = createServer((request, response) => void handleHttp(request, response));
 
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!hosts.allowsHost(request.headers.host)) return send(response, 403, 'host not allowed\n');
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/admin/reload-shared' && request.method === 'POST') return reloadOverHttp(request, response);
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'method not allowed\n');
@@ -126,6 +129,11 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         return state === 'running' ? send(response, 200, 'ok\n') : send(response, 503, `${state}\n`);
       case '/readyz': {
         if (state !== 'running') return sendJson(response, 503, { ready: false, state });
+        // With authentication on, only credentials see the details; anyone sees whether it is ready.
+        if (auth.required && !(await auth.authenticate(request)).ok) {
+          const ready = (await database.status()) !== 'unavailable' && engines.status().ready;
+          return sendJson(response, ready ? 200 : 503, { ready });
+        }
         const db = await database.status();
         const hosting = engines.status();
         // A configured database that cannot be reached makes the gateway not ready; so does having no executor.
@@ -140,6 +148,10 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         });
       }
       case '/metrics': {
+        if (auth.required) {
+          const identity = await auth.authenticate(request);
+          if (!identity.ok) return send(response, 401, `${identity.reason}\n`, { 'www-authenticate': 'Bearer' });
+        }
         metrics.sessionsOpen.set(sessions.size);
         metrics.dbConnectionsBound.set(engines.dbBound);
         engines.refreshMetrics();
@@ -154,13 +166,15 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   }
 
   /**
-   * `POST /admin/reload-shared`: the API twin of SIGHUP. Needs a valid token
-   * when the gateway has authentication; otherwise only loopback clients.
+   * `POST /admin/reload-shared`: the API twin of SIGHUP. Never from another
+   * site's page (a browser's cross-site POST); then a valid token when the
+   * gateway has authentication, otherwise only loopback clients.
    */
   async function reloadOverHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (hosts.crossSite(request)) return send(response, 403, 'cross-site request refused\n');
     if (auth.required) {
       const identity = await auth.authenticate(request);
-      if (!identity.ok) return send(response, 401, `${identity.reason}\n`);
+      if (!identity.ok) return send(response, 401, `${identity.reason}\n`, { 'www-authenticate': 'Bearer' });
     } else if (!isLoopback(request.socket.remoteAddress ?? '')) {
       return send(response, 403, 'reload is allowed from loopback only when the gateway has no authentication\n');
     }
@@ -185,8 +199,9 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       log.info({ address, status, reason }, 'upgrade refused');
       rejectUpgrade(socket, status, reason);
     };
+    if (!hosts.allowsHost(request.headers.host)) return refuse(403, 'host not allowed');
     if (state !== 'running') return refuse(503, 'server is shutting down');
-    if (!originAllowed(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
+    if (!hosts.allowsOrigin(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
     const identity = await auth.authenticate(request);
     if (!identity.ok) return refuse(identity.status, identity.reason);
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
@@ -489,8 +504,8 @@ function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
   );
 }
 
-function send(response: ServerResponse, status: number, body: string): void {
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+function send(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
   response.end(body);
 }
 

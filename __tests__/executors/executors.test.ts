@@ -52,7 +52,8 @@ afterAll(async () => {
 });
 
 const http = (p: string) => `${gateway.url.replace('ws:', 'http:')}${p}`;
-const metricsText = async () => (await fetch(http('/metrics'))).text();
+// With authentication on, /metrics and the details of /readyz need credentials too.
+const metricsText = async () => (await fetch(http('/metrics'), await as('ops'))).text();
 const metric = (text: string, line: string) =>
   Number(
     text
@@ -99,7 +100,7 @@ describe('executors', () => {
     expect(metric(text, 'vmgate_executor_heap_limit_bytes{executor="1"}')).toBeGreaterThan(0);
     expect(metric(text, 'vmgate_db_connections_bound')).toBeGreaterThanOrEqual(1);
     expect((await client.request({ op: 'rollback' })).frame).toMatchObject({ type: 'ok' });
-    const ready = await (await fetch(http('/readyz'))).json();
+    const ready = await (await fetch(http('/readyz'), await as('ops'))).json();
     expect(ready).toMatchObject({ ready: true, executors: { ready: 2, total: 2 } });
   });
 
