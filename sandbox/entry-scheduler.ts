@@ -24,6 +24,14 @@ import vm from 'node:vm';
  * ~96% of its budget (2% slack, 2% or 2 ms of span, whichever is less).
  * An owner (a session) has at most one entry per batch, so what it records
  * during an entry is still its own when the batch ends.
+ *
+ * Fairness: entries are served least costly owner first, the cost being the
+ * CPU time the owner used recently (decaying with a half-life of
+ * USAGE_HALF_LIFE_MS) plus what its entries usually take (an average of its
+ * past entries; for an owner with no history, the entry's whole budget), and
+ * among equals by who was served longest ago (round-robin). Sessions that
+ * queue long evals one after another therefore keep a light bystander
+ * waiting only for the entry that is running, not for a turn of each of them.
  */
 
 export type EntryOutcome =
@@ -54,8 +62,44 @@ const MAX_FLUSH_MS = 10;
 const MAX_SPAN_MS = 2;
 const MAX_SPAN_SHARE = 0.02;
 
+/** How fast an owner's recent CPU use is forgotten. */
+const USAGE_HALF_LIFE_MS = 2_000;
+
 let queue: Entry[] = [];
 let flushScheduled = false;
+
+interface Usage {
+  /** Decayed CPU ms as of `at`. */
+  readonly ms: number;
+  readonly at: number;
+  /** What the owner's entries take, on average (recent ones weigh most). */
+  readonly typical: number;
+  /** When the owner was last served (round-robin among equals). */
+  readonly served: number;
+}
+const usage = new WeakMap<object, Usage>();
+let serial = 0;
+
+function recentMs(used: Usage | undefined, now: number): number {
+  return used ? used.ms * 2 ** (-(now - used.at) / USAGE_HALF_LIFE_MS) : 0;
+}
+
+/** How costly serving this owner's entry now looks: recent use plus what its entries usually take. */
+function cost(owner: object, budget: number, now: number): number {
+  const used = usage.get(owner);
+  return recentMs(used, now) + (used ? used.typical : budget);
+}
+
+function charge(owner: object, ms: number): void {
+  const now = performance.now();
+  const used = usage.get(owner);
+  usage.set(owner, {
+    ms: recentMs(used, now) + ms,
+    at: now,
+    typical: used ? (used.typical + ms) / 2 : ms,
+    served: ++serial,
+  });
+}
 
 /** Runs `entry` in this turn's batch (after the I/O callbacks of the turn). */
 export function scheduleEntry(entry: Entry): void {
@@ -92,6 +136,9 @@ export function runTimed(run: (timeoutMs: number) => void, budgetMs: number): En
 interface Slot {
   readonly entry: Entry;
   readonly budget: number;
+  /** The owner's cost (see above) and when it was last served, as of this flush. */
+  readonly cost: number;
+  readonly served: number;
   started: number;
   ms: number;
   state: 'waiting' | 'running' | 'threw' | 'done';
@@ -103,29 +150,53 @@ function flush(): void {
   let todo = queue;
   queue = [];
   const started = performance.now();
+  /** The rest go first in the next turn; `late`: after what this turn's entries queued (their output). */
+  const yieldWith = (rest: Entry[], late = false) => {
+    queue = [...rest, ...queue];
+    if (!flushScheduled) {
+      flushScheduled = true;
+      if (late) setImmediate(() => setImmediate(flush));
+      else setImmediate(flush);
+    }
+  };
+  let batches = 0;
   while (todo.length > 0) {
     if (performance.now() - started > MAX_FLUSH_MS) {
-      // The rest go first in the next turn.
-      queue = [...todo, ...queue];
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
+      yieldWith(todo);
       return;
     }
     const ready: Slot[] = [];
+    const now = performance.now();
     for (const entry of todo) {
       const budget = entry.prepare();
-      if (budget !== undefined) ready.push({ entry, budget, started: 0, ms: 0, state: 'waiting' });
+      if (budget === undefined) continue;
+      const served = usage.get(entry.owner)?.served ?? 0;
+      ready.push({ entry, budget, cost: cost(entry.owner, budget, now), served, started: 0, ms: 0, state: 'waiting' });
     }
     if (ready.length === 0) return;
-    ready.sort((a, b) => a.budget - b.budget);
-    const limit = ready[0].budget * (1 + BUDGET_SLACK);
+    // Fair order (least cost, then longest unserved). The first one's
+    // budget picks the band: from the smallest budget at most 2% below it.
+    ready.sort((a, b) => a.cost - b.cost || a.served - b.served);
+    // An entry known to run long waits for the next turn once others ran in
+    // this one, so what they wrote goes out (and new input comes in) first.
+    const expected = usage.get(ready[0].entry.owner)?.typical ?? 0;
+    if (batches > 0 && performance.now() - started + expected > MAX_FLUSH_MS) {
+      yieldWith(
+        ready.map((slot) => slot.entry),
+        true,
+      );
+      return;
+    }
+    batches++;
+    const head = ready[0].budget;
+    let floor = head;
+    for (const slot of ready) if (slot.budget < floor && slot.budget * (1 + BUDGET_SLACK) >= head) floor = slot.budget;
+    const limit = floor * (1 + BUDGET_SLACK);
     const batch: Slot[] = [];
     const later: Entry[] = [];
     const owners = new Set<object>();
     for (const slot of ready) {
-      if (slot.budget <= limit && !owners.has(slot.entry.owner)) {
+      if (slot.budget >= floor && slot.budget <= limit && !owners.has(slot.entry.owner)) {
         owners.add(slot.entry.owner);
         batch.push(slot);
       } else {
@@ -137,15 +208,19 @@ function flush(): void {
   }
 }
 
-/** Runs the slots (sorted by budget); returns how many were started. */
+/** Runs the slots in order, under the smallest budget among them; returns how many were started. */
 function runBatch(batch: Slot[]): number {
   const first = batch[0];
   if (batch.length === 1) {
-    first.entry.finish(runTimed((timeout) => first.entry.run(timeout), first.budget));
+    const outcome = runTimed((timeout) => first.entry.run(timeout), first.budget);
+    charge(first.entry.owner, outcome.ms);
+    first.entry.finish(outcome);
     return 1;
   }
-  const timeout = Math.max(1, Math.ceil(first.budget));
-  const span = Math.min(MAX_SPAN_MS, first.budget * MAX_SPAN_SHARE);
+  let smallest = first.budget;
+  for (const slot of batch) smallest = Math.min(smallest, slot.budget);
+  const timeout = Math.max(1, Math.ceil(smallest));
+  const span = Math.min(MAX_SPAN_MS, smallest * MAX_SPAN_SHARE);
   const started = performance.now();
   let timedOut = false;
   current = { batch, started, span };
@@ -164,8 +239,10 @@ function runBatch(batch: Slot[]): number {
     if (slot.state === 'running') {
       // The entry the watchdog stopped (or, if something escaped the loop, the one it was in).
       const ms = performance.now() - slot.started;
+      charge(slot.entry.owner, ms);
       slot.entry.finish(timedOut ? { kind: 'timeout', ms } : { kind: 'threw', ms });
     } else {
+      charge(slot.entry.owner, slot.ms);
       slot.entry.finish({ kind: slot.state === 'done' ? 'ok' : 'threw', ms: slot.ms });
     }
   }

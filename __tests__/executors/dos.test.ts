@@ -372,3 +372,52 @@ describe('denial of service against a gateway with two executors', () => {
     expect(await waitFor(() => (gateway.sessions.size === 0 ? true : undefined), 10_000)).toBe(true);
   });
 });
+
+describe('CPU fairness between sessions of one executor', () => {
+  const SPIN_MS = 600;
+  test('sessions queuing long evals do not keep a bystander of the same executor waiting behind all of them', async () => {
+    await bothExecutorsReady();
+    const bystander = await openSession(gateway);
+    const executor = pool.executorOf(bystander.id);
+    expect(await bystander.client.eval('let mine = 1; mine')).toMatchObject({ value: 1 });
+    // Four attackers on the bystander's executor (new sessions alternate between the two).
+    const attackers: TestClient[] = [];
+    for (let tries = 0; attackers.length < 4 && tries < 40; tries++) {
+      const session = await openSession(gateway);
+      if (pool.executorOf(session.id) === executor) attackers.push(session.client);
+    }
+    expect(attackers).toHaveLength(4);
+
+    const baseline = await new LatencyProbe(bystander.client).stopAfter(400);
+    const probe = new LatencyProbe(bystander.client);
+    // Each queues six evals that spin for their whole budget (14 s of CPU in all);
+    // after 6 s they close, which drops the rest.
+    for (const client of attackers) {
+      for (let i = 0; i < 6; i++) client.send({ op: 'eval', id: `spin${i}`, code: 'for (;;) {}', timeoutMs: SPIN_MS });
+    }
+    const during = await probe.stopAfter(6_000);
+    const outcomes = attackers.flatMap((client) => client.drain());
+    for (const client of attackers) client.ws.close();
+
+    const base = [...baseline.samples].sort((a, b) => a - b);
+    const seen = [...during.samples].sort((a, b) => a - b);
+    const [p50, p99, max] = [percentile(seen, 50), percentile(seen, 99), seen[seen.length - 1] ?? Number.NaN];
+    report.push(
+      `  ${'4 sessions × 6 queued 600 ms spins, same exec.'.padEnd(44)} ${`attackers' entries ran: ${outcomes.length} TIMEOUTs`.padEnd(72)} 6.0 s | ${percentile(base, 50).toFixed(1)} | ${p50.toFixed(1)} / ${p99.toFixed(1)} / ${max.toFixed(1)} (${seen.length})`,
+    );
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(outcomes.every((frame) => (frame.error as { code?: string } | undefined)?.code === 'TIMEOUT')).toBe(true);
+    expect(during.failures).toEqual([]);
+    // Served in turn with the attackers, the bystander would wait for an entry
+    // of each (4 × 600 ms) every time. Served before the sessions that used
+    // more CPU, it waits for the entry that is running, and at worst once for
+    // one first entry of each attacker (they have no history yet). Bounds
+    // (docs/security.md): median within two spins, worst within five, with
+    // room for a loaded machine.
+    expect(seen.length).toBeGreaterThan(5);
+    expect(p50).toBeLessThan(2 * SPIN_MS + 300);
+    expect(max).toBeLessThan(5 * SPIN_MS + 1_000);
+    expect(await bystander.client.eval('mine + 1')).toMatchObject({ value: 2 });
+    expect(executor?.state).toBe('ready');
+  });
+});
