@@ -8,6 +8,7 @@ import {
   type AuthOptions,
   type DatabaseConfig,
   DEFAULT_CLOCK_TOLERANCE_SEC,
+  DEFAULT_CPU_QUOTA,
   DEFAULT_GATEWAY_LIMITS,
   databaseDefaults,
   type GatewayOptions,
@@ -175,6 +176,21 @@ export function serveCommand(): Command {
       int('--max-queued-evals'),
     )
     .option(
+      '--max-queued-budget-ms <n>',
+      `time budget a session's waiting evals may hold together, running one included (default ${S.maxQueuedBudgetMs})`,
+      int('--max-queued-budget-ms'),
+    )
+    .option(
+      '--user-cpu-quota-ms <n>',
+      `CPU ms a user (JWT) or client address may use per window; then QUOTA_EXCEEDED, 0 = none (default ${DEFAULT_CPU_QUOTA.quotaMs})`,
+      int('--user-cpu-quota-ms'),
+    )
+    .option(
+      '--user-cpu-window-ms <n>',
+      `the sliding window of --user-cpu-quota-ms (default ${DEFAULT_CPU_QUOTA.windowMs})`,
+      int('--user-cpu-window-ms'),
+    )
+    .option(
       '--max-output-bytes <n>',
       `console output per eval in bytes (default ${S.maxOutputBytesPerEval})`,
       int('--max-output-bytes'),
@@ -322,6 +338,7 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       .split(',')
       .map((name) => name.trim())
       .filter((name) => name !== ''),
+    cpuQuota: pick({ quotaMs: flags.userCpuQuotaMs, windowMs: flags.userCpuWindowMs }),
     auditLog: flags.auditLog as string | undefined,
     logLevel: String(flags.logLevel),
     ...(flags.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: Number(flags.shutdownTimeoutMs) } : {}),
@@ -348,6 +365,7 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       defaultTimeoutMs: flags.evalTimeoutMs,
       maxTimeoutMs: flags.maxEvalTimeoutMs,
       maxQueuedEvals: flags.maxQueuedEvals,
+      maxQueuedBudgetMs: flags.maxQueuedBudgetMs,
       maxOutputBytesPerEval: flags.maxOutputBytes,
     }) as Partial<GatewayOptions['session']>,
   };

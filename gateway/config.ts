@@ -1,6 +1,7 @@
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS } from '../db/pool';
 import type { ExecutorOptions } from '../executors/options';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from '../sandbox/session-engine';
+import type { CpuQuotaOptions } from './cpu-quota';
 
 /** Everything `startGateway` accepts. The CLI (bin/vmgate.ts) builds it from flags, env and a config file. */
 export interface GatewayOptions {
@@ -27,6 +28,8 @@ export interface GatewayOptions {
    * `localhost`, `127.0.0.1` and `[::1]`; `*` for any (request-origin.ts).
    */
   readonly allowedHosts: readonly string[];
+  /** CPU time per user (JWT) or client address over a sliding window (cpu-quota.ts). */
+  readonly cpuQuota: CpuQuotaOptions;
   readonly auditLog: string | undefined;
   readonly logLevel: string;
   /** How long shutdown waits for sessions to close before it cuts them off. */
@@ -115,6 +118,9 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   resumeBufferBytes: 4 * 1024 * 1024,
 });
 
+/** Two cores' worth per minute: never met by a user alone on a small machine; on a large one, no user keeps more than two cores busy. */
+export const DEFAULT_CPU_QUOTA: CpuQuotaOptions = Object.freeze({ quotaMs: 120_000, windowMs: 60_000 });
+
 export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
   return {
     host: '127.0.0.1',
@@ -133,6 +139,7 @@ export function defaultGatewayOptions(overrides: Partial<GatewayOptions> = {}): 
     limits: { ...DEFAULT_GATEWAY_LIMITS, ...overrides.limits },
     session: { ...DEFAULT_SESSION_LIMITS, ...overrides.session },
     auth: { jwt: undefined, ...overrides.auth },
+    cpuQuota: { ...DEFAULT_CPU_QUOTA, ...overrides.cpuQuota },
   };
 }
 

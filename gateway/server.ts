@@ -13,6 +13,7 @@ import { AuditLog } from './audit-log';
 import { createAuthenticator } from './auth';
 import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
+import { CpuQuota } from './cpu-quota';
 import { type GatewayDatabase, openDatabase } from './database';
 import { GatewayMetrics } from './metrics';
 import { HostAllowlist } from './request-origin';
@@ -50,8 +51,9 @@ export interface Gateway {
   close(reason?: string): Promise<void>;
 }
 
-export interface StartOptions extends Partial<Omit<GatewayOptions, 'limits' | 'session' | 'auth'>> {
+export interface StartOptions extends Partial<Omit<GatewayOptions, 'limits' | 'session' | 'auth' | 'cpuQuota'>> {
   readonly limits?: Partial<GatewayOptions['limits']>;
+  readonly cpuQuota?: Partial<GatewayOptions['cpuQuota']>;
   readonly session?: Partial<GatewayOptions['session']>;
   readonly auth?: Partial<GatewayOptions['auth']>;
   readonly logger?: Logger;
@@ -81,6 +83,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   // A port in use is found before the database and the executors start (seconds, and their logs).
   if (options.port !== 0) await listen(createServer(), options.port, options.host, true);
   const hosts = new HostAllowlist(options.host, options.allowedHosts);
+  const cpuQuota = new CpuQuota(options.cpuQuota);
   const shared = options.sharedFile ? SharedStateStore.load(options.sharedFile) : undefined;
   const audit = options.auditLog ? await AuditLog.open(options.auditLog) : undefined;
   const database = await openDatabase(options.database, log);
@@ -261,6 +264,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         metrics,
         log,
         audit,
+        cpuQuota,
         version: VERSION,
         sharedVersion: sharedState?.version,
         hello: () =>

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
+import { errors } from '../protocol/error-codes';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
 import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
 import { AuditLog, type TransactionOp } from './audit-log';
 import type { GatewayLimits } from './config';
+import type { CpuQuota } from './cpu-quota';
 import { formatEngineOutput, formatError, parseClientFrame } from './json-mode';
 import type { GatewayMetrics } from './metrics';
 import {
@@ -60,6 +62,8 @@ export interface SessionContext {
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly audit: AuditLog | undefined;
+  /** Shared by every session of the gateway: CPU per user (or address). */
+  readonly cpuQuota: CpuQuota;
   readonly version: string;
   readonly sharedVersion: string | undefined;
   readonly hello: () => string;
@@ -394,7 +398,23 @@ export class Session {
       codeBytes: code === undefined ? 0 : Buffer.byteLength(code),
       codeSha256: code !== undefined && this.#ctx.audit ? AuditLog.hash(code) : undefined,
     });
+    if (input.type === 'eval') {
+      const { cpuQuota } = this.#ctx;
+      const retryAfterMs = cpuQuota.retryAfterMs(this.#quotaKey);
+      if (retryAfterMs > 0) {
+        const { quotaMs, windowMs } = cpuQuota;
+        const refusal = errors.quotaExceeded(retryAfterMs, quotaMs, windowMs);
+        const error = { code: refusal.code, message: refusal.message, retryAfterMs, quotaMs, windowMs };
+        this.#onEngineOutput({ type: 'error', ref, error });
+        return;
+      }
+    }
     this.#engine.send({ ...input, ref } as EngineInput);
+  }
+
+  /** Whose CPU quota this session draws on: its JWT user, or its client address. */
+  get #quotaKey(): string {
+    return this.user !== null ? `user:${this.user}` : `address:${this.address}`;
   }
 
   // ---- engine → client -----------------------------------------------------
@@ -421,6 +441,7 @@ export class Session {
     const outcome = message.type === 'error' ? message.error.code : 'ok';
     const stats = message.type === 'ok' ? undefined : message.stats;
     if (stats) this.#lastStats = stats;
+    if (stats) this.#ctx.cpuQuota.charge(this.#quotaKey, stats.cpuMs);
     const ms = stats?.ms ?? performance.now() - pending.started;
     const { metrics, audit } = this.#ctx;
     metrics.evals.inc({ outcome });

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'DB_BUSY',
   'DB_UNAVAILABLE',
   'LIMIT',
+  'QUOTA_EXCEEDED',
   'INTERNAL',
 ] as const;
 
@@ -70,6 +71,12 @@ export const errors = {
   interrupted: () => new VmgateError('INTERRUPTED', 'evaluation interrupted'),
   limit: (message: string, details?: ErrorDetails, closeCode?: number) =>
     new VmgateError('LIMIT', message, details, closeCode),
+  quotaExceeded: (retryAfterMs: number, quotaMs: number, windowMs: number) =>
+    new VmgateError(
+      'QUOTA_EXCEEDED',
+      `CPU quota used up (${quotaMs} ms per ${windowMs / 1000} s); try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      { retryAfterMs, quotaMs, windowMs },
+    ),
   internal: (message = 'internal error') => new VmgateError('INTERNAL', message),
   closed: (reason: string) => new VmgateError('LIMIT', `session closed: ${reason}`, { reason }),
 } as const;

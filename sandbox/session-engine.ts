@@ -29,6 +29,12 @@ export interface SessionLimits {
   readonly backgroundTimeoutMs: number;
   /** Evals waiting behind the running one; beyond it → LIMIT. */
   readonly maxQueuedEvals: number;
+  /**
+   * Time budget the evals a session has waiting may hold together (the
+   * running one's included); beyond it → LIMIT. Bounds how long one session
+   * can keep an executor busy from a single burst of requests.
+   */
+  readonly maxQueuedBudgetMs: number;
   readonly maxOutputBytesPerEval: number;
   readonly maxOutputBytesPerSecond: number;
   /** One console call is cut beyond this many characters. */
@@ -44,6 +50,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
   maxTimeoutMs: 60_000,
   backgroundTimeoutMs: 1_000,
   maxQueuedEvals: 32,
+  maxQueuedBudgetMs: 180_000,
   maxOutputBytesPerEval: 1024 * 1024,
   maxOutputBytesPerSecond: 1024 * 1024,
   maxLogLine: 64 * 1024,
@@ -245,8 +252,24 @@ export class SessionEngine {
       }
       timeoutMs = Math.min(requested, this.limits.maxTimeoutMs);
     }
+    const held = this.#queuedBudgetMs();
+    if (held + timeoutMs > this.limits.maxQueuedBudgetMs) {
+      this.#fail(
+        ref,
+        'LIMIT',
+        `queued evals would hold ${Math.round(held + timeoutMs)} ms of time budget (at most ${this.limits.maxQueuedBudgetMs} ms may wait)`,
+      );
+      return;
+    }
     this.#queue.push({ kind: 'eval', ref, code, timeoutMs });
     this.#runNext();
+  }
+
+  /** The budgets of the queued evals and what is left of the running one's. */
+  #queuedBudgetMs(): number {
+    let held = this.#active ? Math.max(0, this.#active.timeoutMs - (performance.now() - this.#active.started)) : 0;
+    for (const queued of this.#queue) if (queued.kind === 'eval') held += queued.timeoutMs;
+    return held;
   }
 
   #runNext(): void {
