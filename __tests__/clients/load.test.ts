@@ -17,7 +17,7 @@ import {
 } from '../../clients/load';
 import { loadTest } from '../../examples/load-test';
 import { type Gateway, startGateway } from '../../gateway/server';
-import { startTestGateway } from '../helpers/gateway';
+import { startTestGateway, waitFor } from '../helpers/gateway';
 
 /**
  * The load tool: `vmgate bench` run as a real command against real gateways
@@ -131,15 +131,6 @@ function closedPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
 }
 
 describe('vmgate bench (the command)', () => {

@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { directConnection, tableName, testDatabaseUrl } from '../helpers/database';
-import { connect } from '../helpers/gateway';
+import { connect, waitFor } from '../helpers/gateway';
 
 /**
  * Signals (issue 11, item 5). The gateway runs as `npm start` would: in a
@@ -74,15 +74,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
-
 describe('signals', () => {
   test("Ctrl-C (SIGINT to the gateway's process group, twice as under npm) is a clean shutdown", async () => {
     const direct = await directConnection();
@@ -114,7 +105,7 @@ describe('signals', () => {
       // The uncommitted row was rolled back, and no executor outlived the gateway.
       const [rows] = await direct.query(`SELECT id FROM ${table}`);
       expect(rows).toEqual([]);
-      expect(await until(() => executors.every((pid) => !alive(pid)), 10_000)).toBe(true);
+      expect(await waitFor(() => executors.every((pid) => !alive(pid)), 10_000)).toBe(true);
     } finally {
       if (alive(gatewayPid)) child.kill('SIGKILL');
       await direct.query(`DROP TABLE IF EXISTS ${table}`);
@@ -128,6 +119,6 @@ describe('signals', () => {
     expect(executors.length).toBeGreaterThan(0);
     started.child.kill('SIGKILL');
     await started.exited;
-    expect(await until(() => executors.every((pid) => !alive(pid)), 10_000)).toBe(true);
+    expect(await waitFor(() => executors.every((pid) => !alive(pid)), 10_000)).toBe(true);
   });
 });

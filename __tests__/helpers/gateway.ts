@@ -166,3 +166,13 @@ export function upgradeStatus(
     });
   });
 }
+
+/** Polls `condition` until it holds (true) or `timeoutMs` passes (false). */
+export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
