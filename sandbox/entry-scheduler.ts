@@ -29,9 +29,10 @@ import vm from 'node:vm';
  * CPU time the owner used recently (decaying with a half-life of
  * USAGE_HALF_LIFE_MS) plus what its entries usually take (an average of its
  * past entries; for an owner with no history, the entry's whole budget), and
- * among equals by who was served longest ago (round-robin). Sessions that
- * queue long evals one after another therefore keep a light bystander
- * waiting only for the entry that is running, not for a turn of each of them.
+ * among equals by who was served longest ago (round-robin); waiting lowers
+ * the cost (AGING), so nobody waits forever. Sessions that queue long evals
+ * one after another therefore keep a light bystander waiting only for the
+ * entry that is running, not for a turn of each of them.
  */
 
 export type EntryOutcome =
@@ -64,6 +65,12 @@ const MAX_SPAN_SHARE = 0.02;
 
 /** How fast an owner's recent CPU use is forgotten. */
 const USAGE_HALF_LIFE_MS = 2_000;
+/**
+ * Waiting lowers an entry's cost by this share of the time waited, so a
+ * costly session still runs while lighter ones keep the process busy: after
+ * waiting about ten times its cost at the most.
+ */
+const AGING = 0.1;
 
 let queue: Entry[] = [];
 let flushScheduled = false;
@@ -78,6 +85,7 @@ interface Usage {
   readonly served: number;
 }
 const usage = new WeakMap<object, Usage>();
+const queuedAt = new WeakMap<Entry, number>();
 let serial = 0;
 
 function recentMs(used: Usage | undefined, now: number): number {
@@ -103,6 +111,7 @@ function charge(owner: object, ms: number): void {
 
 /** Runs `entry` in this turn's batch (after the I/O callbacks of the turn). */
 export function scheduleEntry(entry: Entry): void {
+  queuedAt.set(entry, performance.now());
   queue.push(entry);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -171,7 +180,9 @@ function flush(): void {
       const budget = entry.prepare();
       if (budget === undefined) continue;
       const served = usage.get(entry.owner)?.served ?? 0;
-      ready.push({ entry, budget, cost: cost(entry.owner, budget, now), served, started: 0, ms: 0, state: 'waiting' });
+      const waited = now - (queuedAt.get(entry) ?? now);
+      const slotCost = cost(entry.owner, budget, now) - AGING * waited;
+      ready.push({ entry, budget, cost: slotCost, served, started: 0, ms: 0, state: 'waiting' });
     }
     if (ready.length === 0) return;
     // Fair order (least cost, then longest unserved). The first one's
