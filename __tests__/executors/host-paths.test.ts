@@ -60,6 +60,10 @@ const PATHS: Record<string, (trap: string, getter: string) => string> = {
     `queueMicrotask(() => { throw new Proxy({}, ${trap}); }); 'sent'`,
   'a timer callback throwing a hostile value': (trap) =>
     `setTimeout(() => { throw new Proxy({}, ${trap}); }, 0); 'sent'`,
+  "the watchdog's timeout error meeting hostile Error.prototype getters": (_trap, getter) =>
+    `for (const k of ['message', 'name', 'stack', 'cause', 'toString', 'constructor']) { try { Object.defineProperty(Error.prototype, k, { get: ${getter} }); } catch {} } for (;;) {}`,
+  'a thenable with a hostile then, resolved into a promise': (trap) =>
+    `Promise.resolve(new Proxy({}, ${trap})); (async () => new Proxy({}, ${trap}))(); 'sent'`,
   'an async function rejecting with getters on its error': (_trap, getter) =>
     `(async () => { const e = new Error('x'); for (const k of ['stack', 'message', 'name', 'code', 'cause']) Object.defineProperty(e, k, { get: ${getter} }); throw e; })(); 'sent'`,
 };
