@@ -10,7 +10,11 @@ import { connect, startTestGateway } from '../helpers/gateway';
 
 const SECRET = 'quota-secret-0123456789-0123456789';
 const tokenFor = (sub: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(new TextEncoder().encode(SECRET));
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
 
 async function sessionOf(url: string, sub: string) {
   const client = await connect(url, { headers: { authorization: `Bearer ${await tokenFor(sub)}` } });

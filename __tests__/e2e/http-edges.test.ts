@@ -105,6 +105,7 @@ describe('with authentication on', () => {
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('alice')
+      .setExpirationTime('1h')
       .sign(new TextEncoder().encode(SECRET));
     const bearer = { authorization: `Bearer ${token}` };
     for (const maxUserSeries of [undefined, 5]) {
