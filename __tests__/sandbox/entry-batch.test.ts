@@ -34,8 +34,14 @@ describe('entries batched per turn', () => {
       Promise.all(sessions.map((s, i) => s.text(`${i} * 2`))),
     );
     expect(result).toEqual(sessions.map((_, i) => String(i * 2)));
-    expect(timed).toBe(1);
-    expect(untimed).toBe(20);
+    // On a quiet machine: one watchdog, 20 untimed entries under it. A loaded
+    // machine can push an entry past its batch's 2 ms start window into the
+    // next batch (a batch of one runs as a plain timed entry). What must hold:
+    // the entries share watchdogs, far fewer than one each.
+    expect(timed).toBeGreaterThanOrEqual(1);
+    expect(timed).toBeLessThanOrEqual(5);
+    expect(untimed).toBeGreaterThanOrEqual(15);
+    expect(untimed).toBeLessThanOrEqual(20);
   });
 
   test('a spinning session in a batch gets TIMEOUT; the sessions before and after it get their results', async () => {
