@@ -1,12 +1,23 @@
 /**
  * Database failures as the wire contract names them: DB_ERROR (the server
- * refused the statement: errno, sqlState, sqlMessage), DB_BUSY (no connection
- * free in time), DB_UNAVAILABLE (the server cannot be reached), INTERRUPTED
- * (our own KILL QUERY).
+ * refused the statement: errno, sqlState, sqlMessage), DB_REFUSED (the
+ * gateway refused it: it would break the session contract), DB_BUSY (no
+ * connection free in time), DB_UNAVAILABLE (the server cannot be reached),
+ * DB_OUTCOME_UNKNOWN (a commit was sent and its reply never came: it may or
+ * may not have been committed), INTERRUPTED (our own KILL QUERY, or a
+ * statement cancelled because its eval ended).
  */
-export type DatabaseErrorCode = 'DB_ERROR' | 'DB_BUSY' | 'DB_UNAVAILABLE' | 'INTERRUPTED';
+export type DatabaseErrorCode =
+  | 'DB_ERROR'
+  | 'DB_REFUSED'
+  | 'DB_BUSY'
+  | 'DB_UNAVAILABLE'
+  | 'DB_OUTCOME_UNKNOWN'
+  | 'INTERRUPTED';
 
 export interface DatabaseErrorDetails {
+  /** DB_REFUSED: the statement, named by its first words ("LOCK TABLES"). */
+  readonly statement?: string;
   readonly errno?: number;
   readonly sqlState?: string;
   readonly sqlMessage?: string;
@@ -26,6 +37,11 @@ export class DatabaseError extends Error {
   toJSON(): { code: DatabaseErrorCode; message: string } & DatabaseErrorDetails {
     return { code: this.code, message: this.message, ...this.details };
   }
+}
+
+/** A statement that never reached the server because its eval ended first. */
+export function cancelled(): DatabaseError {
+  return new DatabaseError('INTERRUPTED', 'cancelled: the eval that sent this statement has ended');
 }
 
 /** mysql2 error codes that mean "the server is not there (any more)". */

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
-import { DatabaseError, toDatabaseError } from './database-error';
+import { cancelled, DatabaseError, toDatabaseError } from './database-error';
 import { type ConnectionTarget, parseDatabaseUrl } from './database-url';
+import { trackServerStatus } from './server-status';
 
 /**
  * The host's mysql2 pool, shared by every session of a process, plus one
@@ -8,6 +10,11 @@ import { type ConnectionTarget, parseDatabaseUrl } from './database-url';
  * `autocommit=0`: a statement always belongs to a transaction, so nothing a
  * user does (not even a raw `COMMIT` followed by more statements) ever
  * autocommits behind the session's back.
+ *
+ * A connection that served a session is reset on the server
+ * (COM_RESET_CONNECTION: transaction, variables, temporary tables, locks,
+ * prepared statements, settings) and set up again before the pool hands it
+ * to anyone else; one that cannot be reset is destroyed.
  */
 
 export type PoolMode = 'session' | 'transaction';
@@ -44,6 +51,10 @@ export class DatabasePool {
   #control: Promise<mysql.Connection> | undefined;
   #bound = 0;
   #closed = false;
+  /** Connections whose default schema a session changed (USE): restored after the reset. */
+  readonly #schemaChanged = new WeakSet<PoolConnection>();
+  /** Hand-overs so far and the time their resets took (docs/benchmarks-db.md). */
+  readonly resets = { count: 0, failed: 0, ms: 0 };
 
   constructor(options: DatabaseOptions) {
     this.options = options;
@@ -59,19 +70,26 @@ export class DatabasePool {
     });
     // Runs before any other statement on each new connection (mysql2 queues commands in order).
     this.#pool.pool.on('connection', (connection) => {
+      trackServerStatus(connection);
+      handshakeCharset.set(connection, (connection as unknown as CoreConnection).config.charsetNumber);
       // A callback, so a failure here is an error of the next statement, not an unhandled 'error' event.
-      connection.query(this.#sessionSetup(connection as unknown as { _isMariaDB?: boolean }), () => {});
+      connection.query(this.sessionSetup(connection as unknown as { _isMariaDB?: boolean }), () => {});
     });
   }
 
   /** Checks the server is reachable; learns whether it is MariaDB or MySQL. */
   async ping(timeoutMs = 2_000): Promise<void> {
     const connection = await this.acquire(timeoutMs);
+    let healthy = false;
     try {
       const [rows] = await connection.query('SELECT VERSION() AS v');
       this.#flavor = /mariadb/i.test(String((rows as Array<{ v: string }>)[0]?.v)) ? 'mariadb' : 'mysql';
+      healthy = true;
     } finally {
-      this.release(connection, true);
+      // Nothing of a session's ran on it: it goes back as it came.
+      this.#bound--;
+      if (healthy) connection.release();
+      else connection.destroy();
     }
   }
 
@@ -85,22 +103,35 @@ export class DatabasePool {
   }
 
   /**
-   * A connection, or DB_BUSY after `timeoutMs`. A connection that arrives
-   * after the caller gave up goes straight back to the pool.
+   * A connection, or DB_BUSY after `timeoutMs`, or INTERRUPTED when `signal`
+   * aborts first. A connection that arrives after the caller gave up goes
+   * straight back to the pool (unused, so it needs no reset).
    */
-  acquire(timeoutMs = this.options.acquireTimeoutMs): Promise<PoolConnection> {
+  acquire(timeoutMs = this.options.acquireTimeoutMs, signal?: AbortSignal, why = ''): Promise<PoolConnection> {
     if (this.#closed) return Promise.reject(new DatabaseError('DB_UNAVAILABLE', 'the database pool is closed'));
+    if (signal?.aborted) return Promise.reject(cancelled());
     return new Promise((resolve, reject) => {
       let done = false;
-      const timer = setTimeout(() => {
+      const onAbort = () => {
+        if (done) return;
         done = true;
-        reject(
-          new DatabaseError(
-            'DB_BUSY',
-            `no database connection became free within ${timeoutMs} ms (pool size ${this.options.poolSize})`,
-          ),
-        );
-      }, timeoutMs);
+        clearTimeout(timer);
+        reject(cancelled());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(
+        () => {
+          done = true;
+          signal?.removeEventListener('abort', onAbort);
+          reject(
+            new DatabaseError(
+              'DB_BUSY',
+              `no database connection became free within ${Math.round(timeoutMs)} ms${why} (pool size ${this.options.poolSize})`,
+            ),
+          );
+        },
+        Math.max(0, timeoutMs),
+      );
       this.#pool.getConnection().then(
         (connection) => {
           if (done) {
@@ -109,6 +140,7 @@ export class DatabasePool {
           }
           done = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           this.#bound++;
           resolve(connection);
         },
@@ -116,17 +148,54 @@ export class DatabasePool {
           if (done) return;
           done = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           reject(toDatabaseError(error));
         },
       );
     });
   }
 
-  /** Gives a connection back: to the pool when `healthy`, else it is destroyed. */
-  release(connection: PoolConnection, healthy: boolean): void {
-    this.#bound--;
-    if (healthy) connection.release();
-    else connection.destroy();
+  /**
+   * Gives a connection back. A healthy one is reset and set up again first,
+   * so the next session finds none of this one's state; one that is not
+   * healthy, or whose reset fails, is destroyed (the server then rolls back
+   * whatever was open on it). Resolves once the connection is back or gone.
+   */
+  async release(connection: PoolConnection, healthy: boolean): Promise<void> {
+    if (!healthy) {
+      this.#bound--;
+      connection.destroy();
+      return;
+    }
+    const started = performance.now();
+    try {
+      await withTimeout(this.#reset(connection), RESET_TIMEOUT_MS);
+      this.resets.count++;
+      this.resets.ms += performance.now() - started;
+      this.#bound--;
+      connection.release();
+    } catch {
+      this.resets.failed++;
+      this.#bound--;
+      connection.destroy();
+    }
+  }
+
+  /** The session changed the connection's default schema (the server said so): restore it on reset. */
+  noteSchemaChange(connection: PoolConnection): void {
+    this.#schemaChanged.add(connection);
+  }
+
+  async #reset(connection: PoolConnection): Promise<void> {
+    const core = connection.connection as unknown as CoreConnection;
+    await connection.reset();
+    // mysql2 follows `SET NAMES` through session tracking; the reset brings the server back to the handshake's.
+    core.config.charsetNumber = handshakeCharset.get(core) ?? core.config.charsetNumber;
+    await connection.query(this.sessionSetup(core));
+    if (this.#schemaChanged.has(connection) && this.target.database !== undefined) {
+      this.#schemaChanged.delete(connection);
+      await connection.query(`USE ${mysql.escapeId(this.target.database)}`);
+    }
   }
 
   /** `KILL QUERY` for a connection's running statement, from the control connection. */
@@ -151,10 +220,37 @@ export class DatabasePool {
     await Promise.allSettled([this.#pool.end(), control?.then((c) => c.end())]);
   }
 
-  #sessionSetup(connection: { _isMariaDB?: boolean }): string {
+  /** The session setup statement for a connection (MariaDB and MySQL name the statement timeout differently). */
+  sessionSetup(connection: { _isMariaDB?: boolean }): string {
     const mariadb = connection._isMariaDB ?? this.#flavor === 'mariadb';
     return sessionSetupSql(mariadb ? 'mariadb' : 'mysql', this.options.statementTimeoutMs);
   }
+}
+
+const RESET_TIMEOUT_MS = 5_000;
+
+interface CoreConnection {
+  _isMariaDB?: boolean;
+  config: { charsetNumber: number };
+}
+
+/** The character set each connection was opened with. */
+const handshakeCharset = new WeakMap<object, number>();
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** What runs first on every new connection: no autocommit, UTC, the server-side statement timeout. */

@@ -1,17 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import type { PoolConnection } from 'mysql2/promise';
-import { DatabaseError, isConnectionLost, toDatabaseError } from './database-error';
+import { cancelled, DatabaseError, isConnectionLost, toDatabaseError } from './database-error';
 import type { DatabasePool } from './pool';
+import { SERVER_STATUS_AUTOCOMMIT, SERVER_STATUS_IN_TRANS, serverStatus } from './server-status';
+import { classifyStatement, type StatementKind } from './statement-kind';
 
 /**
  * A session's database session: its connection (bound lazily, on the first
  * statement) and its transaction. It owns the connection and has one close
- * path, which rolls back an open transaction before the connection goes
- * back to the pool — or destroys the connection when the rollback fails, so a
- * connection with an open transaction never returns to the pool.
+ * path; the pool resets a connection on the server before anyone else gets
+ * it (pool.ts), or destroys it.
  *
  * Connections run with autocommit=0 (see pool.ts): the first statement opens
  * a transaction, commit/rollback end it, the next statement opens another.
+ * Whether a transaction is open is the server's word (the status flags of
+ * each reply, server-status.ts), not a guess from the SQL text; statements
+ * that would break that contract are handled before they are sent
+ * (statement-kind.ts).
  */
 
 export interface StatementResult {
@@ -25,19 +30,38 @@ export interface StatementResult {
 
 export type Notice = (level: 'warn' | 'info', text: string) => void;
 
-type State = 'idle' | 'open' | 'closed';
+export interface StatementOptions {
+  /** performance.now() by which the eval that sent the statement must be done: bounds the wait for a connection. */
+  readonly deadline?: number;
+}
 
-/** Statements after which MySQL/MariaDB have committed implicitly. */
-const IMPLICIT_COMMIT = /^\s*(?:CREATE|ALTER|DROP|RENAME|TRUNCATE|LOCK\s+TABLES|UNLOCK\s+TABLES|GRANT|REVOKE)\b/i;
-const ENDS_TRANSACTION = /^\s*(?:COMMIT|ROLLBACK)(?!\s+TO\b)/i;
+/** Server errors after which the server has rolled the whole transaction back. */
+const ER_LOCK_DEADLOCK = 1213;
+
+/** Time kept back from an eval's budget so DB_BUSY reaches the eval before its TIMEOUT. */
+function busyMargin(remainingMs: number): number {
+  return Math.min(500, Math.max(20, remainingMs * 0.1));
+}
+
+/** Settings a statement may not leave changed (session tracking reports them); see statement-kind.ts. */
+const TRACKED_SETTINGS = new Set([
+  'time_zone',
+  'character_set_client',
+  'character_set_connection',
+  'character_set_results',
+]);
 
 export class SessionDatabase {
   readonly #pool: DatabasePool;
   readonly #notice: Notice;
   #connection: PoolConnection | undefined;
   #binding: Promise<PoolConnection> | undefined;
-  /** A transaction is open: statements ran since the last commit or rollback. */
-  #state: State = 'idle';
+  /** The server says a transaction is open (or, after an error, it may be). */
+  #open = false;
+  /** The open transaction did more than read: it is kept across evals and warned about. */
+  #writes = false;
+  /** The open transaction was begun with START TRANSACTION / BEGIN. */
+  #explicit = false;
   #transactionStarted = 0;
   #lastActivity = 0;
   #running = 0;
@@ -46,6 +70,13 @@ export class SessionDatabase {
   #idleTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Bumped by cancel(): statements queued under an older epoch never reach the server. */
+  #epoch = 0;
+  /** Aborts the connection wait of the statement in progress. */
+  #acquireAbort: AbortController | undefined;
+  /** A KILL QUERY in flight: nothing else is sent until it has landed. */
+  #killing: Promise<void> = Promise.resolve();
+  #closed = false;
   // Per-eval accounting, read and reset by the engine.
   dbMs = 0;
   queries = 0;
@@ -56,12 +87,17 @@ export class SessionDatabase {
   }
 
   get inTransaction(): boolean {
-    return this.#state === 'open';
+    return this.#open;
+  }
+
+  /** The open transaction changed something (or may have): `.commit` / `.rollback` decide its fate. */
+  get hasWrites(): boolean {
+    return this.#open && this.#writes;
   }
 
   /** Milliseconds since the open transaction's first statement (0 when none). */
   get transactionAge(): number {
-    return this.#state === 'open' ? Date.now() - this.#transactionStarted : 0;
+    return this.#open ? Date.now() - this.#transactionStarted : 0;
   }
 
   get bound(): boolean {
@@ -69,8 +105,8 @@ export class SessionDatabase {
   }
 
   /** Runs one statement on the session's connection; statements of a session run in order. */
-  query(sql: string, params: readonly unknown[]): Promise<StatementResult> {
-    return this.#serial(() => this.#query(sql, params));
+  query(sql: string, params: readonly unknown[], options: StatementOptions = {}): Promise<StatementResult> {
+    return this.#serial((epoch) => this.#statement(sql, params, options, epoch));
   }
 
   commit(): Promise<void> {
@@ -81,88 +117,160 @@ export class SessionDatabase {
     return this.#serial(() => this.#end('ROLLBACK'));
   }
 
-  /** Stops the running statement (KILL QUERY from the control connection). */
-  async interrupt(): Promise<void> {
-    const connection = this.#connection;
-    if (connection && this.#running > 0) await this.#pool.killQuery(connection.threadId);
+  /**
+   * An eval ended. A transaction that only read (and was not begun
+   * explicitly) ends with it, so its snapshot and metadata locks do not
+   * block other sessions' DDL until the idle limit (docs/protocol.md).
+   */
+  endOfEval(): Promise<void> {
+    if (!this.#open || this.#writes || this.#explicit) return Promise.resolve();
+    return this.#serial(async () => {
+      if (this.#open && !this.#writes && !this.#explicit) await this.#end('ROLLBACK');
+    }).catch(() => {});
   }
 
   /**
-   * Ends the database session: a running statement is killed, an open
-   * transaction rolled back, the connection released. Idempotent.
+   * Ends everything the current eval started: statements waiting in the
+   * queue are rejected without reaching the server, a wait for a connection
+   * is abandoned, and the running statement is killed. Statements sent
+   * afterwards run normally.
+   */
+  cancel(): Promise<void> {
+    this.#epoch++;
+    this.#acquireAbort?.abort();
+    const connection = this.#connection;
+    if (!connection || this.#running === 0) return this.#killing;
+    const killing = this.#killing.then(() => this.#pool.killQuery(connection.threadId));
+    this.#killing = killing;
+    return killing;
+  }
+
+  /**
+   * Ends the database session: a running statement is killed, queued ones
+   * cancelled, the connection handed back (the pool resets it, which rolls an
+   * open transaction back, or destroys it). Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearTimeout(this.#idleTimer);
-      await this.interrupt();
-      // Wait for whatever was queued to settle (it fails fast once killed).
+      await this.cancel();
+      // Wait for whatever was queued to settle (it fails fast once cancelled).
       await this.#queue.catch(() => {});
       const connection = this.#connection ?? (await this.#binding?.catch(() => undefined));
-      this.#state = 'closed';
+      this.#closed = true;
+      this.#open = false;
       if (!connection) return;
       this.#connection = undefined;
-      let healthy = true;
-      try {
-        await withTimeout(connection.query('ROLLBACK'), 5_000);
-      } catch {
-        healthy = false;
-      }
-      this.#pool.release(connection, healthy);
+      await this.#pool.release(connection, true);
     })();
     return this.#closing;
   }
 
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
+  #serial<T>(fn: (epoch: number) => Promise<T>): Promise<T> {
     if (this.#closing) return Promise.reject(new DatabaseError('DB_UNAVAILABLE', 'the session is closing'));
-    const next = this.#queue.then(fn, fn);
+    const epoch = this.#epoch;
+    const run = async () => {
+      await this.#killing;
+      if (epoch !== this.#epoch) throw cancelled();
+      return fn(epoch);
+    };
+    const next = this.#queue.then(run, run);
     this.#queue = next.catch(() => {});
     return next;
   }
 
-  async #bind(): Promise<PoolConnection> {
+  async #bind(options: StatementOptions): Promise<PoolConnection> {
     if (this.#connection) return this.#connection;
-    this.#binding = this.#pool.acquire();
+    let timeoutMs = this.#pool.options.acquireTimeoutMs;
+    let why = '';
+    if (options.deadline !== undefined) {
+      const remaining = options.deadline - performance.now();
+      const bounded = remaining - busyMargin(remaining);
+      if (bounded < timeoutMs) {
+        timeoutMs = Math.max(0, bounded);
+        why = " (the eval's remaining time budget)";
+      }
+    }
+    const abort = new AbortController();
+    this.#acquireAbort = abort;
+    this.#binding = this.#pool.acquire(timeoutMs, abort.signal, why);
     try {
       this.#connection = await this.#binding;
     } finally {
       this.#binding = undefined;
+      if (this.#acquireAbort === abort) this.#acquireAbort = undefined;
+    }
+    if (this.#closing) {
+      // Closed while waiting: hand it straight back.
+      const connection = this.#connection;
+      this.#connection = undefined;
+      await this.#pool.release(connection, true);
+      throw new DatabaseError('DB_UNAVAILABLE', 'the session is closing');
     }
     return this.#connection;
   }
 
-  async #query(sql: string, params: readonly unknown[]): Promise<StatementResult> {
+  async #statement(
+    sql: string,
+    params: readonly unknown[],
+    options: StatementOptions,
+    epoch: number,
+  ): Promise<StatementResult> {
     if (this.#closing) throw new DatabaseError('DB_UNAVAILABLE', 'the session is closing');
-    const connection = await this.#bind();
+    const kind = classifyStatement(sql);
+    switch (kind.kind) {
+      case 'refused':
+        throw new DatabaseError('DB_REFUSED', kind.reason, { statement: kind.name });
+      case 'commit':
+      case 'rollback': {
+        const had = this.#open;
+        await this.#end(kind.kind === 'commit' ? 'COMMIT' : 'ROLLBACK');
+        this.#notice(
+          'info',
+          had
+            ? `${kind.name} ended the session's transaction: it was ${kind.kind === 'commit' ? 'committed' : 'rolled back'}`
+            : `${kind.name}: no transaction was open`,
+        );
+        return { rows: [] };
+      }
+      case 'begin':
+        if (this.#open && this.#writes) {
+          throw new DatabaseError(
+            'DB_REFUSED',
+            `${kind.name} would commit the open transaction implicitly: commit or roll it back first`,
+            { statement: kind.name },
+          );
+        }
+        break;
+      default:
+        break;
+    }
+    const connection = await this.#bind(options);
+    if (epoch !== this.#epoch) throw cancelled();
     let warning: string | undefined;
     if (this.#lostTransaction) {
       this.#lostTransaction = false;
       warning =
         'the database connection was lost: the open transaction was rolled back; this statement runs in a new one';
     }
-    const wasOpen = this.#state === 'open';
-    if (!wasOpen) this.#transactionStarted = Date.now();
-    this.#state = 'open';
+    const wasOpen = this.#open;
+    const hadWrites = this.#writes;
     const started = performance.now();
     this.#running++;
     try {
       const [result] = await connection.query({ sql, values: params as unknown[] });
-      if (IMPLICIT_COMMIT.test(sql)) {
-        if (wasOpen) {
-          this.#notice(
-            'warn',
-            'this statement committed the open transaction implicitly (MySQL/MariaDB commit before and after DDL)',
-          );
-        }
-        this.#afterEnd();
-      } else if (ENDS_TRANSACTION.test(sql)) {
-        this.#afterEnd();
-      } else {
-        this.#touch();
-      }
+      await this.#afterStatement(connection, kind, result, wasOpen && hadWrites);
       return shapeResult(result, warning);
     } catch (error) {
-      if (isConnectionLost(error)) this.#drop(connection);
-      else this.#touch();
+      if (isConnectionLost(error)) {
+        this.#drop(connection);
+      } else if ((error as { errno?: unknown }).errno === ER_LOCK_DEADLOCK) {
+        // The server rolled the whole transaction back (the error says so).
+        this.#afterEnd();
+      } else {
+        // The reply carries no status: assume the statement may have opened a transaction.
+        this.#opened(kind);
+      }
       throw toDatabaseError(error);
     } finally {
       this.#running--;
@@ -171,10 +279,65 @@ export class SessionDatabase {
     }
   }
 
+  /** Reads the reply's server status: implicit commits, autocommit, settings, the schema. */
+  async #afterStatement(
+    connection: PoolConnection,
+    kind: StatementKind,
+    result: unknown,
+    hadWork: boolean,
+  ): Promise<void> {
+    const flags = serverStatus(connection.connection).flags;
+    const ok = (Array.isArray(result) ? result.at(-1) : result) as {
+      stateChanges?: { systemVariables?: Record<string, string>; schema?: string | null };
+    } | null;
+    const changes = ok?.stateChanges;
+    if (changes?.schema) this.#pool.noteSchemaChange(connection);
+    const changed = Object.keys(changes?.systemVariables ?? {}).filter(
+      (name) => TRACKED_SETTINGS.has(name) && !expectedSetting(name, changes?.systemVariables?.[name]),
+    );
+    if (flags !== undefined && flags & SERVER_STATUS_AUTOCOMMIT) {
+      // Only a statement the text check could not see (a procedure, ...) gets here.
+      await connection.query('SET SESSION autocommit = 0');
+      this.#notice(
+        'warn',
+        `${kind.name} turned autocommit on, so it and the transaction open before it were committed; autocommit is off again`,
+      );
+    }
+    if (changed.length > 0) {
+      await connection.query(this.#pool.sessionSetup(connection.connection as { _isMariaDB?: boolean }));
+      this.#notice('warn', `${kind.name} changed ${changed.join(', ')}, which the gateway relies on: restored`);
+    }
+    const open = flags === undefined || (flags & SERVER_STATUS_IN_TRANS) !== 0;
+    if (open) {
+      this.#opened(kind);
+      if (kind.kind === 'begin') this.#explicit = true;
+      return;
+    }
+    if (hadWork) {
+      this.#notice(
+        'warn',
+        `${kind.name} committed the open transaction implicitly (MySQL/MariaDB commit before and after DDL and some other statements)`,
+      );
+    }
+    this.#afterEnd();
+  }
+
+  /** A statement ran in the (now) open transaction. */
+  #opened(kind: StatementKind): void {
+    if (!this.#open) {
+      this.#open = true;
+      this.#writes = false;
+      this.#explicit = false;
+      this.#transactionStarted = Date.now();
+    }
+    if (kind.kind !== 'read' && kind.kind !== 'set') this.#writes = true;
+    this.#touch();
+  }
+
   async #end(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     if (this.#closing) throw new DatabaseError('DB_UNAVAILABLE', 'the session is closing');
     const connection = this.#connection;
-    if (!connection || this.#state !== 'open') {
+    if (!connection || !this.#open) {
       if (this.#lostTransaction) {
         this.#lostTransaction = false;
         throw new DatabaseError(
@@ -189,7 +352,17 @@ export class SessionDatabase {
       await connection.query(statement);
       this.#afterEnd();
     } catch (error) {
-      if (isConnectionLost(error)) this.#drop(connection);
+      if (isConnectionLost(error)) {
+        if (statement === 'COMMIT') {
+          // The COMMIT may have reached the server and been applied: nobody can say.
+          this.#drop(connection, false);
+          throw new DatabaseError(
+            'DB_OUTCOME_UNKNOWN',
+            'the connection broke before the reply to COMMIT arrived: the transaction may or may not have been committed',
+          );
+        }
+        this.#drop(connection);
+      }
       throw toDatabaseError(error);
     } finally {
       this.dbMs += performance.now() - started;
@@ -199,24 +372,28 @@ export class SessionDatabase {
 
   /** The transaction ended: in transaction pool mode the connection goes back to the pool. */
   #afterEnd(): void {
-    this.#state = 'idle';
+    this.#open = false;
+    this.#writes = false;
+    this.#explicit = false;
     this.#idleWarned = false;
     clearTimeout(this.#idleTimer);
-    if (this.#pool.options.poolMode === 'transaction' && this.#connection && this.#running <= 1) {
+    if (this.#pool.options.poolMode === 'transaction' && this.#connection && !this.#closed) {
       const connection = this.#connection;
       this.#connection = undefined;
-      this.#pool.release(connection, true);
+      void this.#pool.release(connection, true);
     }
   }
 
-  /** The connection broke: the server rolled the transaction back; tell the session on its next statement. */
-  #drop(connection: PoolConnection): void {
+  /** The connection broke: the server rolls its transaction back; say so on the next statement when `tell`. */
+  #drop(connection: PoolConnection, tell = true): void {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
-    if (this.#state === 'open') this.#lostTransaction = true;
-    this.#state = 'idle';
+    if (this.#open && tell) this.#lostTransaction = true;
+    this.#open = false;
+    this.#writes = false;
+    this.#explicit = false;
     clearTimeout(this.#idleTimer);
-    this.#pool.release(connection, false);
+    void this.#pool.release(connection, false);
   }
 
   /** Idle in transaction: a warning at 90% of the limit, a rollback at 100%. */
@@ -224,7 +401,7 @@ export class SessionDatabase {
     this.#lastActivity = Date.now();
     this.#idleWarned = false;
     const limit = this.#pool.options.idleTransactionMs;
-    if (limit <= 0 || this.#state !== 'open') return;
+    if (limit <= 0 || !this.#open) return;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.ceil(limit * 0.9));
     this.#idleTimer.unref();
@@ -232,7 +409,7 @@ export class SessionDatabase {
 
   #idleCheck(): void {
     const limit = this.#pool.options.idleTransactionMs;
-    if (this.#state !== 'open' || this.#closing) return;
+    if (!this.#open || this.#closing) return;
     const idle = Date.now() - this.#lastActivity;
     if (!this.#idleWarned) {
       this.#idleWarned = true;
@@ -255,6 +432,12 @@ export class SessionDatabase {
   }
 }
 
+function expectedSetting(name: string, value: string | undefined): boolean {
+  if (value === undefined) return true;
+  if (name === 'time_zone') return value === '+00:00';
+  return /^utf8mb4/i.test(value);
+}
+
 function shapeResult(result: unknown, warning: string | undefined): StatementResult {
   const extra = warning ? { warning } : {};
   if (Array.isArray(result)) {
@@ -269,20 +452,4 @@ function shapeResult(result: unknown, warning: string | undefined): StatementRes
     ...(ok.insertId !== undefined ? { insertId: ok.insertId } : {}),
     ...extra,
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out')), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }

@@ -445,7 +445,8 @@ export class SessionEngine {
     if (error.code === 'TIMEOUT' || error.code === 'INTERRUPTED') {
       this.#realm?.clearTimers(active.seq);
       for (const [id, owner] of this.#calls) if (owner === active.seq) this.#calls.delete(id);
-      void this.#database?.interrupt();
+      // Queued statements and connection waits are cancelled, the running statement killed.
+      void this.#database?.cancel();
     }
     this.#finish(active, { type: 'error', ref: active.ref, error, stats: this.#stats(active) });
   }
@@ -454,6 +455,8 @@ export class SessionEngine {
     if (this.#active !== active) return;
     if (active.deadline) clearTimeout(active.deadline);
     this.#active = undefined;
+    // A transaction that only read ends with its eval (db/session-database.ts).
+    void this.#database?.endOfEval();
     this.#emit(message);
     if (this.#realm && this.#realm.timerCount > 0) {
       this.#refBySeq.set(active.seq, active.ref);
@@ -551,7 +554,12 @@ export class SessionEngine {
       throw new DatabaseError('DB_ERROR', 'malformed statement from the db driver');
     }
     const params = (request.params ?? []).map(toDriverParam);
-    const result = await database.query(request.sql, params);
+    const active = this.#active;
+    const result = await database.query(
+      request.sql,
+      params,
+      active ? { deadline: active.started + active.timeoutMs } : {},
+    );
     if (result.warning) this.#emitLog(this.#active?.ref ?? null, 'warn', result.warning);
     return encodeValue(
       {
@@ -722,7 +730,7 @@ function parseDetails(details: string | undefined): Partial<ErrorPayload> & { co
   try {
     const parsed = JSON.parse(details) as Record<string, unknown>;
     const out: Record<string, string | number> = {};
-    for (const key of ['errno', 'sqlState', 'sqlMessage', 'hint'] as const) {
+    for (const key of ['errno', 'sqlState', 'sqlMessage', 'statement', 'hint'] as const) {
       const v = parsed[key];
       if (typeof v === 'string' || typeof v === 'number') out[key] = v;
     }

@@ -20,6 +20,7 @@ function createDatabase(kysely, callHost, codec, dbErrors) {
       if (info.errno !== undefined) this.errno = info.errno;
       if (info.sqlState !== undefined) this.sqlState = info.sqlState;
       if (info.sqlMessage !== undefined) this.sqlMessage = info.sqlMessage;
+      if (info.statement !== undefined) this.statement = info.statement;
       if (info.hint !== undefined) this.hint = info.hint;
       WeakSetPrototypeAdd(dbErrors, this);
     }
