@@ -97,7 +97,7 @@ export class SessionDatabase {
 
   /** Milliseconds since the open transaction's first statement (0 when none). */
   get transactionAge(): number {
-    return this.#open ? Date.now() - this.#transactionStarted : 0;
+    return this.#open ? Math.round((performance.now() - this.#transactionStarted) * 1000) / 1000 : 0;
   }
 
   get bound(): boolean {
@@ -120,13 +120,24 @@ export class SessionDatabase {
   /**
    * An eval ended. A transaction that only read (and was not begun
    * explicitly) ends with it, so its snapshot and metadata locks do not
-   * block other sessions' DDL until the idle limit (docs/protocol.md).
+   * block other sessions' DDL until the idle limit (docs/protocol.md). In
+   * transaction pool mode a connection with no transaction open goes back to
+   * the pool here: within an eval it stays, so `SET @x …; SELECT @x` works.
    */
   endOfEval(): Promise<void> {
-    if (!this.#open || this.#writes || this.#explicit) return Promise.resolve();
+    if (!this.#readOnlyOpen() && !this.#idleBound()) return Promise.resolve();
     return this.#serial(async () => {
-      if (this.#open && !this.#writes && !this.#explicit) await this.#end('ROLLBACK');
+      if (this.#readOnlyOpen()) await this.#end('ROLLBACK');
+      else if (this.#idleBound()) this.#afterEnd();
     }).catch(() => {});
+  }
+
+  #readOnlyOpen(): boolean {
+    return this.#open && !this.#writes && !this.#explicit;
+  }
+
+  #idleBound(): boolean {
+    return !this.#open && this.#connection !== undefined && this.#pool.options.poolMode === 'transaction';
   }
 
   /**
@@ -266,7 +277,7 @@ export class SessionDatabase {
         this.#drop(connection);
       } else if ((error as { errno?: unknown }).errno === ER_LOCK_DEADLOCK) {
         // The server rolled the whole transaction back (the error says so).
-        this.#afterEnd();
+        this.#afterEnd(false);
       } else {
         // The reply carries no status: assume the statement may have opened a transaction.
         this.#opened(kind);
@@ -319,7 +330,7 @@ export class SessionDatabase {
         `${kind.name} committed the open transaction implicitly (MySQL/MariaDB commit before and after DDL and some other statements)`,
       );
     }
-    this.#afterEnd();
+    this.#afterEnd(false);
   }
 
   /** A statement ran in the (now) open transaction. */
@@ -328,9 +339,9 @@ export class SessionDatabase {
       this.#open = true;
       this.#writes = false;
       this.#explicit = false;
-      this.#transactionStarted = Date.now();
+      this.#transactionStarted = performance.now();
     }
-    if (kind.kind !== 'read' && kind.kind !== 'set') this.#writes = true;
+    if (kind.kind !== 'read' && kind.kind !== 'set' && kind.kind !== 'begin') this.#writes = true;
     this.#touch();
   }
 
@@ -338,6 +349,8 @@ export class SessionDatabase {
     if (this.#closing) throw new DatabaseError('DB_UNAVAILABLE', 'the session is closing');
     const connection = this.#connection;
     if (!connection || !this.#open) {
+      // Nothing to end on the server; in transaction pool mode the connection still goes back.
+      if (connection) this.#afterEnd();
       if (this.#lostTransaction) {
         this.#lostTransaction = false;
         throw new DatabaseError(
@@ -370,14 +383,17 @@ export class SessionDatabase {
     }
   }
 
-  /** The transaction ended: in transaction pool mode the connection goes back to the pool. */
-  #afterEnd(): void {
+  /**
+   * The transaction ended. In transaction pool mode the connection goes back
+   * to the pool when `release` (a commit or rollback, the end of an eval).
+   */
+  #afterEnd(release = true): void {
     this.#open = false;
     this.#writes = false;
     this.#explicit = false;
     this.#idleWarned = false;
     clearTimeout(this.#idleTimer);
-    if (this.#pool.options.poolMode === 'transaction' && this.#connection && !this.#closed) {
+    if (release && this.#pool.options.poolMode === 'transaction' && this.#connection && !this.#closed) {
       const connection = this.#connection;
       this.#connection = undefined;
       void this.#pool.release(connection, true);

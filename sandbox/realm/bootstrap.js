@@ -96,7 +96,7 @@ function bootstrap(host, configJson, shared) {
   const errorDetails = (error) => {
     if (!WeakSetPrototypeHas(dbErrors, error)) return undefined;
     const details = { code: error.code };
-    for (const key of ['errno', 'sqlState', 'sqlMessage', 'hint']) {
+    for (const key of ['errno', 'sqlState', 'sqlMessage', 'statement', 'hint']) {
       const desc = ObjectGetOwnPropertyDescriptor(error, key);
       if (desc !== undefined && (typeof desc.value === 'string' || typeof desc.value === 'number'))
         details[key] = desc.value;
