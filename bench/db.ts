@@ -183,6 +183,16 @@ class EngineClient {
     return { value: JSON.parse(message.value), stats: message.stats };
   }
 
+  /** A `commit` request (the client's op, not `db.commit()`); throws on an error reply. */
+  async commit(): Promise<void> {
+    const ref = ++this.#ref;
+    const message = await new Promise<EngineOutput>((resolve) => {
+      this.#pending.set(ref, resolve);
+      this.engine.send({ type: 'commit', ref });
+    });
+    if (message.type !== 'ok') throw new Error(`commit failed: ${JSON.stringify(message).slice(0, 500)}`);
+  }
+
   close(): Promise<void> {
     return this.engine.close('benchmark done');
   }
@@ -215,8 +225,9 @@ const SELECT_SQL = 'SELECT * FROM bench WHERE id = ?';
 const kyselySelect = (id: string | number) =>
   `await db.selectFrom('bench').selectAll().where('id', '=', ${id}).execute()`;
 const sqlSelect = (id: string | number) => `await sql\`SELECT * FROM bench WHERE id = \${${id}}\`.execute(db)`;
-const kyselyInsert = (id: string | number) =>
-  `await db.insertInto('bench_w').values({ id: ${id}, name: 'name-' + ${id}, n: ${id} }).execute(); await db.commit()`;
+const kyselyInsertOnly = (id: string | number) =>
+  `await db.insertInto('bench_w').values({ id: ${id}, name: 'name-' + ${id}, n: ${id} }).execute()`;
+const kyselyInsert = (id: string | number) => `${kyselyInsertOnly(id)}; await db.commit()`;
 
 /** An eval that runs `body` (which may use `id`) n times and returns each iteration's latency (ms), as JSON text. */
 function realmLoop(n: number, body: string, idExpr: string): string {
@@ -588,7 +599,12 @@ async function realmLoopRun(client: EngineClient, n: number, body: string, idExp
 }
 
 /** One eval per operation, timed from `send` to the terminal message. */
-async function perEvalRun(client: EngineClient, n: number, code: (k: number) => string): Promise<LatencyRun> {
+async function perEvalRun(
+  client: EngineClient,
+  n: number,
+  code: (k: number) => string,
+  commitOp = false,
+): Promise<LatencyRun> {
   const lat = new Array<number>(n);
   let realm = 0;
   let db = 0;
@@ -597,6 +613,7 @@ async function perEvalRun(client: EngineClient, n: number, code: (k: number) => 
     const source = code(k);
     const t = performance.now();
     const message = await client.eval(source);
+    if (commitOp) await client.commit();
     lat[k] = performance.now() - t;
     const stats = expectResult(message);
     realm += stats.cpuMs;
@@ -728,6 +745,15 @@ async function phaseInsert(db: Db, options: Options): Promise<VariantSummary[]> 
   const raw = await openRawConnection(db.url, db.flavor);
   const pool = new DatabasePool({ ...DEFAULT_DATABASE_OPTIONS, url: db.url, poolSize: 2 });
   const client = new EngineClient(engineDatabase(pool));
+  // Transaction pool mode: the connection goes back to the pool (reset on the server) after every commit.
+  const handOverPool = new DatabasePool({
+    ...DEFAULT_DATABASE_OPTIONS,
+    url: db.url,
+    poolSize: 2,
+    poolMode: 'transaction',
+  });
+  const handOverClient = new EngineClient(engineDatabase(handOverPool));
+  const setup = sessionSetupSql(db.flavor);
   const enter = floorEntry();
   let nextId = 1;
   const take = (n: number) => {
@@ -737,6 +763,7 @@ async function phaseInsert(db: Db, options: Options): Promise<VariantSummary[]> 
   };
   try {
     await client.value(kyselySelect(1));
+    await handOverClient.value(kyselySelect(1));
     const variants: Variant[] = [
       {
         key: 'raw',
@@ -803,6 +830,45 @@ async function phaseInsert(db: Db, options: Options): Promise<VariantSummary[]> 
           return perEvalRun(client, n, (k) => kyselyInsert(base + k));
         },
       },
+      {
+        key: 'eval+op',
+        label: 'vmgate, one eval per insert, then a commit op (engine, session pool mode)',
+        vmgate: true,
+        statements: 2,
+        target: false,
+        run(n) {
+          const base = take(n);
+          return perEvalRun(client, n, (k) => kyselyInsertOnly(base + k), true);
+        },
+      },
+      {
+        key: 'eval+op-tx',
+        label: 'the same in transaction pool mode (a hand-over, so a reset, after every commit)',
+        vmgate: true,
+        statements: 2,
+        target: false,
+        run(n) {
+          const base = take(n);
+          return perEvalRun(handOverClient, n, (k) => kyselyInsertOnly(base + k), true);
+        },
+      },
+      {
+        key: 'raw-reset',
+        label: 'raw mysql2: what one hand-over adds: reset() + the session setup',
+        vmgate: false,
+        statements: 2,
+        target: false,
+        async run(n) {
+          const lat = new Array<number>(n);
+          for (let k = 0; k < n; k++) {
+            const t = performance.now();
+            await raw.reset();
+            await raw.query(setup);
+            lat[k] = performance.now() - t;
+          }
+          return { lat, breakdown: breakdownOf(lat, 0) };
+        },
+      },
     ];
     return await runVariants(
       'insert',
@@ -812,8 +878,16 @@ async function phaseInsert(db: Db, options: Options): Promise<VariantSummary[]> 
       Math.ceil(options.insertN / 4),
     );
   } finally {
+    const resets = handOverPool.resets;
+    if (resets.count > 0) {
+      process.stderr.write(
+        `transaction pool mode: ${resets.count} hand-overs, mean reset + setup ${(resets.ms / resets.count).toFixed(3)} ms (${resets.failed} failed)\n`,
+      );
+    }
     await client.close();
+    await handOverClient.close();
     await pool.close();
+    await handOverPool.close();
     await raw.end();
   }
 }
