@@ -286,9 +286,12 @@ export function connectionOptions(target: ConnectionTarget): mysql.ConnectionOpt
     ...(target.ssl ? { ssl: {} } : {}),
     connectTimeout: 10_000,
     // Types (docs/protocol.md, "Database values"): DATETIME/TIMESTAMP → Date in
-    // UTC, DECIMAL → string, BIGINT → number when exact, else bigint.
+    // UTC (milliseconds), DECIMAL → string, BIGINT → number when exact, else
+    // bigint, JSON → string.
     timezone: 'Z',
     dateStrings: false,
+    // JSON columns as their exact text, on MySQL and MariaDB alike (parsing would lose digits of large numbers).
+    jsonStrings: true,
     decimalNumbers: false,
     supportBigNumbers: true,
     bigNumberStrings: true,

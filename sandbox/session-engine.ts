@@ -715,14 +715,35 @@ function syntaxPayload(error: unknown): ErrorPayload {
   return { code: 'SYNTAX_ERROR', message, name: 'SyntaxError', text: uncaughtText(`SyntaxError: ${message}`) };
 }
 
-/** mysql2 escapes Buffers as binary literals; a decoded Uint8Array must become one. */
-function toDriverParam(value: unknown): unknown {
-  if (types.isUint8Array(value) && !Buffer.isBuffer(value)) {
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+/**
+ * A decoded parameter as mysql2 should send it (docs/protocol.md, "Database
+ * values"): bytes as a binary literal, a Date as a UTC datetime, a plain
+ * object or array as its JSON text (mysql2 would otherwise expand an object
+ * into `key = value` pairs and an array into a list). Anything else that is
+ * an object is refused rather than sent as `'[object …]'`.
+ */
+function toDriverParam(value: unknown, index: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (types.isUint8Array(value)) {
+    return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   }
   // The codec may build its dates in another context than mysql2's (e.g. under jest): rebuild.
   if (types.isDate(value)) return new Date(value.getTime());
-  return value;
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  if (Array.isArray(value) || tag === 'Object') {
+    try {
+      return JSON.stringify(value);
+    } catch (error) {
+      throw new DatabaseError(
+        'DB_REFUSED',
+        `parameter ${index + 1} (${tag === 'Object' ? 'an object' : 'an array'}) cannot be sent as JSON: ${(error as Error).message}`,
+      );
+    }
+  }
+  throw new DatabaseError(
+    'DB_REFUSED',
+    `parameter ${index + 1} is a ${tag}: parameters are strings, numbers, bigints, booleans, null, Dates, bytes (Uint8Array), or plain objects and arrays (sent as JSON text)`,
+  );
 }
 
 function parseDetails(details: string | undefined): Partial<ErrorPayload> & { code?: ErrorCode } {
