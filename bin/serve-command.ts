@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import { parseAccounts } from '../db/accounts';
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
 import { DEFAULT_EXECUTOR_OPTIONS, defaultExecutorCount } from '../executors/options';
 import {
@@ -229,6 +230,15 @@ export function serveCommand(): Command {
       `roll back a transaction idle this long, 0 = never (default ${D.idleTransactionMs})`,
       int('--db-idle-transaction-ms'),
     )
+    .option(
+      '--db-accounts <file>',
+      'JSON file mapping authenticated users (JWT sub) to database accounts: {"alice": {"user": "…", "password": "…"}}; unmapped sessions get no database (default: every session uses the URL\'s account)',
+    )
+    .option(
+      '--db-account-pool-size <n>',
+      `connections per mapped account (default ${D.accountPoolSize})`,
+      int('--db-account-pool-size'),
+    )
     .addOption(
       new Option('--executors <n>', 'executor processes hosting the sessions; 0 = sessions in the gateway process')
         .default(defaultExecutorCount(), 'one per CPU core')
@@ -305,7 +315,11 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       acquireTimeoutMs: flags.dbAcquireTimeoutMs,
       statementTimeoutMs: flags.dbStatementTimeoutMs,
       idleTransactionMs: flags.dbIdleTransactionMs,
+      accountPoolSize: flags.dbAccountPoolSize,
     }),
+    ...(typeof flags.dbAccounts === 'string'
+      ? { accounts: parseAccounts(readFileSync(flags.dbAccounts, 'utf8')) }
+      : {}),
     ...(flags.dbPoolMode === 'transaction' || flags.dbPoolMode === 'session'
       ? { poolMode: flags.dbPoolMode as PoolMode }
       : {}),

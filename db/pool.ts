@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
+import type { AccountMap, DatabaseAccount } from './accounts';
 import { cancelled, DatabaseError, toDatabaseError } from './database-error';
 import { type ConnectionTarget, parseDatabaseUrl } from './database-url';
 import { trackServerStatus } from './server-status';
@@ -31,6 +32,10 @@ export interface DatabaseOptions {
   readonly poolMode: PoolMode;
   /** An open transaction idle this long is rolled back (a warning comes first). 0 = never. */
   readonly idleTransactionMs: number;
+  /** Authenticated user → database account (db/accounts.ts); absent: every session uses the URL's account. */
+  readonly accounts?: AccountMap;
+  /** Connections per mapped account (each account has its own pool). */
+  readonly accountPoolSize?: number;
 }
 
 export const DEFAULT_DATABASE_OPTIONS: Omit<DatabaseOptions, 'url'> = Object.freeze({
@@ -39,6 +44,7 @@ export const DEFAULT_DATABASE_OPTIONS: Omit<DatabaseOptions, 'url'> = Object.fre
   statementTimeoutMs: 60_000,
   poolMode: 'session',
   idleTransactionMs: 10 * 60_000,
+  accountPoolSize: 5,
 });
 
 export type ServerFlavor = 'mariadb' | 'mysql';
@@ -56,9 +62,20 @@ export class DatabasePool {
   /** Hand-overs so far and the time their resets took (docs/benchmarks-db.md). */
   readonly resets = { count: 0, failed: 0, ms: 0 };
 
-  constructor(options: DatabaseOptions) {
+  /** Pools of the mapped accounts, opened on first use. */
+  readonly #accountPools = new Map<string, DatabasePool>();
+
+  /** `account`: this pool connects as that account instead of the URL's (one pool per mapped account). */
+  constructor(options: DatabaseOptions, account?: DatabaseAccount) {
     this.options = options;
-    this.target = parseDatabaseUrl(options.url);
+    const target = parseDatabaseUrl(options.url);
+    this.target = account
+      ? {
+          ...target,
+          user: account.user,
+          ...(account.password !== undefined ? { password: account.password } : { password: undefined }),
+        }
+      : target;
     this.#pool = mysql.createPool({
       ...connectionOptions(this.target),
       connectionLimit: options.poolSize,
@@ -97,9 +114,39 @@ export class DatabasePool {
     return this.#flavor;
   }
 
-  /** Connections currently bound to sessions. */
+  /** Connections currently bound to sessions (the mapped accounts' pools included). */
   get bound(): number {
-    return this.#bound;
+    let bound = this.#bound;
+    for (const pool of this.#accountPools.values()) bound += pool.bound;
+    return bound;
+  }
+
+  /**
+   * The pool a session of `user` runs on: this one, or with `--db-accounts`
+   * the pool of the account mapped to `user` (DB_UNAVAILABLE when none is).
+   */
+  forUser(user: string | null): DatabasePool {
+    const accounts = this.options.accounts;
+    if (!accounts) return this;
+    const account = user !== null && Object.hasOwn(accounts, user) ? accounts[user] : undefined;
+    if (!account) {
+      throw new DatabaseError(
+        'DB_UNAVAILABLE',
+        user === null
+          ? 'no database account for this session: the gateway maps database accounts to authenticated users (a JWT subject), and this session has none'
+          : `no database account is mapped to user ${JSON.stringify(user)}`,
+      );
+    }
+    if (this.#closed) throw new DatabaseError('DB_UNAVAILABLE', 'the database pool is closed');
+    let pool = this.#accountPools.get(account.user);
+    if (!pool) {
+      const size = this.options.accountPoolSize ?? DEFAULT_DATABASE_OPTIONS.accountPoolSize ?? 5;
+      const { accounts: _all, ...options } = this.options;
+      pool = new DatabasePool({ ...options, poolSize: size }, account);
+      pool.#flavor = this.#flavor;
+      this.#accountPools.set(account.user, pool);
+    }
+    return pool;
   }
 
   /**
@@ -217,7 +264,13 @@ export class DatabasePool {
     this.#closed = true;
     const control = this.#control;
     this.#control = undefined;
-    await Promise.allSettled([this.#pool.end(), control?.then((c) => c.end())]);
+    const accounts = [...this.#accountPools.values()];
+    this.#accountPools.clear();
+    await Promise.allSettled([
+      this.#pool.end(),
+      control?.then((c) => c.end()),
+      ...accounts.map((pool) => pool.close()),
+    ]);
   }
 
   /** The session setup statement for a connection (MariaDB and MySQL name the statement timeout differently). */

@@ -83,7 +83,14 @@ export class ExecutorPool implements EngineProvider {
         ? {
             kind: 'pool',
             // The configured pool size is the total: shared out among the executors.
-            options: { ...pool.options, poolSize: Math.max(1, Math.ceil(pool.options.poolSize / options.count)) },
+            options: {
+              ...pool.options,
+              poolSize: Math.max(1, Math.ceil(pool.options.poolSize / options.count)),
+              // Likewise each mapped account's cap.
+              ...(pool.options.accountPoolSize !== undefined
+                ? { accountPoolSize: Math.max(1, Math.ceil(pool.options.accountPoolSize / options.count)) }
+                : {}),
+            },
           }
         : { kind: 'none', hint: database.engine.hint },
       kyselyBundle: kyselyBundle(),

@@ -49,7 +49,7 @@ export class AccountedEngine {
     const { user, ledger, emit, ...engineOptions } = options;
     this.user = user;
     this.#ledger = ledger;
-    this.#engine = new SessionEngine({ ...engineOptions, emit: (message) => emit(this.#account(message)) });
+    this.#engine = new SessionEngine({ ...engineOptions, user, emit: (message) => emit(this.#account(message)) });
     ledger.add(this);
   }
 

@@ -73,6 +73,8 @@ export interface SessionEngineOptions {
   /** The shared state value (an opaque reference into the shared realm). */
   readonly shared?: unknown;
   readonly database?: EngineDatabase;
+  /** The authenticated user (a JWT subject), for identity-mapped database accounts. */
+  readonly user?: string | null;
   readonly emit: (message: EngineOutput) => void;
 }
 
@@ -108,6 +110,7 @@ export class SessionEngine {
   readonly #emit: (message: EngineOutput) => void;
   readonly #shared: unknown;
   readonly #databaseConfig: EngineDatabase | undefined;
+  readonly #user: string | null;
   #database: SessionDatabase | undefined;
   /** A commit or rollback request in progress (evals wait behind it). */
   #busy = false;
@@ -144,6 +147,7 @@ export class SessionEngine {
     this.#emit = options.emit;
     this.#shared = options.shared;
     this.#databaseConfig = options.database;
+    this.#user = options.user ?? null;
   }
 
   get state(): EngineState {
@@ -496,7 +500,7 @@ export class SessionEngine {
         `no database is configured: ${this.#databaseConfig?.hint ?? 'start the gateway with --database-url'}`,
       );
     }
-    this.#database ??= new SessionDatabase(pool, (level, text) =>
+    this.#database ??= new SessionDatabase(pool.forUser(this.#user), (level, text) =>
       this.#emitLog(this.#active?.ref ?? null, level, text),
     );
     return this.#database;
