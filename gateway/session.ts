@@ -12,6 +12,7 @@ import {
   applyTimeoutCommand,
   bannerText,
   helpText,
+  OPEN_WRITES_NOTE,
   parseTextFrame,
   renderEngineOutput,
   renderStats,
@@ -122,6 +123,8 @@ export class Session {
   #lastStats: EvalStats | undefined;
   /** The budget set with `.timeout` in text mode (JSON mode names one per eval). */
   #textTimeoutMs: number | undefined;
+  /** Text mode: the open transaction's uncommitted changes were pointed out already. */
+  #toldOpenWrites = false;
   #closed: Promise<void> | undefined;
 
   constructor(ctx: SessionContext) {
@@ -433,8 +436,23 @@ export class Session {
         this.auditTransaction(pending.kind, outcome, performance.now() - pending.started);
       }
     }
-    const frame = this.mode === 'json' ? formatEngineOutput(message, id) : renderEngineOutput(message);
+    const frame = this.mode === 'json' ? formatEngineOutput(message, id) : this.#renderText(message);
     if (frame !== undefined) this.#send(frame);
+  }
+
+  /** Text mode: the engine's message, and once per transaction a note when an eval leaves changes uncommitted. */
+  #renderText(message: EngineOutput): string | undefined {
+    const text = renderEngineOutput(message);
+    // `ok` answers .commit / .rollback: the next changes are a new transaction's.
+    if (message.type === 'ok') this.#toldOpenWrites = false;
+    if (text === undefined || (message.type !== 'result' && message.type !== 'error') || !message.stats) return text;
+    if (!message.stats.transactionWrites) {
+      this.#toldOpenWrites = false;
+      return text;
+    }
+    if (this.#toldOpenWrites) return text;
+    this.#toldOpenWrites = true;
+    return `${text}\n${OPEN_WRITES_NOTE}`;
   }
 
   #recordEval(pending: Pending, message: Extract<EngineOutput, { type: 'result' | 'error' | 'ok' }>): void {

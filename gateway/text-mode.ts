@@ -80,6 +80,10 @@ export function renderEngineOutput(message: EngineOutput): string | undefined {
   }
 }
 
+/** Said once per transaction, under the result of the eval that left changes uncommitted. */
+export const OPEN_WRITES_NOTE =
+  '(this session has uncommitted changes: .commit to keep them, .rollback to undo them; closing the session rolls them back)';
+
 export function renderStats(stats: EvalStats | undefined): string {
   if (!stats) return 'no evaluation has finished yet';
   return `${stats.ms} ms total, ${stats.cpuMs} ms JavaScript, ${stats.dbMs} ms database (${stats.queries} ${stats.queries === 1 ? 'query' : 'queries'})`;

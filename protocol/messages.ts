@@ -31,6 +31,8 @@ export interface EvalStatsFrame {
   readonly dbMs: number;
   readonly queries: number;
   readonly transactionMs: number;
+  /** Present (true) when the open transaction holds uncommitted changes. */
+  readonly transactionWrites?: true;
 }
 
 export type ServerFrame =

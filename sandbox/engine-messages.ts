@@ -28,6 +28,8 @@ export interface EvalStats {
   readonly queries: number;
   /** Age of the session's open transaction when the eval ended (0: none is open). */
   readonly transactionMs: number;
+  /** Present (true) when that transaction holds uncommitted changes (`commit` / `rollback` decide). */
+  readonly transactionWrites?: true;
 }
 
 export interface ErrorPayload {

@@ -483,6 +483,7 @@ export class SessionEngine {
       dbMs: round((this.#database?.dbMs ?? 0) - active.dbMsAtStart),
       queries: (this.#database?.queries ?? 0) - active.queriesAtStart,
       transactionMs: this.#database?.transactionAge ?? 0,
+      ...(this.#database?.hasWrites ? { transactionWrites: true as const } : {}),
     };
   }
 

@@ -267,6 +267,24 @@ describe('reads do not hold locks between evals', () => {
   });
 });
 
+describe('text mode', () => {
+  test('tells once when an eval leaves uncommitted changes', async () => {
+    const table = tableName('note');
+    await createTable(table);
+    const gateway = await sharedConnectionGateway('session');
+    const text = await connect(gateway, { json: false });
+    await text.next();
+    const first = await text.line(`await db.insertInto('${table}').values({ id: 1 }).execute(); 'one'`);
+    expect(first).toMatch(/^'one'\n\(this session has uncommitted changes: \.commit/);
+    expect(await text.line(`await db.insertInto('${table}').values({ id: 2 }).execute(); 'two'`)).toBe("'two'");
+    expect(await text.line('.commit')).toBe('ok');
+    expect(await text.line(`await db.selectFrom('${table}').selectAll().execute(); 'read'`)).toBe("'read'");
+    expect(await text.line(`await db.insertInto('${table}').values({ id: 3 }).execute(); 'three'`)).toMatch(
+      /^'three'\n\(this session has uncommitted changes/,
+    );
+  });
+});
+
 describe('an ended eval leaves nothing behind', () => {
   const cases: Array<[string, (c: TestClient, id: string) => Promise<Frame>]> = [
     [
