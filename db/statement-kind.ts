@@ -56,8 +56,14 @@ const READ_STATEMENTS = new Set(['select', 'show', 'describe', 'desc', 'explain'
 /** Words that make a reading statement lock or write (FOR UPDATE, LOCK IN SHARE MODE, INTO OUTFILE, WITH … DELETE). */
 const NOT_ONLY_READING = new Set(['update', 'share', 'lock', 'into', 'insert', 'delete', 'replace']);
 
+/** Enough of a statement to know what it starts with (a bulk INSERT can be megabytes). */
+const HEAD_CHARS = 4096;
+
 export function classifyStatement(sql: string): StatementKind {
-  const words = wordsOf(sql);
+  const head = sql.length > HEAD_CHARS ? wordsOf(sql.slice(0, HEAD_CHARS)) : undefined;
+  // Reads (FOR UPDATE comes last) and SET (any assignment) are looked at whole.
+  const whole = head === undefined || READ_STATEMENTS.has(head[0] ?? '') || head[0] === 'set';
+  const words = whole ? wordsOf(sql) : (head as string[]);
   const first = words[0] ?? '';
   const second = words[1] ?? '';
   const name = statementName(words);
