@@ -109,6 +109,10 @@ export function classifyStatement(sql: string): StatementKind {
       return refused(name, 'KILL is not allowed in a session: use interrupt (.interrupt) to stop your own statement');
     case 'set':
       return classifySet(sql, name);
+    case 'prepare':
+      return classifyPrepared(sql, name, 'from');
+    case 'execute':
+      return second === 'immediate' ? classifyPrepared(sql, name, 'immediate') : { kind: 'other', name };
     default:
       if (READ_STATEMENTS.has(first) && !words.some((w) => NOT_ONLY_READING.has(w))) return { kind: 'read', name };
       return { kind: 'other', name };
@@ -136,6 +140,41 @@ function classifySet(sql: string, name: string): StatementKind {
   return { kind: 'set', name };
 }
 
+/**
+ * `PREPARE s FROM '…'` and `EXECUTE IMMEDIATE '…'` run the statement in the
+ * literal: it is judged as if sent directly. A statement built at run time (a
+ * variable, CONCAT) cannot be judged, so it is refused.
+ */
+function classifyPrepared(sql: string, name: string, keyword: 'from' | 'immediate'): StatementKind {
+  const literals: string[] = [];
+  const text = strip(sql, literals).toLowerCase();
+  const source = new RegExp(`\\b${keyword}\\s*''\\s*;?\\s*$`).test(text);
+  const inner = literals.at(-1);
+  if (!source || inner === undefined || literals.length !== 1) {
+    return refused(
+      name,
+      `${name} of a statement built at run time is not allowed: the gateway checks every statement's text; write it as one string literal`,
+    );
+  }
+  const kind = classifyStatement(inner);
+  if (kind.kind === 'refused') return refused(name, `${kind.reason} (inside ${name})`);
+  if (kind.kind === 'commit' || kind.kind === 'rollback' || kind.kind === 'begin') {
+    return refused(
+      name,
+      `${kind.name} inside ${name} is not allowed: run it directly (or use db.commit() / db.rollback())`,
+    );
+  }
+  return { kind: 'other', name };
+}
+
+/** A literal's value: doubled quotes and backslash escapes undone (`\\n` and the like as a space). */
+function unquote(body: string, quote: string): string {
+  return body
+    .split(quote + quote)
+    .join(quote)
+    .replace(/\\(.)/gs, (_, c: string) => (/[ntrbZ0]/.test(c) ? ' ' : c));
+}
+
 function refused(name: string, reason: string): StatementKind {
   return { kind: 'refused', name, reason };
 }
@@ -161,7 +200,7 @@ function wordsOf(sql: string): string[] {
  * The statement without comments (but with the content of executable
  * comments) and with string literals blanked to `''`.
  */
-export function strip(sql: string): string {
+export function strip(sql: string, literals?: string[]): string {
   let out = '';
   let i = 0;
   while (i < sql.length) {
@@ -193,6 +232,7 @@ export function strip(sql: string): string {
         j += 2;
         while (j < sql.length && sql[j] !== c) j += sql[j] === '\\' ? 2 : 1;
       }
+      if (literals) literals.push(unquote(sql.slice(i + 1, Math.min(j, sql.length)), c));
       out += "''";
       i = j + 1;
     } else {

@@ -34,6 +34,15 @@ describe('classifyStatement', () => {
     ['KILL QUERY 5', 'refused'],
     ["XA BEGIN 'x'", 'refused'],
     ['CREATE TABLE t (x INT)', 'other'],
+    ["PREPARE s FROM 'SELECT ?'", 'other'],
+    ['EXECUTE s', 'other'],
+    ["PREPARE s FROM 'SET autocommit = 1'", 'refused'],
+    ["PREPARE s FROM 'SET\\nautocommit = 1'", 'refused'],
+    ["EXECUTE IMMEDIATE 'KILL 5'", 'refused'],
+    ["EXECUTE IMMEDIATE 'COMMIT'", 'refused'],
+    ["PREPARE s FROM 'LOCK TABLES t WRITE'", 'refused'],
+    ['PREPARE s FROM @sql', 'refused'],
+    ["EXECUTE IMMEDIATE CONCAT('KI', 'LL 5')", 'refused'],
   ])('%s → %s', (sql, kind) => {
     expect(classifyStatement(sql).kind).toBe(kind);
   });
