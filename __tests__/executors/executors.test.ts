@@ -84,7 +84,10 @@ describe('executors', () => {
     expect(totals).toMatchObject({ evals: 1, transactionAgeMs: 0 });
     expect(totals.cpuMs).toBeGreaterThan(0);
     expect(totals.outputBytes).toBeGreaterThan('hello'.length);
-    await client.eval('await sql`SELECT 1`.execute(db)');
+    // A change keeps the transaction open after its eval (one that only reads ends with it).
+    await client.eval(
+      'await sql`CREATE TEMPORARY TABLE acct (x INT)`.execute(db); await sql`INSERT INTO acct VALUES (1)`.execute(db)',
+    );
     await sleep(20);
     const third = await client.eval('2');
     const after = (third.stats as { session: Record<string, number> }).session;
