@@ -32,6 +32,7 @@ async function as(gateway: Awaited<ReturnType<typeof startDbGateway>>, sub: stri
   const token = await new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(sub)
+    .setExpirationTime('10m')
     .sign(new TextEncoder().encode(SECRET));
   const client = await connect(gateway, { headers: { authorization: `Bearer ${token}` } });
   await client.next();
