@@ -316,6 +316,7 @@ export class SessionDatabase {
     }
     if (changed.length > 0) {
       await connection.query(this.#pool.sessionSetup(connection.connection as { _isMariaDB?: boolean }));
+      if (changed.some((name) => name !== 'time_zone')) await connection.query('SET NAMES utf8mb4');
       this.#notice('warn', `${kind.name} changed ${changed.join(', ')}, which the gateway relies on: restored`);
     }
     const open = flags === undefined || (flags & SERVER_STATUS_IN_TRANS) !== 0;

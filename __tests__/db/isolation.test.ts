@@ -178,6 +178,38 @@ describe('statements that would break the session contract', () => {
     });
   });
 
+  test('what the text check cannot see (a procedure) is undone right after and told', async () => {
+    const table = tableName('proc');
+    await createTable(table);
+    const direct = await directConnection();
+    await direct.query(
+      `CREATE PROCEDURE ${table}_p() BEGIN SET autocommit = 1; SET time_zone = '+09:00'; SET NAMES latin1; END`,
+    );
+    const gateway = await sharedConnectionGateway('session');
+    const client = await session(gateway);
+    await client.eval(`await db.insertInto('${table}').values({ id: 1 }).execute()`);
+    const { frame, logs } = await client.request({
+      op: 'eval',
+      code: `await sql\`CALL ${table}_p()\`.execute(db);
+        await db.insertInto('${table}').values({ id: 2 }).execute();
+        (await sql\`SELECT @@autocommit AS a, @@time_zone AS z, @@character_set_client AS c\`.execute(db)).rows[0]`,
+    });
+    expect(frame).toMatchObject({ type: 'result', value: { a: 0, z: '+00:00', c: 'utf8mb4' } });
+    const texts = logs.map((log) => String(log.text));
+    // Turning autocommit on committed row 1: said, not silent.
+    expect(texts).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^CALL turned autocommit on/),
+        expect.stringMatching(/^CALL changed .*time_zone.*restored/),
+      ]),
+    );
+    // Row 2 came after autocommit was off again: it waits for a commit.
+    expect(await ids(table)).toEqual([1]);
+    await client.request({ op: 'rollback' });
+    expect(await ids(table)).toEqual([1]);
+    await direct.query(`DROP PROCEDURE ${table}_p`);
+  });
+
   test('COMMIT and ROLLBACK through sql are the session commit and rollback, and say so', async () => {
     const table = tableName('sqlc');
     await createTable(table);
