@@ -298,9 +298,12 @@ export class SessionDatabase {
     hadWork: boolean,
   ): Promise<void> {
     const flags = serverStatus(connection.connection).flags;
-    const ok = (Array.isArray(result) ? result.at(-1) : result) as {
-      stateChanges?: { systemVariables?: Record<string, string>; schema?: string | null };
-    } | null;
+    // The OK packet's header (the last result of a CALL); never a row, whose columns a user names.
+    const last: unknown = Array.isArray(result) ? result.at(-1) : result;
+    const ok =
+      (last as { constructor?: { name?: string } } | null)?.constructor?.name === 'ResultSetHeader'
+        ? (last as { stateChanges?: { systemVariables?: Record<string, string>; schema?: string | null } })
+        : undefined;
     const changes = ok?.stateChanges;
     if (changes?.schema) this.#pool.noteSchemaChange(connection);
     const changed = Object.keys(changes?.systemVariables ?? {}).filter(

@@ -1,5 +1,6 @@
+import { parseDatabaseUrl } from '../../db/database-url';
 import type { PoolMode } from '../../db/pool';
-import { directConnection, startDbGateway, tableName } from '../helpers/database';
+import { directConnection, startDbGateway, tableName, testDatabaseUrl } from '../helpers/database';
 import { connect, type Frame, type TestClient } from '../helpers/gateway';
 
 /**
@@ -59,6 +60,8 @@ async function transactionsOn(threadId: number, expected: number): Promise<numbe
 
 const settled = (threadId: number) => transactionsOn(threadId, 0);
 
+const DB = parseDatabaseUrl(testDatabaseUrl()).database;
+
 const CONNECTION_ID = '(await sql`SELECT CONNECTION_ID() AS id`.execute(db)).rows[0].id';
 
 describe.each(['session', 'transaction'] as const)('pool mode %s: nothing crosses sessions', (poolMode) => {
@@ -77,6 +80,7 @@ describe.each(['session', 'transaction'] as const)('pool mode %s: nothing crosse
        await sql\`CREATE TEMPORARY TABLE ${table} (id INT PRIMARY KEY, name VARCHAR(40))\`.execute(db);
        await sql\`SELECT GET_LOCK('${table}', 0)\`.execute(db);
        await sql\`PREPARE leak_stmt FROM 'SELECT 1'\`.execute(db);
+       await sql\`USE information_schema\`.execute(db);
        // Still all there within the session:
        const seen = (await sql\`SELECT @leak AS v\`.execute(db)).rows[0].v;
        if (seen !== 42) throw new Error('the variable did not hold within the eval: ' + seen);
@@ -101,11 +105,12 @@ describe.each(['session', 'transaction'] as const)('pool mode %s: nothing crosse
         await one(sql\`SELECT IS_USED_LOCK('${table}') IS NULL\`),
         await one(sql\`SELECT @@SESSION.autocommit\`),
         await one(sql\`SELECT @@SESSION.time_zone\`),
+        await one(sql\`SELECT DATABASE()\`),
         prepared]`,
     );
     // Same server connection, none of A's state: no variable, default settings,
-    // the real table (not A's temporary one), the lock free, no prepared statement.
-    expect(seen).toEqual([threadA, null, 0, 1, 1, 0, '+00:00', 1243]);
+    // the real table (not A's temporary one), the lock free, the URL's database, no prepared statement.
+    expect(seen).toEqual([threadA, null, 0, 1, 1, 0, '+00:00', DB, 1243]);
     expect(await settled(threadA as number)).toBe(0);
   });
 
