@@ -212,7 +212,7 @@ export function serveCommand(): Command {
     .addOption(
       new Option(
         '--db-pool-mode <mode>',
-        'session (default): a connection per session; transaction: returned after each commit/rollback',
+        'session (default): a connection per session; transaction: returned (reset) after each commit/rollback, or at the end of an eval with no transaction open',
       ).choices(['session', 'transaction']),
     )
     .option(
