@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SignJWT } from 'jose';
 import mysql from 'mysql2/promise';
+import { optionsFromFlags } from '../../bin/serve-command';
 import { parseAccounts } from '../../db/accounts';
 import { parseDatabaseUrl } from '../../db/database-url';
 import { directConnection, startDbGateway, testDatabaseUrl } from '../helpers/database';
@@ -92,6 +96,28 @@ describe('identity-mapped database accounts', () => {
       error: { code: 'DB_UNAVAILABLE', message: expect.stringContaining('"carol"') },
     });
     expect(await value(carol, '6 * 7')).toBe(42);
+  });
+
+  test('serve --db-accounts reads the file into the database options', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vmgate-accounts-'));
+    const file = path.join(dir, 'accounts.json');
+    writeFileSync(file, JSON.stringify({ alice: { user: 'app_alice', password: 'x' } }));
+    const options = optionsFromFlags({
+      databaseUrl: 'mysql://root@127.0.0.1:3306/app',
+      dbAccounts: file,
+      dbAccountPoolSize: 3,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    expect(options.database).toMatchObject({
+      mode: 'url',
+      accounts: { alice: { user: 'app_alice', password: 'x' } },
+      accountPoolSize: 3,
+    });
+    writeFileSync(file, '{"alice": {}}');
+    expect(() =>
+      optionsFromFlags({ databaseUrl: 'mysql://root@h/app', dbAccounts: file, host: '127.0.0.1', port: 0 }),
+    ).toThrow(/--db-accounts: entry "alice" needs a non-empty "user"/);
   });
 
   test('the accounts file is checked', () => {
