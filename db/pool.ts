@@ -354,8 +354,10 @@ export function connectionOptions(target: ConnectionTarget): mysql.ConnectionOpt
     disableEval: !CODE_GENERATION_ALLOWED,
     typeCast(field, next) {
       if (field.type === 'LONGLONG') {
-        const text = field.string();
-        if (text === null) return null;
+        // A string (bigNumberStrings) from the text and the binary protocol alike.
+        const value: unknown = next();
+        if (value === null || value === undefined) return null;
+        const text = String(value);
         const n = Number(text);
         return Number.isSafeInteger(n) ? n : BigInt(text);
       }

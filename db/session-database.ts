@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { PoolConnection } from 'mysql2/promise';
 import { cancelled, DatabaseError, isConnectionLost, toDatabaseError } from './database-error';
 import type { DatabasePool } from './pool';
+import { ER_UNSUPPORTED_PS, toServerParams } from './server-params';
 import { SERVER_STATUS_AUTOCOMMIT, SERVER_STATUS_IN_TRANS, serverStatus } from './server-status';
 import { classifyStatement, type StatementKind } from './statement-kind';
 
@@ -269,7 +270,7 @@ export class SessionDatabase {
     const started = performance.now();
     this.#running++;
     try {
-      const [result] = await connection.query({ sql, values: params as unknown[] });
+      const [result] = await run(connection, sql, params);
       await this.#afterStatement(connection, kind, result, wasOpen && hadWrites);
       return shapeResult(result, warning);
     } catch (error) {
@@ -449,6 +450,21 @@ export class SessionDatabase {
         ),
       () => {},
     );
+  }
+}
+
+/**
+ * A statement with parameters runs as a server-side prepared statement (the
+ * values never appear in the SQL text or the process list); one the server
+ * cannot prepare, and one without parameters, as text.
+ */
+async function run(connection: PoolConnection, sql: string, params: readonly unknown[]): Promise<[unknown, unknown]> {
+  if (params.length === 0) return connection.query({ sql, values: [] });
+  try {
+    return await connection.execute({ sql, values: toServerParams(params) as never });
+  } catch (error) {
+    if ((error as { errno?: unknown }).errno !== ER_UNSUPPORTED_PS) throw error;
+    return connection.query({ sql, values: params as unknown[] });
   }
 }
 
