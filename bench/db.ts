@@ -159,7 +159,7 @@ class EngineClient {
           if (this.logs <= 3) process.stderr.write(`[session log] ${message.level}: ${message.text.slice(0, 300)}\n`);
           return;
         }
-        if (message.type === 'closed') return;
+        if (message.type === 'closed' || message.type === 'transaction') return;
         const resolve = this.#pending.get(message.ref);
         if (!resolve) return;
         this.#pending.delete(message.ref);

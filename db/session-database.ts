@@ -29,7 +29,15 @@ export interface StatementResult {
   readonly warning?: string;
 }
 
-export type Notice = (level: 'warn' | 'info', text: string) => void;
+/** A transaction the database ended on its own or through `sql`, not through a commit/rollback request. */
+export type TransactionEnd = 'commit' | 'rollback' | 'implicit-commit';
+
+/** A line for the session; `ended` when the statement ended the transaction (the audit log records it). */
+export type Notice = (
+  level: 'warn' | 'info',
+  text: string,
+  ended?: { readonly end: TransactionEnd; readonly statement: string },
+) => void;
 
 export interface StatementOptions {
   /** performance.now() by which the eval that sent the statement must be done: bounds the wait for a connection. */
@@ -237,12 +245,15 @@ export class SessionDatabase {
       case 'rollback': {
         const had = this.#open;
         await this.#end(kind.kind === 'commit' ? 'COMMIT' : 'ROLLBACK');
-        this.#notice(
-          'info',
-          had
-            ? `${kind.name} ended the session's transaction: it was ${kind.kind === 'commit' ? 'committed' : 'rolled back'}`
-            : `${kind.name}: no transaction was open`,
-        );
+        if (had) {
+          this.#notice(
+            'info',
+            `${kind.name} ended the session's transaction: it was ${kind.kind === 'commit' ? 'committed' : 'rolled back'}`,
+            { end: kind.kind, statement: kind.name },
+          );
+        } else {
+          this.#notice('info', `${kind.name}: no transaction was open`);
+        }
         return { rows: [] };
       }
       case 'begin':
@@ -316,6 +327,7 @@ export class SessionDatabase {
       this.#notice(
         'warn',
         `${kind.name} turned autocommit on, so it and the transaction open before it were committed; autocommit is off again`,
+        { end: 'implicit-commit', statement: kind.name },
       );
     }
     if (changed.length > 0) {
@@ -333,6 +345,7 @@ export class SessionDatabase {
       this.#notice(
         'warn',
         `${kind.name} committed the open transaction implicitly (MySQL/MariaDB commit before and after DDL and some other statements)`,
+        { end: 'implicit-commit', statement: kind.name },
       );
     }
     this.#afterEnd(false);

@@ -16,6 +16,7 @@ import type { ExecutorProcess } from './executor';
 type State = 'open' | 'closing' | 'closed';
 
 const LOG_LEVELS: ReadonlySet<string> = new Set(['log', 'info', 'warn', 'error', 'debug']);
+const TRANSACTION_ENDS: ReadonlySet<string> = new Set(['commit', 'rollback', 'implicit-commit']);
 
 export class RemoteEngine implements EngineHandle {
   readonly sid: number;
@@ -135,7 +136,7 @@ export class RemoteEngine implements EngineHandle {
       this.#emit(message);
       return true;
     }
-    if (message.type !== 'log') {
+    if (message.type !== 'log' && message.type !== 'transaction') {
       // A terminal message: the request it answers is no longer waiting.
       const budget = this.#inflight.get(message.ref);
       if (budget !== undefined) {
@@ -213,6 +214,8 @@ function isEngineOutput(value: unknown): value is EngineOutput {
       }
       return m.stats === undefined || isStats(m.stats);
     }
+    case 'transaction':
+      return (isRef || ref === null) && TRANSACTION_ENDS.has(m.end as string) && typeof m.statement === 'string';
     case 'ok':
       return isRef;
     case 'closed':

@@ -22,12 +22,17 @@ export interface EvalAuditEntry extends AuditBase {
   readonly ms: number;
 }
 
-/** `implicit-commit`: a statement that commits by itself (DDL), once the engine reports it. */
+/**
+ * `commit` / `rollback`: a request of the client's, or (with `statement`) a
+ * `COMMIT` / `ROLLBACK` sent through `sql`; `implicit-commit`: a statement
+ * that committed by itself (DDL, ...), named by `statement`.
+ */
 export type TransactionOp = 'commit' | 'rollback' | 'implicit-commit';
 
 export interface TransactionAuditEntry extends AuditBase {
   readonly op: TransactionOp;
   readonly ms?: number;
+  readonly statement?: string;
 }
 
 export type AuditEntry = EvalAuditEntry | TransactionAuditEntry;

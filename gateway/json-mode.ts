@@ -94,6 +94,7 @@ export function formatEngineOutput(message: EngineOutput, id: RequestId | null):
     case 'ok':
       return `{"type":"ok","id":${idJson}}`;
     case 'closed':
+    case 'transaction':
       return undefined;
   }
 }

@@ -424,6 +424,11 @@ export class Session {
 
   #onEngineOutput(message: EngineOutput): void {
     if (message.type === 'closed') return;
+    if (message.type === 'transaction') {
+      // The client sees the log line that comes with it; this is for the audit log.
+      this.auditTransaction(message.end, 'ok', undefined, message.statement);
+      return;
+    }
     const pending = message.ref === null ? undefined : this.#pending.get(message.ref);
     const id = pending?.id ?? (message.ref === null ? null : (this.#finished.get(message.ref) ?? null));
     if (message.type !== 'log' && pending) {
@@ -482,7 +487,7 @@ export class Session {
    * commit by a DDL statement: `implicit-commit`). `outcome` is `ok` or the
    * error code.
    */
-  auditTransaction(op: TransactionOp, outcome: string, ms?: number): void {
+  auditTransaction(op: TransactionOp, outcome: string, ms?: number, statement?: string): void {
     this.#ctx.audit?.write({
       session: this.id,
       user: this.user,
@@ -490,6 +495,7 @@ export class Session {
       op,
       outcome,
       ...(ms !== undefined ? { ms } : {}),
+      ...(statement !== undefined ? { statement } : {}),
     });
   }
 

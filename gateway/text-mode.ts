@@ -76,6 +76,7 @@ export function renderEngineOutput(message: EngineOutput): string | undefined {
     case 'ok':
       return 'ok';
     case 'closed':
+    case 'transaction':
       return undefined;
   }
 }

@@ -1,3 +1,4 @@
+import type { TransactionEnd } from '../db/session-database';
 import type { ErrorCode } from '../protocol/error-codes';
 
 /**
@@ -51,6 +52,13 @@ export interface ErrorPayload {
 
 export type EngineOutput =
   | { readonly type: 'log'; readonly ref: number | null; readonly level: LogLevel; readonly text: string }
+  /** For the audit log only (clients see the log line that comes with it); `statement` names the SQL statement. */
+  | {
+      readonly type: 'transaction';
+      readonly ref: number | null;
+      readonly end: TransactionEnd;
+      readonly statement: string;
+    }
   | {
       readonly type: 'result';
       readonly ref: number;

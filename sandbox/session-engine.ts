@@ -501,9 +501,12 @@ export class SessionEngine {
         `no database is configured: ${this.#databaseConfig?.hint ?? 'start the gateway with --database-url'}`,
       );
     }
-    this.#database ??= new SessionDatabase(pool.forUser(this.#user), (level, text) =>
-      this.#emitLog(this.#active?.ref ?? null, level, text),
-    );
+    this.#database ??= new SessionDatabase(pool.forUser(this.#user), (level, text, ended) => {
+      const ref = this.#active?.ref ?? null;
+      // Not metered like output: the audit log must not lose a transaction's end.
+      if (ended) this.#emit({ type: 'transaction', ref, ...ended });
+      this.#emitLog(ref, level, text);
+    });
     return this.#database;
   }
 

@@ -74,6 +74,29 @@ describe('audit log', () => {
     await direct.end();
   });
 
+  test('transactions the database ends by itself: an implicit commit (DDL) and COMMIT sent through sql', async () => {
+    const table = tableName('audit_implicit');
+    const direct = await directConnection();
+    await direct.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+    const auditLog = path.join(dir, 'implicit.jsonl');
+    const gateway = await startDbGateway({}, { auditLog });
+    const client = await connect(gateway);
+    const hello = await client.next();
+    await client.eval(`await db.insertInto('${table}').values({ id: 1 }).execute()`);
+    // DDL commits the open transaction first: the client is warned, the audit log records it.
+    await client.eval(`await sql\`CREATE TABLE ${table}_b (id INT)\`.execute(db)`);
+    await client.eval(`await db.insertInto('${table}').values({ id: 2 }).execute()`);
+    await client.eval('await sql`COMMIT`.execute(db)');
+    const lines = (await auditLines(auditLog, 6)).filter((line) => line.op !== 'eval');
+    const common = { session: hello.session, user: null, address: '127.0.0.1', outcome: 'ok' };
+    expect(lines).toEqual([
+      expect.objectContaining({ ...common, op: 'implicit-commit', statement: 'CREATE TABLE' }),
+      expect.objectContaining({ ...common, op: 'commit', statement: 'COMMIT' }),
+    ]);
+    await direct.query(`DROP TABLE ${table}_b`);
+    await direct.end();
+  });
+
   test('a failed commit is recorded with its error code', async () => {
     const auditLog = path.join(dir, 'failed.jsonl');
     const gateway = await startTestGateway({ auditLog, database: { mode: 'off' } });
