@@ -1,6 +1,6 @@
 import type { EngineHandle } from '../gateway/session';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
-import type { SessionLimits } from '../sandbox/session-engine';
+import { COMPLETION_TIMEOUT_MS, type SessionLimits } from '../sandbox/session-engine';
 import type { ExecutorProcess } from './executor';
 
 /**
@@ -25,7 +25,7 @@ export class RemoteEngine implements EngineHandle {
   readonly #emit: (message: EngineOutput) => void;
   readonly #onLost: (why: string) => void;
   readonly #limits: SessionLimits;
-  /** Unanswered eval/commit/rollback requests: ref → the eval's time budget (0 for the others). */
+  /** Unanswered eval/commit/rollback/complete requests: ref → their time budget (0 for commit/rollback). */
   readonly #inflight = new Map<number, number>();
   /** Unanswered interrupts (answered with `ok`). */
   readonly #interrupts = new Set<number>();
@@ -70,7 +70,8 @@ export class RemoteEngine implements EngineHandle {
     switch (input.type) {
       case 'eval':
       case 'commit':
-      case 'rollback': {
+      case 'rollback':
+      case 'complete': {
         // The executor's engine bounds its queue too, but messages it has not
         // read yet (it may be busy) would pile up here: bound them here.
         if (this.#inflight.size > this.#limits.maxQueuedEvals) {
@@ -85,7 +86,8 @@ export class RemoteEngine implements EngineHandle {
           });
           return;
         }
-        const budget = input.type === 'eval' ? this.#budget(input.timeoutMs) : 0;
+        const budget =
+          input.type === 'eval' ? this.#budget(input.timeoutMs) : input.type === 'complete' ? COMPLETION_TIMEOUT_MS : 0;
         this.#inflight.set(input.ref, budget);
         this.#executor.inflightBudgetMs += budget;
         break;
@@ -218,6 +220,15 @@ function isEngineOutput(value: unknown): value is EngineOutput {
       return (isRef || ref === null) && TRANSACTION_ENDS.has(m.end as string) && typeof m.statement === 'string';
     case 'ok':
       return isRef;
+    case 'completions':
+      return (
+        isRef &&
+        Number.isSafeInteger(m.from) &&
+        Number.isSafeInteger(m.to) &&
+        Array.isArray(m.candidates) &&
+        m.candidates.every((c) => typeof c === 'string') &&
+        typeof m.truncated === 'boolean'
+      );
     case 'closed':
       return typeof m.reason === 'string';
     default:

@@ -56,6 +56,20 @@ export function parseClientFrame(text: string): ParsedFrame {
         op: withId({ op: 'eval', code: frame.code, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }) as ClientOp,
       };
     }
+    case 'complete': {
+      if (typeof frame.code !== 'string') {
+        return { ok: false, id: reply, error: errors.badRequest('complete needs a string "code"') };
+      }
+      const cursor = frame.cursor ?? frame.code.length;
+      if (typeof cursor !== 'number' || !Number.isInteger(cursor) || cursor < 0 || cursor > frame.code.length) {
+        return {
+          ok: false,
+          id: reply,
+          error: errors.badRequest('cursor must be an integer from 0 to the length of "code"'),
+        };
+      }
+      return { ok: true, op: withId({ op: 'complete', code: frame.code, cursor }) as ClientOp };
+    }
     case 'commit':
     case 'rollback':
     case 'interrupt':
@@ -93,6 +107,8 @@ export function formatEngineOutput(message: EngineOutput, id: RequestId | null):
     }
     case 'ok':
       return `{"type":"ok","id":${idJson}}`;
+    case 'completions':
+      return `{"type":"completions","id":${idJson},"from":${message.from},"to":${message.to},"candidates":${JSON.stringify(message.candidates)},"truncated":${message.truncated}}`;
     case 'closed':
     case 'transaction':
       return undefined;

@@ -350,6 +350,9 @@ export class Session {
           op.code,
         );
         return;
+      case 'complete':
+        this.#dispatch({ type: 'complete', ref: 0, code: op.code, cursor: op.cursor ?? op.code.length }, id);
+        return;
       case 'commit':
       case 'rollback':
       case 'interrupt':
@@ -386,6 +389,9 @@ export class Session {
         return;
       case 'unknown':
         this.#send(`Unknown command ${command.name}. Type .help for help.`);
+        return;
+      case 'complete':
+        this.#dispatch({ type: 'complete', ref: 0, code: command.code, cursor: command.code.length }, null);
         return;
       default:
         this.#dispatch({ type: command.kind, ref: 0 }, null);
@@ -435,7 +441,7 @@ export class Session {
       this.#pending.delete(message.ref as number);
       this.#finished.set(message.ref as number, pending.id);
       if (this.#finished.size > 64) this.#finished.delete(this.#finished.keys().next().value as number);
-      if (pending.kind === 'eval') this.#recordEval(pending, message);
+      if (pending.kind === 'eval' && message.type !== 'completions') this.#recordEval(pending, message);
       else if (pending.kind === 'commit' || pending.kind === 'rollback') {
         const outcome = message.type === 'error' ? message.error.code : 'ok';
         this.auditTransaction(pending.kind, outcome, performance.now() - pending.started);

@@ -15,6 +15,7 @@ export type TextCommand =
   | { readonly kind: 'help' }
   /** `.timeout` shows the budget of this session's evals; `.timeout <ms>` sets it. */
   | { readonly kind: 'timeout'; readonly value: string | undefined }
+  | { readonly kind: 'complete'; readonly code: string }
   | { readonly kind: 'unknown'; readonly name: string };
 
 const COMMANDS: Readonly<Record<string, TextCommand['kind']>> = {
@@ -26,6 +27,9 @@ const COMMANDS: Readonly<Record<string, TextCommand['kind']>> = {
 };
 
 export function parseTextFrame(text: string): TextCommand {
+  // `.complete <code>`: the candidates at the end of the code (the rest of the frame, as typed).
+  const complete = /^\s*\.complete(?:[ \t]([\s\S]*))?$/i.exec(text);
+  if (complete) return { kind: 'complete', code: complete[1] ?? '' };
   const trimmed = text.trim();
   // The one command with an argument (`.timeout 30000` is not JavaScript either).
   const timeout = /^\.timeout(?:\s+(\S+))?$/i.exec(trimmed);
@@ -51,6 +55,7 @@ export function helpText(): string {
     '  .interrupt   stop the running evaluation',
     '  .stats       where the last evaluation spent its time',
     "  .timeout [ms] show or set this session's evaluation time budget",
+    '  .complete <code>   what can follow <code>, e.g. .complete shared.',
     '  .help        this text',
   ].join('\n');
 }
@@ -75,6 +80,9 @@ export function renderEngineOutput(message: EngineOutput): string | undefined {
     }
     case 'ok':
       return 'ok';
+    case 'completions':
+      if (message.candidates.length === 0) return '(no completions)';
+      return `${message.candidates.join('  ')}${message.truncated ? '  …' : ''}`;
     case 'closed':
     case 'transaction':
       return undefined;

@@ -15,9 +15,11 @@ export type ClientOp =
   | { readonly op: 'commit'; readonly id?: RequestId }
   | { readonly op: 'rollback'; readonly id?: RequestId }
   | { readonly op: 'interrupt'; readonly id?: RequestId }
-  | { readonly op: 'ping'; readonly id?: RequestId };
+  | { readonly op: 'ping'; readonly id?: RequestId }
+  /** Completion candidates at `cursor` (default: the end of `code`); see docs/protocol.md. */
+  | { readonly op: 'complete'; readonly id?: RequestId; readonly code: string; readonly cursor?: number };
 
-export const CLIENT_OPS = ['eval', 'commit', 'rollback', 'interrupt', 'ping'] as const;
+export const CLIENT_OPS = ['eval', 'commit', 'rollback', 'interrupt', 'ping', 'complete'] as const;
 
 export interface ErrorBody {
   readonly code: ErrorCode;
@@ -60,7 +62,16 @@ export type ServerFrame =
       readonly stats?: EvalStatsFrame;
     }
   | { readonly type: 'ok'; readonly id: RequestId | null }
-  | { readonly type: 'pong'; readonly id: RequestId | null };
+  | { readonly type: 'pong'; readonly id: RequestId | null }
+  | {
+      readonly type: 'completions';
+      readonly id: RequestId | null;
+      /** The candidates replace `code.slice(from, to)` (UTF-16 offsets, `to` is the cursor). */
+      readonly from: number;
+      readonly to: number;
+      readonly candidates: readonly string[];
+      readonly truncated: boolean;
+    };
 
 /** WebSocket close codes vmgate uses (beyond the standard ones ws applies itself, e.g. 1009). */
 export const CLOSE_CODES = {

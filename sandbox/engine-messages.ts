@@ -17,6 +17,8 @@ export type EngineInput =
   | { readonly type: 'commit'; readonly ref: number }
   | { readonly type: 'rollback'; readonly ref: number }
   | { readonly type: 'interrupt'; readonly ref: number }
+  /** Candidates at `cursor` in `code` (docs/protocol.md, "complete"): not queued behind evals. */
+  | { readonly type: 'complete'; readonly ref: number; readonly code: string; readonly cursor: number }
   | { readonly type: 'close'; readonly reason: string };
 
 export interface EvalStats {
@@ -69,4 +71,14 @@ export type EngineOutput =
     }
   | { readonly type: 'error'; readonly ref: number; readonly error: ErrorPayload; readonly stats?: EvalStats }
   | { readonly type: 'ok'; readonly ref: number }
+  | {
+      readonly type: 'completions';
+      readonly ref: number;
+      /** The candidates replace `code.slice(from, to)`. */
+      readonly from: number;
+      readonly to: number;
+      readonly candidates: readonly string[];
+      /** More names matched than were sent. */
+      readonly truncated: boolean;
+    }
   | { readonly type: 'closed'; readonly reason: string };

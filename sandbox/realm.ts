@@ -40,6 +40,8 @@ export interface RealmHooks {
   wake(): void;
   /** An asynchronous host call started by realm code; return its id, or undefined to refuse. */
   call?(op: string, payload: string): number | undefined;
+  /** The answer of a completion entry (JSON text: `{"names":[…],"truncated":…}`). */
+  completed?(json: string): void;
 }
 
 export interface RealmOptions {
@@ -64,13 +66,15 @@ const REALM_MODULES = [
   'timers',
   'web-globals',
   'database',
+  'completion',
   'bootstrap',
 ] as const;
 
 let bootstrapScript: vm.Script | undefined;
 let pumpScript: vm.Script | undefined;
+let completeScript: vm.Script | undefined;
 
-function scripts(): { bootstrap: vm.Script; pump: vm.Script } {
+function scripts(): { bootstrap: vm.Script; pump: vm.Script; complete: vm.Script } {
   // Compiled once per process; running a compiled script in a new context
   // shares its bytecode, so a realm pays only for the closures it creates.
   bootstrapScript ??= new vm.Script(
@@ -78,7 +82,8 @@ function scripts(): { bootstrap: vm.Script; pump: vm.Script } {
     { filename: 'vmgate:realm' },
   );
   pumpScript ??= new vm.Script('__vmgate.p()', { filename: 'vmgate:pump' });
-  return { bootstrap: bootstrapScript, pump: pumpScript };
+  completeScript ??= new vm.Script('__vmgate.c()', { filename: 'vmgate:complete' });
+  return { bootstrap: bootstrapScript, pump: pumpScript, complete: completeScript };
 }
 
 // displayErrors: false — otherwise Node reads `.stack` of an escaping value
@@ -122,6 +127,8 @@ export class Realm {
   readonly #timers = new Map<number, { handle: NodeJS.Timeout; owner: number }>();
   #events: RealmEvent[] = [];
   #pumpOpen = false;
+  /** The request of the completion entry in progress (JSON text), undefined outside one. */
+  #completion: string | undefined;
   #disposed = false;
   /** Attribution for timers armed during the current entry. */
   #entryOwner = 0;
@@ -179,9 +186,20 @@ export class Realm {
     this.enter(scripts().pump, owner, timeoutMs);
   }
 
+  /**
+   * Enters the realm to gather completion candidates for `request` (JSON text
+   * `{path, prefix}`, see realm/completion.js); the answer arrives through
+   * `hooks.completed` before this returns. See `enter`.
+   */
+  enterCompletion(request: string, timeoutMs: number | undefined): void {
+    this.#completion = request;
+    this.enter(scripts().complete, 0, timeoutMs);
+  }
+
   leave(): void {
     this.#entryOwner = 0;
     this.#pumpOpen = false;
+    this.#completion = undefined;
   }
 
   /** How to map stack positions of input `input` (run as eval `seq`) back to what the user typed. */
@@ -367,6 +385,17 @@ export class Realm {
             return true;
           }) ?? false
         );
+      },
+      completion: (op: unknown, json: unknown): string | undefined => {
+        const request = this.#completion;
+        if (request === undefined || this.#disposed) return undefined;
+        if (op === 'request') return request;
+        if (op === 'answer' && typeof json === 'string') {
+          // One answer per entry.
+          this.#completion = undefined;
+          guard(() => hooks.completed?.(json));
+        }
+        return undefined;
       },
       call: (op: unknown, payload: unknown): number | undefined => {
         if (typeof op !== 'string' || typeof payload !== 'string' || !hooks.call || this.#disposed) return undefined;

@@ -6,6 +6,7 @@ import type { DatabasePool } from '../db/pool';
 import { SessionDatabase } from '../db/session-database';
 import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
 import { decodeValue, encodeValue } from '../protocol/value-codec';
+import { type CompletionTarget, completionTarget, KEYWORDS } from './completion-target';
 import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
 import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
 import { compileInput } from './input-cache';
@@ -78,6 +79,14 @@ export interface SessionEngineOptions {
   readonly emit: (message: EngineOutput) => void;
 }
 
+/**
+ * The budget of one completion entry. It runs no user code, only walks
+ * property names: a budget this size is reached only by a huge object.
+ */
+export const COMPLETION_TIMEOUT_MS = 1_000;
+/** Candidates sent at most (the realm stops gathering there too). */
+const MAX_CANDIDATES = 1_000;
+
 /** Rows can be large: a result is cut only beyond these (far above the display limits). */
 const RESULT_LIMITS = {
   maxDepth: 64,
@@ -140,6 +149,10 @@ export class SessionEngine {
   #settled: RealmSettlement | undefined;
   /** Time spent in this session's timed entries, evals and background alike. */
   #cpuMs = 0;
+  /** The completion request waiting for its entry (at most one per session). */
+  #completing: { readonly ref: number; answered: boolean } | undefined;
+  /** What the realm answered during the completion entry in progress. */
+  #completed: string | undefined;
 
   constructor(options: SessionEngineOptions) {
     installProcessGuards();
@@ -197,6 +210,9 @@ export class SessionEngine {
         this.#interrupt();
         this.#emit({ type: 'ok', ref: input.ref });
         return;
+      case 'complete':
+        this.#complete(input.ref, input.code, input.cursor);
+        return;
       case 'commit':
       case 'rollback':
         if (this.#queue.length >= this.limits.maxQueuedEvals) {
@@ -227,6 +243,10 @@ export class SessionEngine {
     const message = `session closed: ${reason}`;
     for (const queued of this.#queue.splice(0)) this.#fail(queued.ref, 'INTERRUPTED', message);
     if (this.#active) this.#finishError(this.#active, { code: 'INTERRUPTED', message });
+    if (this.#completing && !this.#completing.answered) {
+      this.#completing.answered = true;
+      this.#fail(this.#completing.ref, 'INTERRUPTED', message);
+    }
     this.#realm?.dispose();
     this.#realm = undefined;
     this.#refBySeq.clear();
@@ -381,6 +401,9 @@ export class SessionEngine {
         settle: (settlement) => this.#onSettle(settlement),
         wake: () => this.#schedulePump(),
         call: (op, payload) => this.#onCall(op, payload),
+        completed: (json) => {
+          this.#completed = json;
+        },
       },
     );
     return this.#realm;
@@ -489,6 +512,67 @@ export class SessionEngine {
 
   #fail(ref: number, code: ErrorCode, message: string): void {
     this.#emit({ type: 'error', ref, error: { code, message } });
+  }
+
+  // ---- completion ------------------------------------------------------------
+
+  /**
+   * Candidates at `cursor` (docs/protocol.md, "complete"). Not queued behind
+   * evals: it runs as an entry of its own as soon as the realm is free
+   * between entries (an eval waiting on a timer or the database does not
+   * hold it up), and it runs no user code, so it cannot disturb a running
+   * eval. One at a time per session.
+   */
+  #complete(ref: number, code: string, cursor: number): void {
+    if (code.length > this.limits.maxCodeBytes) {
+      this.#fail(ref, 'LIMIT', `code is larger than ${this.limits.maxCodeBytes} bytes`);
+      return;
+    }
+    if (!Number.isSafeInteger(cursor) || cursor < 0 || cursor > code.length) {
+      this.#fail(ref, 'BAD_REQUEST', `cursor must be an integer from 0 to the length of the code (${code.length})`);
+      return;
+    }
+    if (this.#completing) {
+      this.#fail(ref, 'LIMIT', 'a completion is already running in this session');
+      return;
+    }
+    const target = completionTarget(code, cursor);
+    if (!target) {
+      this.#emit({ type: 'completions', ref, from: cursor, to: cursor, candidates: [], truncated: false });
+      return;
+    }
+    const realm = this.#ensureRealm();
+    const head = target.path[0];
+    if ((head === 'db' || head === 'sql') && this.#databaseConfig && !realm.hasModule('kysely')) {
+      // As for an eval that names them: Kysely's script in its own timed entry, first.
+      const loaded = realm.loadModule('kysely', this.limits.defaultTimeoutMs);
+      if (loaded) this.#cpuMs += loaded.ms;
+    }
+    const request = { ref, answered: false };
+    this.#completing = request;
+    const json = JSON.stringify({ path: target.path, prefix: target.prefix });
+    scheduleEntry({
+      owner: this,
+      prepare: () => (this.#state === 'ready' && !request.answered ? COMPLETION_TIMEOUT_MS : undefined),
+      run: (timeout) => {
+        this.#completed = undefined;
+        realm.enterCompletion(json, timeout);
+      },
+      finish: (outcome) => {
+        realm.leave();
+        this.#cpuMs += outcome.ms;
+        const answer = this.#completed;
+        this.#completed = undefined;
+        if (this.#completing === request) this.#completing = undefined;
+        if (request.answered) return;
+        request.answered = true;
+        if (outcome.kind === 'timeout') {
+          this.#fail(ref, 'TIMEOUT', `completion exceeded its time budget of ${COMPLETION_TIMEOUT_MS} ms`);
+          return;
+        }
+        this.#emit({ type: 'completions', ref, ...candidates(target, answer) });
+      },
+    });
   }
 
   // ---- the database ----------------------------------------------------------
@@ -695,6 +779,33 @@ export class SessionEngine {
     }
     this.#emit({ type: 'log', ref, level, text });
   }
+}
+
+/** The realm's names (checked: only strings cross), with the keywords for a bare identifier. */
+function candidates(
+  target: CompletionTarget,
+  answer: string | undefined,
+): { from: number; to: number; candidates: string[]; truncated: boolean } {
+  let names: string[] = [];
+  let truncated = false;
+  try {
+    const parsed = JSON.parse(answer ?? '{}') as { names?: unknown; truncated?: unknown };
+    if (Array.isArray(parsed.names)) names = parsed.names.filter((n): n is string => typeof n === 'string');
+    truncated = parsed.truncated === true;
+  } catch {
+    // no answer: no candidates
+  }
+  if (target.path.length === 0) {
+    const seen = new Set(names);
+    for (const keyword of KEYWORDS) {
+      if (keyword.startsWith(target.prefix) && !seen.has(keyword)) names.push(keyword);
+    }
+  }
+  if (names.length > MAX_CANDIDATES) {
+    names = names.slice(0, MAX_CANDIDATES);
+    truncated = true;
+  }
+  return { from: target.from, to: target.to, candidates: names, truncated };
 }
 
 function syntaxPayload(error: unknown): ErrorPayload {

@@ -1,8 +1,8 @@
 // Realm-side source, concatenated last. Runs once per realm, before any user
 // code: removes what a realm must not have, installs the console and the
 // convenience globals, and publishes `__vmgate`, the only entry points the
-// host's scripts call (`r` run an input, `p` pump host events, `d`/`k`/`g`/`v`
-// REPL bindings).
+// host's scripts call (`r` run an input, `p` pump host events, `c` complete,
+// `d`/`k`/`g`/`v` REPL bindings).
 
 function bootstrap(host, configJson, shared) {
   const global = globalThis;
@@ -14,6 +14,8 @@ function bootstrap(host, configJson, shared) {
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console']) {
     delete global[name];
   }
+  // Every proxy is recorded as it is made, so completion can refuse one without touching it (completion.js).
+  installProxyRegistry(global);
   // Returns the O(live realms) part of the policy, run on the first entry (error-policy.js).
   const armErrors = installErrorPolicy(global, bridge.stack);
   // ArrayBuffers and a few string builtins: per-session bounds (allocation-limits.js).
@@ -122,11 +124,11 @@ function bootstrap(host, configJson, shared) {
     let built;
     for (const name of names) {
       ObjectDefineProperty(global, name, {
-        get() {
+        get: trustGetter(() => {
           built ??= factory();
           define(name, built[name]);
           return built[name];
-        },
+        }),
         set(value) {
           define(name, value);
         },
@@ -334,7 +336,7 @@ function bootstrap(host, configJson, shared) {
       const get = () => value;
       WeakSetPrototypeAdd(constGetters, get);
       ObjectDefineProperty(global, name, {
-        get,
+        get: trustGetter(get),
         set: () => {
           throw new TypeError('Assignment to constant variable.');
         },
@@ -360,6 +362,21 @@ function bootstrap(host, configJson, shared) {
     if (expectingModule || modules.kysely === undefined) modules.kysely = module;
   }
 
+  // ---- completion (see completion.js): never runs user code --------------
+
+  const completer = createCompleter(global, ['__vmgate']);
+  function complete() {
+    const request = bridge.completion();
+    if (typeof request !== 'string' || request === '') return;
+    let answer;
+    try {
+      answer = completer(request);
+    } catch {
+      return; // e.g. a stack overflow on entry: no candidates
+    }
+    bridge.completed(answer);
+  }
+
   // User code runs only inside `r` (every input script calls it first) and
   // `p` (timers, host answers): each arms the realm before anything else.
   const arming = (entry) =>
@@ -375,6 +392,7 @@ function bootstrap(host, configJson, shared) {
     g: publish,
     v: assignVar,
     m: acceptModule,
+    c: arming(complete),
   });
   ObjectDefineProperty(global, '__vmgate', { value: api, writable: false, enumerable: false, configurable: false });
 

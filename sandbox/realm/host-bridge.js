@@ -19,6 +19,7 @@ function createHostBridge(host) {
   const hostLoad = host.load;
   const hostStack = host.stack;
   const hostSeq = host.seq;
+  const hostCompletion = host.completion;
 
   function safe(fn, a, b, c, d, e, f, g, h) {
     try {
@@ -44,5 +45,7 @@ function createHostBridge(host) {
     load: (name) => safe(hostLoad, name),
     stack: () => safe(hostStack),
     seq: () => safe(hostSeq),
+    completion: () => safe(hostCompletion, 'request'),
+    completed: (json) => safe(hostCompletion, 'answer', json),
   });
 }
