@@ -29,6 +29,7 @@ const SGR = new RegExp(`${ESC}\\[[0-9;]*m`);
 const CTRL_C = String.fromCharCode(3);
 const CTRL_D = String.fromCharCode(4);
 const UP = `${ESC}[A`;
+const TAB = '\t';
 const STEP_TIMEOUT_MS = 15_000;
 /** The commands start together; on a busy 2-core machine the last one may need this long. */
 const START_TIMEOUT_MS = 45_000;
@@ -285,6 +286,7 @@ let again: Terminal;
 let resuming: Terminal;
 let losing: Terminal;
 let hostile: Terminal;
+let completing: Terminal;
 let oneShot: Promise<Run[]>;
 let mainHistory: string;
 let resumeSupported: boolean;
@@ -313,6 +315,7 @@ beforeAll(async () => {
   resuming = new Terminal(['connect', proxy.url, '--no-history']);
   losing = new Terminal(['connect', fake.url, '--no-history']);
   hostile = new Terminal(['connect', gateway.url, '--no-history']);
+  completing = new Terminal(['connect', gateway.url, '--no-history']);
   oneShot = Promise.all([
     runPiped(['connect', guarded.url, '--eval', '[6 * 7, "x"]'], { VMGATE_TOKEN: 's3cret' }),
     runPiped(['connect', guarded.url, '--token', 's3cret', '-e', 'console.log("to stdout"); null.x']),
@@ -406,6 +409,45 @@ describe('vmgate connect in a terminal', () => {
       expect.arrayContaining(['let a = 6', 'a * 7', 'function twice(x) {', '  return x * 2', '.commit', '.exit']),
     );
     expect(history.indexOf('let a = 6')).toBeLessThan(history.indexOf('a * 7')); // oldest first
+  });
+
+  test('Tab completes like the Node REPL: one candidate is inserted, several are listed', async () => {
+    const t = completing;
+    await t.waitFor(/session [0-9a-f-]{36}/, START_TIMEOUT_MS);
+    await t.prompt();
+    await t.enter('let alphabet = { first: 1, second: 2 }');
+    await t.waitFor('undefined');
+    await t.prompt();
+    t.type(`alph${TAB}`);
+    await t.waitFor('alphabet');
+    t.type(`.fi${TAB}`);
+    await t.waitFor('.first');
+    t.type('\r');
+    await t.waitFor(/\n1\n/);
+    await t.prompt();
+    // Two candidates: the common prefix stays, a second Tab lists them (readline's behaviour).
+    t.type(`alphabet.s${TAB}`);
+    await t.waitFor('alphabet.second');
+    t.type(' + Math.m');
+    await t.waitFor('Math.m');
+    // Separate writes: readline takes a Tab inside a longer chunk as pasted text, not as a key.
+    t.type(TAB);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.type(TAB);
+    await t.waitFor(/max\s+min/);
+    t.type('ax(1, 2)\r');
+    await t.waitFor(/\n4\n/);
+    // Inside a multi-line entry the earlier lines count.
+    await t.prompt();
+    await t.enter('function f() {');
+    await t.waitFor('... ');
+    t.type(`  const localName = alphabet.fir${TAB}`);
+    await t.waitFor('alphabet.first');
+    t.type('\r}\r');
+    await t.waitFor('undefined');
+    await t.prompt();
+    await t.enter('.exit');
+    expect(await t.exited).toBe(0);
   });
 
   test('history from VMGATE_HISTORY, NO_COLOR, Ctrl+C clears the line, twice in a row exits', async () => {

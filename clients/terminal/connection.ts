@@ -46,6 +46,7 @@ export interface ServerFrame {
 
 export type ClientRequest =
   | { readonly op: 'eval'; readonly code: string; readonly timeoutMs?: number }
+  | { readonly op: 'complete'; readonly code: string; readonly cursor?: number }
   | { readonly op: 'commit' | 'rollback' | 'interrupt' | 'ping' };
 
 export type ConnectionEvent =

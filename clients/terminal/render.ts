@@ -145,7 +145,8 @@ export function helpText(): string {
     '  .exit        end the session and quit (its open transaction is rolled back)',
     '  .help        this text',
     'Keys: Ctrl+C interrupts a running evaluation, clears the line at the prompt,',
-    '      and twice in a row quits; Ctrl+D quits; Up/Down walk the history.',
+    '      and twice in a row quits; Ctrl+D quits; Up/Down walk the history;',
+    '      Tab completes names (twice: lists the candidates).',
   ].join('\n');
 }
 

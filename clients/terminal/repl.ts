@@ -44,6 +44,10 @@ export interface TerminalClientOptions extends TerminalStreams {
   readonly connection?: Partial<Omit<ConnectionOptions, 'url' | 'token'>>;
 }
 
+type CompleterCallback = (error: Error | null, result: [string[], string]) => void;
+/** How long Tab waits for the session's candidates. */
+const COMPLETION_WAIT_MS = 3_000;
+
 const EXIT_HINT = '(To exit, press Ctrl+C again or Ctrl+D or type .exit)';
 const NEW_SESSION_PROMPT = 'Start a new session? (Y/n) ';
 
@@ -155,6 +159,8 @@ class TerminalRepl {
       historySize: HISTORY_SIZE,
       removeHistoryDuplicates: true,
       tabSize: 2,
+      // Tab completes like the Node REPL's, with the session's own names (the `complete` op).
+      ...(this.#terminal ? { completer: (line: string, done: CompleterCallback) => this.#complete(line, done) } : {}),
     });
     this.#rl.on('history', (history: string[]) => this.#onHistory(history));
     this.#rl.on('line', (line) => this.#onLine(line));
@@ -335,6 +341,35 @@ class TerminalRepl {
     this.#buffer = [];
     const timeoutMs = this.#options.timeoutMs;
     this.#send(timeoutMs !== undefined ? { op: 'eval', code, timeoutMs } : { op: 'eval', code });
+  }
+
+  /**
+   * readline's completer: `line` is the current line up to the cursor; the
+   * lines of an unfinished entry come before it. Candidates replace the word
+   * being typed; readline inserts a single one, or their common prefix and
+   * lists them all, as the Node REPL does. No answer in time: no candidates.
+   */
+  #complete(line: string, done: CompleterCallback): void {
+    const none = () => done(null, [[], line]);
+    if (this.#phase !== 'ready') {
+      none();
+      return;
+    }
+    const before = this.#buffer.length > 0 ? `${this.#buffer.join('\n')}\n` : '';
+    const code = before + line;
+    const { id, done: answered } = this.#conn.request({ op: 'complete', code, cursor: code.length });
+    const timer = setTimeout(() => this.#conn.abandon(id, new Error('no completion in time')), COMPLETION_WAIT_MS);
+    answered
+      .then((frame) => {
+        if (frame.type !== 'completions' || !Array.isArray(frame.candidates)) {
+          none();
+          return;
+        }
+        const from = Math.max(Number(frame.from) - before.length, 0);
+        const candidates = (frame.candidates as unknown[]).filter((c): c is string => typeof c === 'string');
+        done(null, [candidates, line.slice(from, Number(frame.to) - before.length)]);
+      }, none)
+      .finally(() => clearTimeout(timer));
   }
 
   #runCommand(name: string): void {
