@@ -52,13 +52,30 @@ export function codecModuleSource(): string {
   ].join('\n');
 }
 
+/** A directory's entries; none when it is missing (an image built without the docs). */
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 function asset(body: Buffer | string, type: string): Asset {
   const buffer = typeof body === 'string' ? Buffer.from(body) : body;
   return { body: buffer, type, etag: `"${createHash('sha256').update(buffer).digest('base64url').slice(0, 22)}"` };
 }
 
-/** Loads `web/static/` (flat: every file with a known extension) and builds the codec module. */
-export function createWebConsole(staticDir = path.join(findPackageRoot(__dirname), 'web', 'static')): WebConsole {
+/**
+ * Loads `web/static/` (flat: every file with a known extension), builds the
+ * codec module, and adds the project's `docs/*.md` at `/docs/<name>.md` as
+ * plain text (the console's help links to them; they say nothing a
+ * repository reader does not know).
+ */
+export function createWebConsole(
+  staticDir = path.join(findPackageRoot(__dirname), 'web', 'static'),
+  docsDir = path.join(findPackageRoot(__dirname), 'docs'),
+): WebConsole {
   const assets = new Map<string, Asset>();
   for (const name of readdirSync(staticDir)) {
     const type = TYPES[path.extname(name)];
@@ -71,6 +88,11 @@ export function createWebConsole(staticDir = path.join(findPackageRoot(__dirname
   assets.set('/', index);
   assets.set('/index.html', index);
   assets.set(CODEC_MODULE_PATH, asset(codecModuleSource(), TYPES['.js']!));
+  for (const name of listDir(docsDir)) {
+    if (name.endsWith('.md') && !name.startsWith('.')) {
+      assets.set(`/docs/${name}`, asset(readFileSync(path.join(docsDir, name)), 'text/plain; charset=utf-8'));
+    }
+  }
 
   return {
     handles: (urlPath) => assets.has(urlPath),

@@ -17,6 +17,7 @@ import { RemoteBrowser } from './remote-browser';
 const CHROMIUM = process.env.VMGATE_CHROMIUM ?? '/usr/bin/chromium';
 // Fresh screenshots go to an ignored folder; docs/images/ keeps the published copies.
 const SCREENSHOTS = path.join(__dirname, '..', '..', '.vmgate', 'screenshots');
+const SHARED = path.join(__dirname, '..', '..', 'examples', 'shared-state.json');
 
 // Each test takes a few seconds on an idle machine; the margin is for busy CI machines.
 jest.setTimeout(60_000);
@@ -195,6 +196,8 @@ describe('web console', () => {
     const { page, problems, close } = await openConsole(httpUrl(gateway));
     await connected(page);
     expect(await text(page, '#session-id')).toMatch(/^[0-9a-f]{8}$/);
+    // No transaction yet: Commit and Rollback wait for one.
+    expect(await page.evaluate('[commit.disabled, rollback.disabled]')).toEqual([true, true]);
 
     // The codec module is the server's own: it decodes what the server encodes.
     const decoded = await page.evaluate(`import('/static/codec.js').then(({ default: codec }) => {
@@ -266,6 +269,7 @@ describe('web console', () => {
     expect(await run(page, insert)).toMatchObject({ stats: expect.stringMatching(/1 query$/) });
     expect(await text(page, '#tx-state')).toBe('open');
     expect(await text(page, '#tx-age')).toMatch(/^for \d+ s$/);
+    expect(await page.evaluate('[commit.disabled, rollback.disabled]')).toEqual([false, false]);
     const select = await start(page, `await db.selectFrom('${table}').selectAll().orderBy('id').execute()`);
     expect((await settled(page, select)).table).toEqual({
       head: ['id', 'name', 'born', 'big'],
@@ -290,6 +294,7 @@ describe('web console', () => {
     expect(await page.evaluate('[...document.querySelectorAll(".notice-ok")].pop()?.textContent')).toBe('Committed.');
     const [names] = await outside.query(`SELECT name FROM ${table} ORDER BY id`);
     expect(names).toEqual([{ name: 'ann' }, { name: 'bob' }]);
+    expect(await page.evaluate('[commit.disabled, rollback.disabled]')).toEqual([true, true]);
 
     // An error with its stack; a syntax error points at its place.
     expect(await run(page, 'function f() { throw new TypeError("bad", { cause: 1 }) }\nf()')).toMatchObject({
@@ -403,7 +408,131 @@ describe('web console', () => {
     );
     expect(await page.evaluate('document.getElementById("session-id").title')).toBe(hello.session);
     expect(await text(page, '#tx-state')).toBe('open');
+    // The transcript from before the reload is shown again (sessionStorage), then the new output.
+    expect(
+      await page.evaluate('[...document.querySelectorAll("article.entry pre.src")].map((e) => e.textContent)'),
+    ).toEqual(expect.arrayContaining(['let kept = 41', 'kept']));
     expect(await run(page, 'kept')).toMatchObject({ result: '41' });
+    expect(await problems()).toEqual([]);
+    await close();
+  });
+
+  test('Tab completes in a popup; dot commands, help, promises as in text mode, the log filter, Ctrl+L', async () => {
+    const gateway = await startTestGateway({ sharedFile: SHARED });
+    const { page, problems, close } = await openConsole(httpUrl(gateway));
+    await connected(page);
+    const code = page.locator('#code');
+    const popupOpen = '!document.getElementById("completions").hidden';
+    const options = () =>
+      page.evaluate(
+        '[...document.querySelectorAll("#completions [role=option]")].map((o) => o.textContent)',
+      ) as Promise<string[]>;
+    const selected = () => text(page, '#completions [aria-selected="true"]');
+
+    // One candidate is inserted at once.
+    await code.fill('Math.P');
+    await code.press('Tab');
+    await until(page, 'document.getElementById("code").value === "Math.PI"');
+    expect(await focused(page)).toBe('code');
+
+    // Several open a list: own names first; arrows choose, Enter accepts (and does not run).
+    expect(
+      (await run(page, 'const cart = { items: [], total: 0, currency: "EUR" }; shared.products.length')).result,
+    ).toBe('4');
+    await code.fill('shared.');
+    await code.press('Tab');
+    await until(page, popupOpen);
+    expect((await options()).slice(0, 2)).toEqual(['currencies', 'products']);
+    expect(await selected()).toBe('currencies');
+    await code.press('ArrowDown');
+    expect(await selected()).toBe('products');
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'console-completion.png') });
+    await code.press('Enter');
+    expect(await code.inputValue()).toBe('shared.products');
+    expect(await page.evaluate(popupOpen)).toBe(false);
+    expect(await page.evaluate('document.querySelectorAll("article.entry").length')).toBe(1);
+
+    // Typing narrows the list; Tab accepts; Esc closes it without interrupting anything.
+    await code.fill('cart.');
+    await code.press('Tab');
+    await until(page, popupOpen);
+    await code.pressSequentially('cu');
+    await until(page, 'document.querySelectorAll("#completions [role=option]").length === 1');
+    await code.press('Tab');
+    expect(await code.inputValue()).toBe('cart.currency');
+    await code.fill('cart.');
+    await code.press('Tab');
+    await until(page, popupOpen);
+    await code.press('Escape');
+    expect(await page.evaluate(popupOpen)).toBe(false);
+    expect(await code.inputValue()).toBe('cart.');
+
+    // Promises render as text mode renders them.
+    await code.fill('');
+    await run(page, 'Promise.resolve(42)');
+    expect(await page.evaluate('[...document.querySelectorAll("article.entry .result")].pop().textContent')).toBe(
+      'Promise { 42 }',
+    );
+
+    // Dot commands as in text mode.
+    await run(page, '1 + 1');
+    await code.fill('.stats');
+    await code.press('Enter');
+    await until(
+      page,
+      '/^Last evaluation: [\\d.]+ ms total/.test([...document.querySelectorAll(".notice")].pop().textContent)',
+    );
+    await code.fill('.nope');
+    await code.press('Enter');
+    await until(page, '/Unknown command \\.nope/.test([...document.querySelectorAll(".notice")].pop().textContent)');
+    expect(await page.evaluate('document.getElementById("help-panel").hidden')).toBe(true);
+    await code.fill('.help');
+    await code.press('Enter');
+    await until(page, '!document.getElementById("help-panel").hidden');
+    const help = (await text(page, '#help-panel')) ?? '';
+    for (const word of [
+      'shared',
+      'db',
+      'sql',
+      '.commit',
+      '.rollback',
+      '.interrupt',
+      '.stats',
+      '.clear',
+      'Tab',
+      'Ctrl+L',
+    ]) {
+      expect(help).toContain(word);
+    }
+    expect((await fetch(`${httpUrl(gateway)}docs/protocol.md`)).status).toBe(200);
+    await page.getByRole('button', { name: 'Help' }).click();
+    expect(await page.evaluate('document.getElementById("help-panel").hidden')).toBe(true);
+    await code.fill('.commit');
+    await code.press('Enter');
+    // Sent as the commit op (this gateway has no database, so the server refuses it).
+    await until(
+      page,
+      '/^Commit failed: DB_UNAVAILABLE/.test([...document.querySelectorAll(".notice")].pop().textContent)',
+    );
+
+    // The log filter hides the levels below the chosen one.
+    await page.locator('#log-level').selectOption('warn');
+    const logs = await start(page, 'console.log("quiet"); console.debug("quieter"); console.warn("loud"); 3');
+    await settled(page, logs);
+    const visible = `[...document.querySelectorAll('article.entry')[${logs}].querySelectorAll('.log')].filter((l) => getComputedStyle(l).display !== 'none').map((l) => l.textContent)`;
+    expect(await page.evaluate(visible)).toEqual(['warnloud']);
+    await page.locator('#log-level').selectOption('debug');
+    expect(await page.evaluate(visible)).toHaveLength(3);
+
+    // Ctrl+L (and .clear) clear the output.
+    await code.focus();
+    await page.keyboard.press('Control+l');
+    expect(await page.evaluate('document.getElementById("transcript").children.length')).toBe(0);
+    await run(page, '2');
+    await code.fill('.clear');
+    await code.press('Enter');
+    expect(await page.evaluate('document.getElementById("transcript").children.length')).toBe(0);
     expect(await problems()).toEqual([]);
     await close();
   });

@@ -1,9 +1,11 @@
 // The vmgate web console: one page, one session (see docs/protocol.md).
 
 import codec from './codec.js';
+import { Completion } from './completion.js';
 import { Connection, short } from './connection.js';
 import { Editor } from './editor.js';
 import { highlight } from './tokenize.js';
+import { TranscriptStore } from './transcript-store.js';
 import { createTreeRenderer } from './tree.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +23,10 @@ const ui = {
   sharedVersion: $('shared-version'),
   serverVersion: $('server-version'),
   newSession: $('new-session'),
+  helpToggle: $('help-toggle'),
+  helpPanel: $('help-panel'),
+  completions: $('completions'),
+  logLevel: $('log-level'),
   tokenPanel: $('token-panel'),
   tokenHelp: $('token-help'),
   tokenForm: $('token-form'),
@@ -52,6 +58,10 @@ const pending = new Map();
 const entries = new Map();
 /** What the console knows of the transaction: inferred from stats and replies. */
 const tx = { open: false, since: 0 };
+/** The stats of the last eval that finished (for `.stats`). */
+let lastStats;
+/** The transcript, kept across a reload that resumes the session. */
+const store = new TranscriptStore();
 
 const storedToken = () => {
   try {
@@ -74,7 +84,9 @@ connection.token = storedToken();
 const editor = new Editor(ui.code, ui.mirror, {
   onRun: (code) => runCode(code),
   onInterrupt: () => interrupt(),
+  onKeyDown: (event) => completion.onKey(event),
 });
+const completion = new Completion(ui.code, ui.completions, complete, () => editor.refresh());
 
 // ---- connection events -----------------------------------------------------
 
@@ -100,6 +112,7 @@ function onEvent(type, detail) {
 
 function onHello(hello) {
   showSession(hello);
+  store.start(hello.session);
   setTransaction(false);
   const resume = hello.resume
     ? `; it survives a dropped connection for ${Math.round(hello.resume.graceMs / 1000)} s`
@@ -124,6 +137,9 @@ function onResumed({ frame, dropMs, fromReload }) {
   const replayed = frame.replayed ?? 0;
   if (fromReload) {
     if (connection.hello) showSession(connection.hello);
+    const records = store.load(frame.session);
+    restoreTranscript(records);
+    store.start(frame.session, records);
     try {
       const saved = JSON.parse(sessionStorage.getItem('vmgate.tx') ?? 'null');
       if (saved?.session === frame.session) setTransaction(saved.open, saved.since);
@@ -133,7 +149,7 @@ function onResumed({ frame, dropMs, fromReload }) {
   }
   notice(
     fromReload
-      ? `Resumed session ${short(frame.session)} after the page was reloaded (${replayed} missed frame${replayed === 1 ? '' : 's'}; earlier output is not shown).`
+      ? `Resumed session ${short(frame.session)} after the page was reloaded (${replayed} missed frame${replayed === 1 ? '' : 's'}).`
       : `Connection restored after ${(dropMs / 1000).toFixed(1)} s: same session, ${replayed} missed frame${replayed === 1 ? '' : 's'} replayed.`,
     'info',
   );
@@ -143,6 +159,7 @@ function onLost({ text, replaced }) {
   // Whatever was waiting will not be answered by this session.
   for (const [id, request] of pending) {
     if (request.entry) finishEntry(request.entry, 'lost', 'No answer: the session ended.');
+    request.resolve?.(null);
     pending.delete(id);
   }
   setTransaction(false);
@@ -185,8 +202,27 @@ async function onFailed({ first }) {
 
 function onFrame(frame) {
   const stick = atEnd();
+  if (['log', 'result', 'error', 'ok'].includes(frame.type)) store.add({ t: 'frame', frame });
   applyFrame(frame);
   if (stick) toEnd();
+}
+
+/** After a reload that resumed the session: what the page showed before, rendered again. */
+function restoreTranscript(records) {
+  if (records.length === 0) return;
+  store.paused = true;
+  try {
+    for (const record of records) {
+      if (record.t === 'eval') {
+        const entry = createEntry(record.code, record.id);
+        pending.set(record.id, { kind: 'eval', entry });
+      } else if (record.t === 'frame') applyFrame(record.frame);
+      else if (record.t === 'notice') notice(record.text, record.level);
+    }
+  } finally {
+    store.paused = false;
+  }
+  toEnd();
 }
 
 function applyFrame(frame) {
@@ -208,8 +244,20 @@ function applyFrame(frame) {
       }
       return;
     }
+    case 'completions':
+      if (request?.kind === 'complete') {
+        pending.delete(frame.id);
+        request.resolve(frame);
+      }
+      return;
     case 'result':
     case 'error': {
+      if (request?.kind === 'complete') {
+        // No candidates this time (e.g. a huge object ran past the completion's budget).
+        pending.delete(frame.id);
+        request.resolve(null);
+        return;
+      }
       if (!request) {
         if (frame.type === 'error' && (frame.id === null || frame.id === undefined)) {
           notice(`Error [${frame.error?.code}]: ${frame.error?.message}`, 'error');
@@ -243,6 +291,7 @@ function applyFrame(frame) {
 
 function completeEval(entry, frame) {
   const stats = frame.stats;
+  if (stats) lastStats = stats;
   if (stats) {
     const age = stats.session?.transactionAgeMs;
     if (typeof age === 'number') {
@@ -300,12 +349,40 @@ function completeOp(request, frame) {
 
 // ---- running code ----------------------------------------------------------
 
+/** The dot commands of text mode (docs/protocol.md), and `.clear`. */
+const COMMANDS = {
+  help: () => toggleHelp(true),
+  commit: () => endTransaction('commit'),
+  rollback: () => endTransaction('rollback'),
+  interrupt: () => {
+    if (![...pending.values()].some((r) => r.kind === 'eval')) notice('Nothing is running.', 'info');
+    interrupt();
+  },
+  stats: () => notice(statsText(lastStats), 'info'),
+  clear: () => clearTranscript(),
+};
+
 function runCode(code) {
+  // A dot and a word is a command (`.5 + 1` is code).
+  const command = /^\s*\.([A-Za-z]+)\s*$/.exec(code);
+  if (command) {
+    const run = COMMANDS[command[1].toLowerCase()];
+    if (run) {
+      const needsSession = !['help', 'stats', 'clear'].includes(command[1].toLowerCase());
+      if (needsSession && !connection.connected) {
+        notice('Not connected: the command was not sent.', 'warn');
+        return false;
+      }
+      run();
+    } else notice(`Unknown command .${command[1]}. Type .help for the commands.`, 'warn');
+    return true;
+  }
   if (!connection.connected) {
     notice('Not connected: the code was not sent (it is still in the input).', 'warn');
     return false;
   }
   const id = newId('e');
+  store.add({ t: 'eval', id, code });
   const entry = createEntry(code, id);
   const frame = { op: 'eval', id, code };
   const seconds = Number.parseFloat(ui.timeout.value);
@@ -314,6 +391,26 @@ function runCode(code) {
   connection.send(frame);
   updateControls();
   return true;
+}
+
+/** Asks the session for completion candidates (the `complete` op); null when there are none. */
+function complete(code, cursor) {
+  if (!connection.connected) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const id = newId('c');
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      resolve(null);
+    }, 5000);
+    pending.set(id, {
+      kind: 'complete',
+      resolve: (frame) => {
+        clearTimeout(timer);
+        resolve(frame);
+      },
+    });
+    connection.send({ op: 'complete', id, code, cursor });
+  });
 }
 
 function interrupt() {
@@ -375,6 +472,11 @@ function renderResult(entry, frame) {
     globalThis.$_ = codec.decode(JSON.stringify(value));
   } catch (error) {
     box.append(h('p', 'note warn', `The value could not be decoded: ${error.message}`));
+  }
+  if (value?.$type === 'promise' && typeof frame.text === 'string') {
+    // The encoding cannot carry a promise's state; the REPL text has it (`Promise { 42 }`).
+    box.append(h('pre', 'repl-text promise', frame.text));
+    return;
   }
   const rows = tree.rowsOf(value);
   const isLeaf = value === null || typeof value !== 'object' || (!Array.isArray(value) && isSimpleTag(value));
@@ -462,6 +564,13 @@ function markSyntaxError(entry, line, column) {
   entry.pre.append(mark, rest);
 }
 
+/** The `.stats` line, as text mode prints it. */
+function statsText(stats) {
+  if (!stats) return 'No evaluation has finished yet.';
+  const q = `${stats.queries} ${stats.queries === 1 ? 'query' : 'queries'}`;
+  return `Last evaluation: ${stats.ms} ms total, ${stats.cpuMs} ms JavaScript, ${stats.dbMs} ms database (${q}).`;
+}
+
 function statsLine(stats) {
   const ms = (x) => `${Number(x ?? 0).toFixed(x >= 100 ? 0 : 1)} ms`;
   const p = h('p', 'stats');
@@ -488,6 +597,7 @@ function append(el, force = false) {
 }
 
 function notice(text, level, role) {
+  store.add({ t: 'notice', text, level });
   const p = h('p', `notice notice-${level}`, text);
   // An alert must have its role when it is inserted, or screen readers may not announce it.
   if (role) p.setAttribute('role', role);
@@ -525,8 +635,9 @@ function updateControls() {
   const evalRunning = [...pending.values()].some((r) => r.kind === 'eval');
   ui.run.disabled = !connected;
   ui.interrupt.disabled = !connected || !evalRunning;
-  ui.commit.disabled = !connected;
-  ui.rollback.disabled = !connected;
+  // Only with a transaction open (what the frames say: stats carry its age).
+  ui.commit.disabled = !connected || !tx.open;
+  ui.rollback.disabled = !connected || !tx.open;
   ui.newSession.disabled = connection.state === 'connecting';
 }
 
@@ -551,11 +662,54 @@ ui.form.addEventListener('submit', (event) => {
 ui.interrupt.addEventListener('click', () => interrupt());
 ui.commit.addEventListener('click', () => endTransaction('commit'));
 ui.rollback.addEventListener('click', () => endTransaction('rollback'));
-ui.clear.addEventListener('click', () => {
+/** Clears the output (button, Ctrl+L, `.clear`); evals still running stay. */
+function clearTranscript() {
+  completion.close();
   ui.transcript.replaceChildren();
-  for (const entry of entries.values()) if (!entry.done) ui.transcript.append(entry.el);
+  store.clear();
+  for (const entry of entries.values()) {
+    if (entry.done) continue;
+    ui.transcript.append(entry.el);
+    store.add({ t: 'eval', id: entry.id, code: entry.code });
+  }
   ui.code.focus();
+}
+
+function toggleHelp(show = ui.helpPanel.hidden) {
+  ui.helpPanel.hidden = !show;
+  ui.helpToggle.setAttribute('aria-expanded', String(show));
+  ui.helpToggle.setAttribute('aria-pressed', String(show));
+}
+
+function setLogLevel(level) {
+  ui.logLevel.value = level;
+  ui.transcript.dataset.minLevel = ui.logLevel.value || 'debug';
+}
+
+ui.clear.addEventListener('click', () => clearTranscript());
+ui.helpToggle.addEventListener('click', () => toggleHelp());
+document.addEventListener('keydown', (event) => {
+  if (event.ctrlKey && !event.altKey && !event.metaKey && !event.shiftKey && event.key.toLowerCase() === 'l') {
+    event.preventDefault();
+    clearTranscript();
+  } else if (event.key === 'F1') {
+    event.preventDefault();
+    toggleHelp();
+  }
 });
+ui.logLevel.addEventListener('change', () => {
+  setLogLevel(ui.logLevel.value);
+  try {
+    localStorage.setItem('vmgate.logLevel', ui.logLevel.value);
+  } catch {
+    // no storage
+  }
+});
+try {
+  setLogLevel(localStorage.getItem('vmgate.logLevel') ?? 'debug');
+} catch {
+  setLogLevel('debug');
+}
 ui.newSession.addEventListener('click', () => {
   notice(`Ending session ${short(connection.session)} (its open transaction is rolled back).`, 'info');
   for (const [id, request] of pending) {
@@ -587,7 +741,7 @@ ui.timeout.addEventListener('change', () => {
 });
 
 // For tests and for curious people in the devtools: `vmgate.connection.snapshot()`; `$_` is the last result, decoded.
-globalThis.vmgate = { connection, codec, entries, pending, tx };
+globalThis.vmgate = { connection, codec, entries, pending, tx, store };
 
 updateControls();
 connection.start();

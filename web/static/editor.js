@@ -2,7 +2,8 @@
 // over a <pre> that shows the same text highlighted. Enter runs the input when
 // it is complete, Shift+Enter always starts a new line, Ctrl/Cmd+Enter always
 // runs, Up/Down on the first/last line walk the history (kept in
-// localStorage, so it survives reloads), Escape interrupts a running eval.
+// localStorage, so it survives reloads), Escape interrupts a running eval,
+// Tab completes (completion.js, through the `onKeyDown` hook).
 
 import { highlight, isComplete } from './tokenize.js';
 
@@ -57,8 +58,9 @@ export class Editor {
   /**
    * @param {HTMLTextAreaElement} textarea
    * @param {HTMLElement} mirror the <pre> behind it
-   * @param {{ onRun(code: string): boolean, onInterrupt(): void }} handlers
-   *   `onRun` returns false when it cannot run now (the input is kept).
+   * @param {{ onRun(code: string): boolean, onInterrupt(): void, onKeyDown?(event: KeyboardEvent): boolean }} handlers
+   *   `onRun` returns false when it cannot run now (the input is kept);
+   *   `onKeyDown` sees every key first (the completion list) and returns true when it handled it.
    */
   constructor(textarea, mirror, handlers) {
     this.textarea = textarea;
@@ -107,6 +109,7 @@ export class Editor {
   #onKey(event) {
     const ta = this.textarea;
     if (event.isComposing) return;
+    if (this.handlers.onKeyDown?.(event)) return;
     if (event.key === 'Enter') {
       if (event.ctrlKey || event.metaKey) {
         event.preventDefault();
