@@ -86,6 +86,8 @@ export interface SessionEngineOptions {
 export const COMPLETION_TIMEOUT_MS = 1_000;
 /** Candidates sent at most (the realm stops gathering there too). */
 const MAX_CANDIDATES = 1_000;
+/** The text before the cursor a completion reads at most. */
+export const MAX_COMPLETION_INPUT = 64 * 1024;
 
 /** Rows can be large: a result is cut only beyond these (far above the display limits). */
 const RESULT_LIMITS = {
@@ -532,6 +534,11 @@ export class SessionEngine {
       this.#fail(ref, 'BAD_REQUEST', `cursor must be an integer from 0 to the length of the code (${code.length})`);
       return;
     }
+    if (cursor > MAX_COMPLETION_INPUT) {
+      // The text before the cursor is tokenized here, outside any realm budget: keep that small.
+      this.#fail(ref, 'LIMIT', `completion reads at most ${MAX_COMPLETION_INPUT} characters before the cursor`);
+      return;
+    }
     if (this.#completing) {
       this.#fail(ref, 'LIMIT', 'a completion is already running in this session');
       return;
@@ -542,12 +549,6 @@ export class SessionEngine {
       return;
     }
     const realm = this.#ensureRealm();
-    const head = target.path[0];
-    if ((head === 'db' || head === 'sql') && this.#databaseConfig && !realm.hasModule('kysely')) {
-      // As for an eval that names them: Kysely's script in its own timed entry, first.
-      const loaded = realm.loadModule('kysely', this.limits.defaultTimeoutMs);
-      if (loaded) this.#cpuMs += loaded.ms;
-    }
     const request = { ref, answered: false };
     this.#completing = request;
     const json = JSON.stringify({ path: target.path, prefix: target.prefix });

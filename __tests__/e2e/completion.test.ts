@@ -61,8 +61,12 @@ describe('completion (op "complete")', () => {
     for (const code of ['f().', 'a[0].', '"shared.', '// shared.', '1.', '`shared.', '(1 + 2).', 'shared.x.y.']) {
       expect(await names(client, code)).toEqual([]);
     }
-    // The realm's lazily built globals are followed (console is built on the spot).
+    // The realm's lazily built globals are followed (console is built on the spot); `db` and `sql`
+    // run library code when built, so they are followed only once the session has used them.
     expect(await names(client, 'console.lo')).toEqual(['log']);
+    expect(await names(client, 'db.selectF')).toEqual([]);
+    expect((await client.eval('typeof db.selectFrom')).value).toBe('function');
+    expect(await names(client, 'db.selectF')).toEqual(['selectFrom']);
   });
 
   test('no getter, setter, Proxy trap or toJSON runs; huge objects and long chains stay bounded', async () => {
@@ -85,6 +89,9 @@ describe('completion (op "complete")', () => {
       let deep = {};
       for (let i = 0; i < 5000; i++) deep = Object.create(deep);
       globalThis.deep = deep;
+      globalThis.longNames = { short: 1, ['n'.repeat(100000)]: 2 };
+      Array.prototype.map = function () { note('map'); return [] };
+      Object.freeze = function (o) { note('freeze'); return o };
       globalThis.big = {};
       for (let i = 0; i < 200000; i++) big['k' + i] = i;
       'ready'`);
@@ -98,6 +105,9 @@ describe('completion (op "complete")', () => {
     expect(await names(client, 'holder.prox.')).toEqual([]);
     expect(await names(client, 'holder.inner.prox.a')).toEqual([]);
     expect(await names(client, 'onProxy.')).toEqual(['own']);
+    expect(await names(client, 'longNames.')).toContain('short');
+    expect((await names(client, 'longNames.n')).length).toBe(0);
+    expect(await names(client, 'db.')).toEqual([]); // not built yet: building it would call the replaced builtins
     expect(await names(client, 'loop.')).toEqual([]);
     expect((await names(client, 'deep.')).length).toBeLessThanOrEqual(1000);
 
@@ -144,6 +154,9 @@ describe('completion (op "complete")', () => {
     expect(await client.next()).toMatchObject({ type: 'error', id: 'b2', error: { code: 'BAD_REQUEST' } });
     client.send({ op: 'complete', id: 'b3', code: 'x', cursor: 0.5 });
     expect(await client.next()).toMatchObject({ type: 'error', id: 'b3', error: { code: 'BAD_REQUEST' } });
+    client.send({ op: 'complete', id: 'b4', code: `${'x'.repeat(70000)}.` });
+    expect(await client.next()).toMatchObject({ type: 'error', id: 'b4', error: { code: 'LIMIT' } });
+    expect((await client.eval('early')).value).toBe(1);
   });
 
   test('text mode: .complete <code>', async () => {

@@ -120,15 +120,26 @@ function bootstrap(host, configJson, shared) {
   for (const name of ObjectKeys(timers.globals)) define(name, timers.globals[name]);
 
   // Heavier globals are built on first use, so an idle session pays nothing.
-  const lazy = (names, factory) => {
+  // Completion may call these getters (completion.js): at once when the
+  // factory is realm code written with captured intrinsics, only once built
+  // when it runs library code (Kysely), which calls whatever builtins the
+  // user has replaced by then.
+  const lazy = (names, factory, ownCode = true) => {
     let built;
+    const getters = [];
     for (const name of names) {
+      const get = () => {
+        if (built === undefined) {
+          built = factory();
+          if (!ownCode) ArrayPrototypeForEach(getters, trustGetter);
+        }
+        define(name, built[name]);
+        return built[name];
+      };
+      ArrayPrototypePush(getters, get);
+      if (ownCode) trustGetter(get);
       ObjectDefineProperty(global, name, {
-        get: trustGetter(() => {
-          built ??= factory();
-          define(name, built[name]);
-          return built[name];
-        }),
+        get,
         set(value) {
           define(name, value);
         },
@@ -161,7 +172,7 @@ function bootstrap(host, configJson, shared) {
     }
     return modules[name];
   };
-  lazy(['db', 'sql'], () => createDatabase(loadModule('kysely'), callHost, getCodec(), dbErrors));
+  lazy(['db', 'sql'], () => createDatabase(loadModule('kysely'), callHost, getCodec(), dbErrors), false);
 
   if (shared !== undefined) {
     ObjectDefineProperty(global, 'shared', { value: shared, writable: false, enumerable: true, configurable: false });

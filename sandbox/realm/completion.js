@@ -6,8 +6,9 @@
 //   code runs, by a wrapper that records every proxy it creates, so one is
 //   recognised without touching it (any operation on a proxy may run a trap).
 // - A path (`a.b.c`) is followed through data properties only. The only
-//   accessors followed are the realm's own: lazily built globals (`db`,
-//   `console`, ...) and `const` REPL bindings, registered as trusted below.
+//   accessors followed are the realm's own: lazily built globals (`console`,
+//   `URL`, ...; `db` and `sql` once built) and `const` REPL bindings,
+//   registered as trusted below.
 // - Prototype chains are walked to a fixed depth and the names gathered are
 //   capped; the host runs the whole thing as a timed entry, so a huge object
 //   costs at most that entry's budget.
@@ -16,6 +17,8 @@ const completionProxies = new SafeWeakSet();
 const trustedGetters = new SafeWeakSet();
 const COMPLETION_MAX_DEPTH = 64;
 const COMPLETION_MAX_NAMES = 1000;
+/** Longer names are left out (they would make the answer huge, and nobody types them). */
+const COMPLETION_MAX_NAME_LENGTH = 256;
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 
 /** Replaces the global `Proxy` by a recording wrapper (same behaviour, no `prototype`, not callable). */
@@ -102,7 +105,7 @@ function gatherNames(value, prefix, skip) {
     const level = bareArray();
     for (let i = 0; i < own.length; i++) {
       const name = own[i];
-      if (SetPrototypeHas(seen, name)) continue;
+      if (name.length > COMPLETION_MAX_NAME_LENGTH || SetPrototypeHas(seen, name)) continue;
       SetPrototypeAdd(seen, name);
       if (!StringPrototypeStartsWith(name, prefix) || RegExpPrototypeExec(IDENTIFIER, name) === null) continue;
       if (skip !== undefined && SetPrototypeHas(skip, name)) continue;
