@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { formatEngineOutput, parseClientFrame } from '../../gateway/json-mode';
+import { CLIENT_OPS } from '../../protocol/messages';
 
 describe('JSON-mode frame parser', () => {
   test('never throws, and every rejection is a BAD_REQUEST', () => {
@@ -10,14 +11,11 @@ describe('JSON-mode frame parser', () => {
       fc
         .record(
           {
-            op: fc.oneof(
-              fc.constantFrom('eval', 'commit', 'rollback', 'interrupt', 'ping'),
-              fc.string(),
-              fc.anything(),
-            ),
+            op: fc.oneof(fc.constantFrom(...CLIENT_OPS), fc.string(), fc.anything()),
             id: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.anything()),
             code: fc.oneof(fc.string(), fc.anything()),
             timeoutMs: fc.oneof(fc.double(), fc.anything()),
+            cursor: fc.oneof(fc.integer({ min: -2, max: 40 }), fc.double(), fc.anything()),
           },
           { requiredKeys: [] },
         )
@@ -36,11 +34,34 @@ describe('JSON-mode frame parser', () => {
           expect(parsed.error.code).toBe('BAD_REQUEST');
           expect(parsed.id === null || typeof parsed.id === 'string' || typeof parsed.id === 'number').toBe(true);
         } else {
-          expect(['eval', 'commit', 'rollback', 'interrupt', 'ping']).toContain(parsed.op.op);
+          expect(CLIENT_OPS).toContain(parsed.op.op);
+          if (parsed.op.op === 'complete') {
+            const { code, cursor } = parsed.op;
+            expect(Number.isInteger(cursor) && (cursor as number) >= 0 && (cursor as number) <= code.length).toBe(true);
+          }
         }
       }),
       { numRuns: 2000 },
     );
+  });
+
+  test('completions frames', () => {
+    const frame = formatEngineOutput(
+      { type: 'completions', ref: 1, from: 7, to: 9, candidates: ['currencies', 'a"b'], truncated: false },
+      'c1',
+    );
+    expect(JSON.parse(frame as string)).toEqual({
+      type: 'completions',
+      id: 'c1',
+      from: 7,
+      to: 9,
+      candidates: ['currencies', 'a"b'],
+      truncated: false,
+    });
+    expect(parseClientFrame('{"op":"complete","id":1,"code":"ab"}')).toEqual({
+      ok: true,
+      op: { op: 'complete', id: 1, code: 'ab', cursor: 2 },
+    });
   });
 
   test('the formatted frames are valid JSON with the spliced value', () => {
