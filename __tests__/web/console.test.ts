@@ -628,6 +628,22 @@ describe('web console', () => {
       html: highlight('const s = "<b>"; // c'),
     }))`)) as { wrong: string[]; html: string };
     expect(results.wrong).toEqual([]);
+    // The transcript kept for reloads stays bounded: oldest records go first, a huge frame loses its value.
+    const kept = (await page.evaluate(`import('/static/transcript-store.js').then(({ TranscriptStore }) => {
+      const saved = new Map();
+      const storage = { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => saved.set(k, v), removeItem: (k) => saved.delete(k) };
+      const store = new TranscriptStore(storage);
+      store.start('s1');
+      for (let i = 0; i < 2000; i++) store.add({ t: 'notice', text: 'x'.repeat(1000) + i, level: 'info' });
+      store.add({ t: 'frame', frame: { type: 'result', id: 'e1', value: 'y'.repeat(200000), text: 'big' } });
+      store.flush();
+      const records = store.load('s1');
+      return { bytes: saved.get('vmgate.transcript').length, first: records[0].text.slice(1000), last: records.at(-1), other: store.load('s2').length };
+    })`)) as { bytes: number; first: string; last: { frame: { value: unknown; text: string } }; other: number };
+    expect(kept.bytes).toBeLessThan(600 * 1024);
+    expect(Number(kept.first)).toBeGreaterThan(1000);
+    expect(kept.last.frame).toMatchObject({ value: { $type: 'truncated', reason: 'size' } });
+    expect(kept.other).toBe(0);
     expect(results.html).toBe(
       '<span class="tok-kw">const</span> s <span class="tok-punct">=</span> <span class="tok-str">&quot;&lt;b&gt;&quot;</span><span class="tok-punct">;</span> <span class="tok-com">// c</span>',
     );

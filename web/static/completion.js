@@ -68,6 +68,13 @@ export class Completion {
           event.preventDefault();
           this.close();
           return true;
+        case 'ArrowLeft':
+        case 'ArrowRight':
+        case 'Home':
+        case 'End':
+          // The caret leaves the word being completed.
+          this.close();
+          return false;
         default:
           return false;
       }
