@@ -126,26 +126,30 @@ function bootstrap(host, configJson, shared) {
   // user has replaced by then.
   const lazy = (names, factory, ownCode = true) => {
     let built;
-    const getters = [];
+    // Our getters, read back before any user code runs (a user may replace them later).
+    let ours;
     for (const name of names) {
-      const get = () => {
-        if (built === undefined) {
-          built = factory();
-          if (!ownCode) ArrayPrototypeForEach(getters, trustGetter);
-        }
-        define(name, built[name]);
-        return built[name];
-      };
-      ArrayPrototypePush(getters, get);
-      if (ownCode) trustGetter(get);
       ObjectDefineProperty(global, name, {
-        get,
+        get() {
+          if (built === undefined) {
+            built = factory();
+            if (ours !== undefined) for (let i = 0; i < ours.length; i++) trustGetter(ours[i]);
+          }
+          define(name, built[name]);
+          return built[name];
+        },
         set(value) {
           define(name, value);
         },
         enumerable: false,
         configurable: true,
       });
+      const get = ObjectGetOwnPropertyDescriptor(global, name).get;
+      if (ownCode) trustGetter(get);
+      else {
+        ours ??= [];
+        ArrayPrototypePush(ours, get);
+      }
     }
   };
   lazy(['TextEncoder', 'TextDecoder'], () => createTextCodecs(exposeBuffer));
@@ -375,12 +379,13 @@ function bootstrap(host, configJson, shared) {
 
   // ---- completion (see completion.js): never runs user code --------------
 
-  const completer = createCompleter(global, ['__vmgate']);
+  let completer; // built on first use: most sessions never complete
   function complete() {
     const request = bridge.completion();
     if (typeof request !== 'string' || request === '') return;
     let answer;
     try {
+      completer ??= createCompleter(global, ['__vmgate']);
       answer = completer(request);
     } catch {
       return; // e.g. a stack overflow on entry: no candidates

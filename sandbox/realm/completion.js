@@ -132,7 +132,9 @@ const NO_NAMES = '{"names":[],"truncated":false}';
  * bare identifier: globals and REPL bindings). Returns JSON text.
  */
 function createCompleter(global, hidden) {
-  const skip = new SafeSet(hidden);
+  // Built on a completion entry, after user code ran: no iteration protocol (a replaced Array iterator).
+  const skip = new SafeSet();
+  for (let i = 0; i < hidden.length; i++) SetPrototypeAdd(skip, hidden[i]);
   return function complete(requestJson) {
     const request = JSONParse(requestJson);
     const path = request.path;
