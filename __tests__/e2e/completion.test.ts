@@ -52,6 +52,8 @@ describe('completion (op "complete")', () => {
     expect(await names(client, 'Math.P')).toEqual(['PI']);
     expect(await names(client, 'typeo')).toEqual(['typeof']);
     expect(await names(client, 'x = Math.max(1, Math.mi')).toEqual(['min']);
+    await client.eval('({ fooBar: 1 })');
+    expect(await names(client, '_.foo')).toEqual(['fooBar']); // the last result, as in the Node REPL
     expect(await names(client, '__vmga')).toEqual([]);
     expect(await names(client, '__vmgate.')).toEqual([]);
 

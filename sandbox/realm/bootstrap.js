@@ -189,7 +189,7 @@ function bootstrap(host, configJson, shared) {
   const last = { value: undefined, error: undefined, valueSet: false, errorSet: false };
   const recallable = (name, key, flag) =>
     ObjectDefineProperty(global, name, {
-      get: () => last[key],
+      get: trustGetter(() => last[key]), // completion may follow it: reads an own data property only
       set: (value) => {
         last[key] = value;
         if (!last[flag]) {

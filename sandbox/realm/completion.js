@@ -7,7 +7,7 @@
 //   recognised without touching it (any operation on a proxy may run a trap).
 // - A path (`a.b.c`) is followed through data properties only. The only
 //   accessors followed are the realm's own: lazily built globals (`console`,
-//   `URL`, ...; `db` and `sql` once built) and `const` REPL bindings,
+//   `URL`, ...; `db` and `sql` once built), `_`, `_error` and `const` REPL bindings,
 //   registered as trusted below.
 // - Prototype chains are walked to a fixed depth and the names gathered are
 //   capped; the host runs the whole thing as a timed entry, so a huge object
