@@ -266,8 +266,10 @@ export function serveCommand(): Command {
       int('--metrics-max-users'),
     )
     .action(async (_flags, command: Command) => {
-      const gateway = await serve(command);
-      installSignals(gateway);
+      // Handlers first: a signal that arrives while the gateway starts must not
+      // meet the default disposition (SIGHUP would kill the process).
+      const signals = installSignals();
+      signals.attach(await serve(command));
     });
 }
 
@@ -449,9 +451,16 @@ async function createLogger(level: string, pretty: boolean): Promise<Logger> {
  */
 const FORCE_AFTER_MS = 1_000;
 
-function installSignals(gateway: Gateway): void {
+function installSignals(): { attach(gateway: Gateway): void } {
+  let gateway: Gateway | undefined;
+  let pending: string | undefined;
   let stoppingSince: number | undefined;
   const stop = (signal: string) => {
+    if (!gateway) {
+      // Still starting: stop as soon as it is up.
+      pending ??= signal;
+      return;
+    }
     if (stoppingSince !== undefined) {
       if (performance.now() - stoppingSince >= FORCE_AFTER_MS) process.exit(1);
       return;
@@ -465,6 +474,8 @@ function installSignals(gateway: Gateway): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
+    // Before the gateway is up there is nothing to reload: it is reading both now.
+    if (!gateway) return;
     try {
       gateway.reloadShared();
     } catch (error) {
@@ -476,4 +487,10 @@ function installSignals(gateway: Gateway): void {
       process.stderr.write(`vmgate: token reload refused, the tokens in use stay: ${(error as Error).message}\n`);
     }
   });
+  return {
+    attach(started) {
+      gateway = started;
+      if (pending) stop(pending);
+    },
+  };
 }
