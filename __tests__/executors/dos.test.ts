@@ -194,9 +194,10 @@ async function attack(name: string, spec: Attack): Promise<Outcome> {
   // The bystander answered throughout, at its usual latency.
   expect(during.failures).toEqual([]);
   expect(seen.length).toBeGreaterThan(0);
-  // Loose bounds (the machine is shared and busy), yet far below what sharing the
-  // offender's executor would cost: the attack holds it for its whole budget or more.
-  expect(percentile(seen, 50)).toBeLessThan(Math.max(3 * p50, p50 + 25));
+  // Loose bounds (the machine is shared and busy: a short attack leaves a handful
+  // of samples, each at the mercy of other processes), yet far below what sharing
+  // the offender's executor would cost: the attack holds it for its whole budget or more.
+  expect(percentile(seen, 50)).toBeLessThan(Math.max(3 * p50, p50 + 250));
   expect(max).toBeLessThan(EVAL_TIMEOUT_MS * 0.66);
   // Its executor was never touched, and its transaction is intact.
   expect(pool.executorOf(bystander.id)).toBe(byExecutor);
