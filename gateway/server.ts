@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { getHeapStatistics } from 'node:v8';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { startEngines } from '../executors/engines';
@@ -15,6 +16,8 @@ import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
 import { CpuQuota } from './cpu-quota';
 import { type GatewayDatabase, openDatabase } from './database';
+import { DetachedSessions } from './detached-sessions';
+import { defaultMemoryBudgetBytes, MemoryBudget } from './memory-budget';
 import { GatewayMetrics } from './metrics';
 import { HostAllowlist } from './request-origin';
 import { Session, type SessionMode } from './session';
@@ -39,6 +42,8 @@ export interface Gateway {
   readonly executors: number;
   /** Whether a token or JWT is needed to open a session. */
   readonly authRequired: boolean;
+  /** The budget every frame held for a client counts against. */
+  readonly budget: MemoryBudget;
   /** Loads the shared state file again: new sessions get the new version. */
   reloadShared(): string | undefined;
   /**
@@ -103,11 +108,26 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   });
   const sessions = new Set<Session>();
   const perAddress = new Map<string, number>();
+  /** Sessions closing: they no longer hold a place (an evicted session frees its place at once). */
+  let sessionsClosing = 0;
   /** Resumable sessions by token, and why recently ended ones ended. */
   const resumable = new Map<string, Session>();
-  const endedSessions = new Map<string, string>();
+  const endedSessions = new Map<string, { code: number; reason: string }>();
   const endedAt = new Map<string, number>();
   let state: GatewayState = 'starting';
+  const { limits } = options;
+  const detached = new DetachedSessions<Session>({
+    total: limits.maxDetachedSessions > 0 ? limits.maxDetachedSessions : Math.floor(limits.maxSessions / 2),
+    perAddress: limits.maxDetachedPerAddress,
+    perUser: limits.maxDetachedPerUser,
+  });
+  const budget = new MemoryBudget(
+    limits.memoryBudgetBytes > 0
+      ? limits.memoryBudgetBytes
+      : defaultMemoryBudgetBytes(getHeapStatistics().heap_size_limit),
+    () => detached.evictOldest('the gateway memory budget is full'),
+  );
+  metrics.memoryBudgetLimit.set(budget.limit);
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -115,6 +135,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     // Only our subprotocol is ever selected; anything else is text mode.
     handleProtocols: (protocols) => (protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false),
     perMessageDeflate: false,
+    // One message per turn of the event loop, so one socket's backlog cannot hold up every other socket.
+    allowSynchronousEvents: false,
   });
 
   // The web console (GET /): static files and the codec module, loaded once, served from memory.
@@ -156,6 +178,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
           if (!identity.ok) return send(response, 401, `${identity.reason}\n`, { 'www-authenticate': 'Bearer' });
         }
         metrics.sessionsOpen.set(sessions.size);
+        metrics.sessionsDetached.set(detached.size);
+        metrics.memoryBudgetUsed.set(budget.used);
         metrics.dbConnectionsBound.set(engines.dbBound);
         engines.refreshMetrics();
         const body = await metrics.registry.metrics();
@@ -220,8 +244,13 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         address,
       );
     }
-    if (sessions.size >= options.limits.maxSessions) return refuse(503, 'too many sessions');
-    if ((perAddress.get(address) ?? 0) >= options.limits.maxSessionsPerAddress) {
+    // Sessions waiting to be resumed give way to a new one: dropped sessions cannot lock anyone out.
+    if ((perAddress.get(address) ?? 0) >= limits.maxSessionsPerAddress) {
+      detached.evictOldest('a new session from this address needed its place', address);
+    }
+    if (sessions.size - sessionsClosing >= limits.maxSessions) detached.evictOldest('a new session needed its place');
+    if (sessions.size - sessionsClosing >= limits.maxSessions) return refuse(503, 'too many sessions');
+    if ((perAddress.get(address) ?? 0) >= limits.maxSessionsPerAddress) {
       return refuse(429, 'too many sessions from this address');
     }
     // Count the session before the (asynchronous) handshake completes, so a
@@ -261,6 +290,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         address,
         limits: options.limits,
         evalTimeouts: { defaultMs: options.session.defaultTimeoutMs, maxMs: options.session.maxTimeoutMs },
+        budget,
+        detached,
         metrics,
         log,
         audit,
@@ -294,14 +325,19 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
             // The executor hosting the session was killed or crashed.
             onLost: (why) => void session.close(`executor restarted: ${why}`, CLOSE_CODES.internal),
           }),
-        onClosed: (closed, reason) => {
-          sessions.delete(closed);
+        onClosing: () => {
+          sessionsClosing++;
           uncount();
+        },
+        onClosed: (closed, reason) => {
+          sessionsClosing--;
+          sessions.delete(closed);
           // The token now current: it changes at every resume.
           const token = closed.resumeToken;
           if (token !== undefined) {
             resumable.delete(token);
-            if (reason.startsWith('session ended:')) rememberEnded(token, reason);
+            if (reason.startsWith('session ended:')) rememberEnded(token, CLOSE_CODES.resumeGone, reason);
+            if (reason.startsWith('session evicted:')) rememberEnded(token, CLOSE_CODES.resumeNotFound, reason);
           }
           metrics.sessionsClosed.inc({ reason: reasonLabel(reason) });
           metrics.sessionsOpen.set(sessions.size);
@@ -339,7 +375,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         return refuseResume(CLOSE_CODES.resumeNotFound, 'only JSON-mode (vmgate.v1) sessions resume');
       }
       const ended = endedSessions.get(token);
-      if (ended !== undefined) return refuseResume(CLOSE_CODES.resumeGone, ended);
+      if (ended !== undefined) return refuseResume(ended.code, ended.reason);
       const session = resumable.get(token);
       if (!session) return refuseResume(CLOSE_CODES.resumeNotFound, 'no such session');
       if (session.principal !== principal) {
@@ -355,14 +391,14 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   }
 
   /** Why a session ended, for the client that comes back to it (kept 10 minutes). */
-  function rememberEnded(token: string, reason: string): void {
+  function rememberEnded(token: string, code: number, reason: string): void {
     const now = Date.now();
     for (const [key, at] of endedAt) {
       if (now - at < 10 * 60_000 && endedAt.size < 10_000) break;
       endedAt.delete(key);
       endedSessions.delete(key);
     }
-    endedSessions.set(token, reason);
+    endedSessions.set(token, { code, reason });
     endedAt.set(token, now);
   }
 
@@ -416,6 +452,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     database,
     executors: engines.status().executors?.total ?? 0,
     authRequired: auth.required,
+    budget,
     reloadShared() {
       if (!shared) return undefined;
       const next = shared.reload();
