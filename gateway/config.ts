@@ -82,6 +82,12 @@ export interface GatewayLimits {
   readonly maxDetachedSessions: number;
   readonly maxDetachedPerAddress: number;
   readonly maxDetachedPerUser: number;
+  /** A connection that has not sent its request headers (or upgrade) this long is dropped. */
+  readonly headerTimeoutMs: number;
+  /** Descriptors kept for health probes, the database pool, executor channels and logs; sessions get the rest. */
+  readonly descriptorReserve: number;
+  /** `/readyz` says not ready while the event loop's delay (p99 over the last seconds) is above this. */
+  readonly readyMaxLagMs: number;
 }
 
 export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
@@ -135,6 +141,9 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   maxDetachedSessions: 0,
   maxDetachedPerAddress: 100,
   maxDetachedPerUser: 100,
+  headerTimeoutMs: 10_000,
+  descriptorReserve: 128,
+  readyMaxLagMs: 500,
 });
 
 /** Two cores' worth per minute: never met by a user alone on a small machine; on a large one, no user keeps more than two cores busy. */

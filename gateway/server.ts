@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import pino, { type Logger } from 'pino';
@@ -16,6 +17,7 @@ import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
 import { CpuQuota } from './cpu-quota';
 import { type GatewayDatabase, openDatabase } from './database';
+import { descriptorLimit } from './descriptors';
 import { DetachedSessions } from './detached-sessions';
 import { defaultMemoryBudgetBytes, MemoryBudget } from './memory-budget';
 import { GatewayMetrics } from './metrics';
@@ -141,7 +143,35 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
 
   // The web console (GET /): static files and the codec module, loaded once, served from memory.
   const web = createWebConsole();
-  const server = createServer((request, response) => void handleHttp(request, response));
+  const server = createServer(
+    // Half-open requests and upgrades are dropped after `headerTimeoutMs`, checked every second.
+    {
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout: limits.headerTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+    },
+    (request, response) => void handleHttp(request, response),
+  );
+  // Descriptors: sessions get what the reserve leaves; past that, 503 (and, at the very end, no accept at all).
+  const descriptors = descriptorLimit();
+  const sessionDescriptors = descriptors ? Math.max(16, descriptors.soft - limits.descriptorReserve) : Infinity;
+  if (descriptors && Number.isFinite(descriptors.soft)) {
+    server.maxConnections = Math.max(32, descriptors.soft - Math.floor(limits.descriptorReserve / 2));
+  }
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
+  // Event-loop delay, for /readyz: the p99 of the last window (reset every 5 s).
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  let lagP99Ms = 0;
+  const lagWindow = setInterval(() => {
+    lagP99Ms = loopDelay.percentile(99) / 1e6;
+    loopDelay.reset();
+  }, 5_000);
+  lagWindow.unref();
 
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!hosts.allowsHost(request.headers.host)) return send(response, 403, 'host not allowed\n');
@@ -161,11 +191,22 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         }
         const db = await database.status();
         const hosting = engines.status();
-        // A configured database that cannot be reached makes the gateway not ready; so does having no executor.
-        const ready = db !== 'unavailable' && hosting.ready;
+        const lagMs = Math.max(lagP99Ms, loopDelay.percentile(99) / 1e6);
+        const saturated = hosting.executors?.busy ?? 0;
+        // Not ready: a configured database that cannot be reached, no executor, every executor busy
+        // beyond its heartbeat, or an event loop that lags (the gateway cannot serve sessions promptly).
+        const ready =
+          db !== 'unavailable' &&
+          hosting.ready &&
+          lagMs <= limits.readyMaxLagMs &&
+          !(hosting.executors && saturated >= hosting.executors.ready);
         return sendJson(response, ready ? 200 : 503, {
           ready,
           sessions: sessions.size,
+          detached: detached.size,
+          eventLoopLagMs: Math.round(lagMs),
+          memoryBudget: { used: budget.used, limit: budget.limit },
+          connections: { open: connections, limit: Number.isFinite(sessionDescriptors) ? sessionDescriptors : null },
           shared: shared?.current.version ?? null,
           database: db,
           gatewayId: options.gatewayId ?? null,
@@ -228,6 +269,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     };
     if (!hosts.allowsHost(request.headers.host)) return refuse(403, 'host not allowed');
     if (state !== 'running') return refuse(503, 'server is shutting down');
+    if (connections > sessionDescriptors) return refuse(503, 'too many connections (file descriptors)');
     if (!hosts.allowsOrigin(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
     const identity = await auth.authenticate(request);
     if (!identity.ok) return refuse(identity.status, identity.reason);
@@ -428,6 +470,12 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     throw error;
   }
   state = 'running';
+  if (limits.maxSessions > sessionDescriptors) {
+    log.warn(
+      { maxSessions: limits.maxSessions, descriptors: descriptors?.soft, reserve: limits.descriptorReserve },
+      'max sessions is above what the descriptor limit allows: sessions beyond it get 503 (raise `ulimit -n`)',
+    );
+  }
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log.info(
@@ -437,6 +485,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       gatewayId: options.gatewayId ?? null,
       shared: shared?.current.version ?? null,
       database: database.description,
+      descriptors: descriptors ? { soft: descriptors.soft, hard: descriptors.hard } : null,
+      memoryBudgetBytes: budget.limit,
     },
     'gateway listening',
   );
@@ -473,6 +523,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       closing ??= (async () => {
         state = 'closing';
         clearInterval(heartbeat);
+        clearInterval(lagWindow);
+        loopDelay.disable();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const closes = Promise.all([...sessions].map((session) => session.close(reason, CLOSE_CODES.goingAway)));
         const deadline = new Promise<'deadline'>((resolve) => {

@@ -6,6 +6,7 @@ import type { DatabasePool } from '../db/pool';
 import { SessionDatabase } from '../db/session-database';
 import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
 import { decodeValue, encodeValue } from '../protocol/value-codec';
+import { jsonStringBytes } from '../protocol/wire-bytes';
 import { type CompletionTarget, completionTarget, KEYWORDS } from './completion-target';
 import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
 import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
@@ -742,7 +743,8 @@ export class SessionEngine {
     const active = this.#active;
     if (active) {
       if (active.truncated) return;
-      active.outputBytes += text.length;
+      // Counted as the client receives it: after JSON escaping, in UTF-8.
+      active.outputBytes += jsonStringBytes(text);
       if (active.outputBytes > this.limits.maxOutputBytesPerEval) {
         active.truncated = true;
         this.#emitLog(
@@ -765,7 +767,7 @@ export class SessionEngine {
       this.#windowBytes = 0;
       this.#windowNoted = false;
     }
-    this.#windowBytes += text.length;
+    this.#windowBytes += jsonStringBytes(text);
     if (this.#windowBytes > this.limits.maxOutputBytesPerSecond) {
       if (!this.#windowNoted) {
         this.#windowNoted = true;
