@@ -1,12 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /**
- * File descriptors: every socket is one. The gateway raises its soft limit to
- * the hard one at start, keeps a reserve for health probes, its database
- * pool and the executors' channels, and refuses new sessions with 503 once
- * the rest is in use — rather than failing to accept (EMFILE), which clients
- * and probes see as a reset connection.
+ * File descriptors: every socket is one. Node raises the soft `nofile` limit
+ * to the hard one as it starts; the gateway logs the limit, keeps a reserve
+ * for health probes, its database pool and the executors' channels, and
+ * refuses new sessions with 503 once the rest is in use — rather than
+ * failing to accept (EMFILE), which clients and probes see as a reset.
  */
 
 export interface DescriptorLimit {
@@ -25,17 +24,4 @@ export function descriptorLimit(): DescriptorLimit | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Raises the soft `nofile` limit to the hard one (Node has no setrlimit:
- * util-linux's `prlimit` does it for this process). Returns the limits
- * before and after; `after` equals `before` when nothing could be raised.
- */
-export function raiseDescriptorLimit(): { before: DescriptorLimit; after: DescriptorLimit } | undefined {
-  const before = descriptorLimit();
-  if (!before || before.soft >= before.hard) return before && { before, after: before };
-  const hard = Number.isFinite(before.hard) ? String(before.hard) : 'unlimited';
-  spawnSync('prlimit', [`--pid=${process.pid}`, `--nofile=${hard}:${hard}`], { stdio: 'ignore', timeout: 5_000 });
-  return { before, after: descriptorLimit() ?? before };
 }
