@@ -10,7 +10,9 @@
  * replay buffers of attached sessions are emptied (a drop at that moment can
  * no longer be resumed). What still does not fit is the caller's to refuse:
  * log output is dropped with a notice, a reply may use the reserve above the
- * budget (a quarter of it), beyond which its session is closed.
+ * budget (a quarter of it). Beyond that, the client holding the most unread
+ * bytes (one that is not reading) is cut off; when every client reads, the
+ * session whose reply does not fit is closed.
  */
 
 /** What holds frames that may be let go under pressure. */
@@ -26,13 +28,15 @@ export class MemoryBudget {
   #used = 0;
   #peak = 0;
   readonly #evictOldestDetached: () => boolean;
+  readonly #shedHeaviest: () => boolean;
   /** Attached sessions holding replay frames, in the order they first did. */
   readonly #replayHolders = new Set<ReplayHolder>();
 
-  constructor(limitBytes: number, evictOldestDetached: () => boolean) {
+  constructor(limitBytes: number, evictOldestDetached: () => boolean, shedHeaviest: () => boolean) {
     this.limit = limitBytes;
     this.ceiling = Math.floor(limitBytes * 1.25);
     this.#evictOldestDetached = evictOldestDetached;
+    this.#shedHeaviest = shedHeaviest;
   }
 
   get used(): number {
@@ -63,6 +67,15 @@ export class MemoryBudget {
       holder.value.dropReplay();
     }
     return true;
+  }
+
+  /**
+   * Room for a reply past the ceiling: cut off the client holding the most
+   * unread bytes. Its memory is released as its socket is destroyed (within
+   * a turn), so the reply may go; false when no client is a culprit.
+   */
+  shed(): boolean {
+    return this.#shedHeaviest();
   }
 
   holdsReplay(holder: ReplayHolder, holds: boolean): void {

@@ -98,7 +98,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   // Session engines: in executor processes, or in this process with `executors: 0` (executors/).
   const engines = await startEngines({
     executors: options.executors,
-    sessionLimits: options.session,
+    // One cap for every frame: the engines cut what they emit to the gateway's frame cap.
+    sessionLimits: { ...options.session, maxMessageBytes: options.limits.maxReplyFrameBytes },
     shared,
     database,
     registry: metrics.registry,
@@ -128,6 +129,14 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       ? limits.memoryBudgetBytes
       : defaultMemoryBudgetBytes(getHeapStatistics().heap_size_limit),
     () => detached.evictOldest('the gateway memory budget is full'),
+    () => {
+      // The culprit: the attached client with the most unread bytes, if it is past its soft limit (not reading).
+      let heaviest: Session | undefined;
+      for (const session of sessions)
+        if (session.backlog > (heaviest?.backlog ?? limits.sendBufferSoftBytes)) heaviest = session;
+      heaviest?.shed();
+      return heaviest !== undefined;
+    },
   );
   metrics.memoryBudgetLimit.set(budget.limit);
 

@@ -3,11 +3,11 @@ import type { RawData, WebSocket } from 'ws';
 import { errors } from '../protocol/error-codes';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
 import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
+import { capEngineOutput, capText } from '../sandbox/frame-cap';
 import { AuditLog, type TransactionOp } from './audit-log';
 import type { GatewayLimits } from './config';
 import type { CpuQuota } from './cpu-quota';
 import type { DetachedSessions } from './detached-sessions';
-import { capEngineOutput, capText } from './frame-cap';
 import { formatEngineOutput, formatError, parseClientFrame } from './json-mode';
 import type { MemoryBudget } from './memory-budget';
 import type { GatewayMetrics } from './metrics';
@@ -282,6 +282,18 @@ export class Session {
     this.#ctx.budget.holdsReplay(this, false);
     this.#sent.length = 0;
     this.#sentBytes = 0;
+  }
+
+  /** Bytes on the socket the client has not read yet. */
+  get backlog(): number {
+    return this.#state === 'open' ? (this.#socket?.bufferedAmount ?? 0) : 0;
+  }
+
+  /** Cuts off a client that does not read while the gateway is out of memory for frames. */
+  shed(): void {
+    const socket = this.#socket;
+    void this.close('gateway memory budget exhausted: the client is not reading', CLOSE_CODES.policy);
+    socket?.terminate();
   }
 
   ping(): void {
@@ -630,8 +642,10 @@ export class Session {
         return;
       }
       if (this.#state !== 'open' && this.#state !== 'detached') return;
-      if (!budget.makeRoom(held, budget.ceiling)) {
-        void this.close('gateway memory budget exhausted', CLOSE_CODES.policy);
+      if (!budget.makeRoom(held, budget.ceiling) && (!budget.shed() || this.#state !== 'open')) {
+        if (this.#state === 'open' || this.#state === 'detached') {
+          void this.close('gateway memory budget exhausted', CLOSE_CODES.policy);
+        }
         return;
       }
     }

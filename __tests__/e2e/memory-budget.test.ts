@@ -97,6 +97,33 @@ describe('resume buffer and the memory budget', () => {
   });
 });
 
+describe('when the budget runs out', () => {
+  test('clients that do not read are cut off first; a reading client gets every reply', async () => {
+    const gateway = await startTestGateway({ limits: { memoryBudgetBytes: 3 * MiB } });
+    const code = '"r".repeat(1e6)';
+    const idle: TestClient[] = [];
+    for (let i = 0; i < 4; i++) {
+      const client = await connect(gateway);
+      await client.next();
+      (client.ws as unknown as { _socket: Socket })._socket.pause();
+      // 20 MB each: more than the kernel's socket buffers take, so the rest waits in the gateway.
+      for (let j = 0; j < 20; j++) client.send({ op: 'eval', id: j, code });
+      idle.push(client);
+    }
+    const reader = await connect(gateway);
+    await reader.next();
+    for (let j = 0; j < 20; j++) reader.send({ op: 'eval', id: j, code });
+    for (let j = 0; j < 20; j++) expect((await reader.until('result', j)).frame).toMatchObject({ id: j });
+    await until(() => gateway.sessions.size <= 2, 15_000);
+    expect(gateway.sessions.size).toBeLessThanOrEqual(2);
+    // Held at most the ceiling plus the frames in flight while a culprit's socket was being destroyed.
+    expect(gateway.budget.peak).toBeLessThanOrEqual(gateway.budget.ceiling + 4 * MiB);
+    for (const client of idle) (client.ws as unknown as { _socket: Socket })._socket.resume();
+    const codes = await Promise.all(idle.slice(0, 2).map(async (client) => (await client.closed).code));
+    for (const code of codes) expect([1006, 1008]).toContain(code);
+  }, 60_000);
+});
+
 describe('detached sessions are budgeted', () => {
   test('per address: a new drop evicts the oldest detached session of that address', async () => {
     const gateway = await startTestGateway({ limits: { maxDetachedPerAddress: 2 } });
@@ -129,26 +156,25 @@ describe('detached sessions are budgeted', () => {
 
 describe('many sessions producing the largest frames the limits allow', () => {
   test('the gateway heap stays bounded and a bystander keeps working', async () => {
-    const budget = 48 * MiB;
+    const budget = 16 * MiB;
+    // Realms in executor processes, as deployed: this process's heap is the gateway's (and the test clients').
     const gateway = await startTestGateway({
       limits: { memoryBudgetBytes: budget, maxReplyFrameBytes: MiB, heartbeatMs: 0 },
+      executors: { count: 2 },
     });
-    const sessions = 120;
+    const sessions = 90;
     const clients: TestClient[] = [];
-    // Every session prints its limit of output per second and returns results at the frame cap, forever;
-    // a third of the clients never read, a third drop their socket (detached, buffering).
-    const code = `for (let i = 0; i < 40; i++) {
-      console.log("\\u0001".repeat(60000));
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    "r".repeat(2e6)`;
+    // Every session asks for results at the frame cap (1 MB strings) and a 360 kB log line (control
+    // characters, six bytes each on the wire) per eval, two evals queued; a third of the clients never
+    // read, a third drop their socket (detached, buffering).
+    const code = 'console.log("\\u0001".repeat(60000)); "r".repeat(1e6)';
     if (global.gc) global.gc();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < sessions; i++) {
       const client = await connect(gateway);
       await client.next();
       if (i % 3 === 0) (client.ws as unknown as { _socket: Socket })._socket.pause();
-      for (let j = 0; j < 3; j++) client.send({ op: 'eval', id: `${i}.${j}`, code, timeoutMs: 30_000 });
+      for (let j = 0; j < 2; j++) client.send({ op: 'eval', id: `${i}.${j}`, code, timeoutMs: 30_000 });
       clients.push(client);
     }
     for (let i = 1; i < sessions; i += 3) clients[i]?.ws.terminate();
@@ -175,9 +201,9 @@ describe('many sessions producing the largest frames the limits allow', () => {
         `bystander p50 ${latencies[Math.floor(latencies.length / 2)]?.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms\n`,
     );
     expect(gateway.budget.peak).toBeLessThanOrEqual(gateway.budget.ceiling + 2 * MiB);
-    // The realms run in this process too (no executors here): their strings are counted in the heap as well.
-    expect(peakHeap - heapBefore).toBeLessThan(600 * MiB);
-    expect(p99).toBeLessThan(5_000);
+    expect(peakHeap - heapBefore).toBeLessThan(400 * MiB);
+    // Generous: the bystander shares two executors with 180 queued evals on a loaded machine.
+    expect(p99).toBeLessThan(10_000);
     // Reading clients are still connected.
     expect(clients.filter((c, i) => i % 3 === 2 && c.ws.readyState === c.ws.OPEN).length).toBe(sessions / 3);
   }, 120_000);

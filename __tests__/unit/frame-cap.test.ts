@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { capEngineOutput, capJsonString } from '../../gateway/frame-cap';
 import { jsonStringBytes } from '../../protocol/wire-bytes';
+import { capEngineOutput, capJsonString } from '../../sandbox/frame-cap';
 
 describe('wire bytes and frame caps', () => {
   test('jsonStringBytes is exactly the UTF-8 size of JSON.stringify', () => {

@@ -1,5 +1,5 @@
 import { charBytes, jsonStringBytes } from '../protocol/wire-bytes';
-import type { EngineOutput, ErrorPayload } from '../sandbox/engine-messages';
+import type { EngineOutput, ErrorPayload } from './engine-messages';
 
 /**
  * The cap on every frame the gateway builds (`--max-reply-frame-bytes`): a
@@ -7,6 +7,8 @@ import type { EngineOutput, ErrorPayload } from '../sandbox/engine-messages';
  * over the cap is rebuilt with its strings cut (each ends with a visible
  * marker) and an oversized encoded value replaced by the codec's own
  * `{"$type":"truncated","reason":"size"}` tag, so the frame stays valid.
+ * The session engine applies the same cap to what it emits, so an oversized
+ * message never crosses from an executor to the gateway either.
  */
 
 /** Room kept for everything but the capped strings: type, id, stats, field names. */
@@ -44,6 +46,8 @@ export function capText(text: string, maxBytes: number): string {
 /** The engine message with its strings cut so its frame fits `maxBytes`. */
 export function capEngineOutput(message: EngineOutput, maxBytes: number): EngineOutput {
   const room = Math.max(256, maxBytes - FRAME_OVERHEAD);
+  // The common case costs a few length reads: six bytes per character bounds any escaping.
+  if (upperBound(message) <= room) return message;
   switch (message.type) {
     case 'log':
       return { ...message, text: capJsonString(message.text, room) };
@@ -57,6 +61,23 @@ export function capEngineOutput(message: EngineOutput, maxBytes: number): Engine
       return { ...message, error: capError(message.error, room) };
     default:
       return message;
+  }
+}
+
+/** At most this many bytes for the strings of `message` on the wire. */
+function upperBound(message: EngineOutput): number {
+  switch (message.type) {
+    case 'log':
+      return message.text.length * 6;
+    case 'result':
+      return message.text.length * 6 + message.value.length * 3;
+    case 'error': {
+      let bytes = 0;
+      for (const field of Object.values(message.error)) if (typeof field === 'string') bytes += field.length * 6;
+      return bytes;
+    }
+    default:
+      return 0;
   }
 }
 
