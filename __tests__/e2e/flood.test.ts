@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { Gateway } from '../../gateway/server';
-import { connect, startTestGateway, type TestClient } from '../helpers/gateway';
+import { connect, startTestGateway, type TestClient, upgradeStatus } from '../helpers/gateway';
 
 /**
  * The network DoS suite: one attack per row, from one client over loopback,
@@ -24,6 +24,8 @@ interface Row {
   readonly probesFailed: number;
   /** Peak V8 heap of this process (the gateway, its realms and the test clients) during the attack. */
   readonly heapMiB: number;
+  /** What the attack did, in its own terms (set after the run, before the checks). */
+  note: string;
 }
 
 const rows: Row[] = [];
@@ -31,10 +33,10 @@ const rows: Row[] = [];
 afterAll(() => {
   const lines = rows.map(
     (r) =>
-      `| ${r.attack} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.evals} | ${r.probes - r.probesFailed}/${r.probes} | ${r.heapMiB.toFixed(0)} |`,
+      `| ${r.attack} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.evals} | ${r.probes - r.probesFailed}/${r.probes} | ${r.heapMiB.toFixed(0)} | ${r.note} |`,
   );
   process.stdout.write(
-    `\nflood suite (bystander 1 + 1 every 100 ms, /healthz every 200 ms, ${ATTACK_MS} ms per attack)\n| attack | p50 ms | p99 ms | evals | /healthz ok | heap peak MiB |\n| --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
+    `\nflood suite (bystander 1 + 1 every 100 ms, /healthz every 200 ms, ${ATTACK_MS} ms per attack)\n| attack | p50 ms | p99 ms | evals | /healthz ok | heap peak MiB | outcome |\n| --- | --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
   );
 });
 
@@ -82,7 +84,7 @@ async function measure(gateway: Gateway, attack: string, run: (until: number) =>
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? Infinity;
   const heapMiB = heap / 1024 / 1024;
-  const row = { attack, p50: at(0.5), p99: at(0.99), evals: latencies.length, probes, probesFailed, heapMiB };
+  const row = { attack, p50: at(0.5), p99: at(0.99), evals: latencies.length, probes, probesFailed, heapMiB, note: '' };
   rows.push(row);
   bystander.ws.close();
   return row;
@@ -130,6 +132,12 @@ ws.on('close', (code) => { closeCode = code; });
 ws.on('error', () => {});
 `;
 
+/** The frames held for clients at most (absent on a gateway without a budget). */
+function budgetNote(gateway: Gateway): string {
+  const budget = (gateway as Partial<Gateway>).budget;
+  return budget ? `frames held ≤ ${(budget.peak / 1024 / 1024).toFixed(1)} MiB` : 'no budget';
+}
+
 const socketOf = (client: TestClient) => (client.ws as unknown as { _socket: Socket })._socket;
 
 describe('the gateway under flood', () => {
@@ -147,6 +155,7 @@ describe('the gateway under flood', () => {
     const row = await measure(gateway, '40 sessions printing ~1 MiB/s each, half not reading', async (until) => {
       while (Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     });
+    row.note = budgetNote(gateway);
     expectBounded(row);
     expect(gateway.budget.peak).toBeLessThanOrEqual(gateway.budget.ceiling + 2 * 1024 * 1024);
   }, 60_000);
@@ -161,6 +170,7 @@ describe('the gateway under flood', () => {
     const row = await measure(gateway, '20 non-reading clients, timer output 100 kB/s each', async (until) => {
       while (Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     });
+    row.note = `${budgetNote(gateway)}, ${clients.filter((c) => c.ws.readyState === c.ws.OPEN).length} of 20 still connected`;
     expectBounded(row);
     // Each held at most about its soft send limit plus a frame: the budget saw a few MiB, not a growing pile.
     expect(gateway.budget.peak).toBeLessThan(20 * 2 * 1024 * 1024);
@@ -182,6 +192,7 @@ describe('the gateway under flood', () => {
       await exited;
     });
     const report = JSON.parse(output) as { sent: number; closeCode: number | null };
+    row.note = `${report.sent} frames sent, attacker closed with ${report.closeCode ?? 'nothing'}`;
     expectBounded(row);
     expect(report.sent).toBeGreaterThan(2_000);
     // Persistent abuse ends in 1008.
@@ -205,6 +216,7 @@ describe('the gateway under flood', () => {
         opened += batch.filter(Boolean).length;
       }
     });
+    row.note = `${opened} sessions opened and dropped, newcomer: HTTP ${await upgradeStatus(gateway.url)}`;
     expectBounded(row);
     expect(opened).toBeGreaterThan(200);
     // A newcomer still gets in.
@@ -227,13 +239,15 @@ describe('the gateway under flood', () => {
       }
       while (Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     });
+    row.note = `${closedEarly} of 300 dropped within the window`;
     expectBounded(row);
     // All dropped within the attack window (timeout 1 s, checked every second).
     expect(closedEarly).toBe(300);
   }, 60_000);
 
   test('console output of control characters is limited on wire bytes', async () => {
-    const gateway = await startTestGateway();
+    // The per-eval limit out of the way: the per-second limit (1 MiB) is what is measured.
+    const gateway = await startTestGateway({ session: { maxOutputBytesPerEval: 256 * 1024 * 1024 } });
     const attacker = await connect(gateway);
     await attacker.next();
     let bytes = 0;
@@ -250,8 +264,9 @@ describe('the gateway under flood', () => {
       while (Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     });
     const seconds = (Date.now() - started) / 1000;
+    row.note = `${(bytes / seconds / 1024 / 1024).toFixed(1)} MiB/s on the wire`;
     expectBounded(row);
-    // The documented 1 MiB/s per eval, counted after escaping: over the first seconds, at most about that.
-    expect(bytes / seconds).toBeLessThan(2.5 * 1024 * 1024);
+    // The documented 1 MiB per second, counted after escaping (each started window may hold 1 MiB).
+    expect(bytes).toBeLessThan((Math.ceil(seconds) + 1) * 1024 * 1024 + 64 * 1024);
   }, 60_000);
 });
