@@ -17,7 +17,7 @@ import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
 import { CpuQuota } from './cpu-quota';
 import { type GatewayDatabase, openDatabase } from './database';
-import { descriptorLimit } from './descriptors';
+import { type DescriptorLimit, descriptorLimit } from './descriptors';
 import { DetachedSessions } from './detached-sessions';
 import { defaultMemoryBudgetBytes, MemoryBudget } from './memory-budget';
 import { GatewayMetrics } from './metrics';
@@ -46,6 +46,8 @@ export interface Gateway {
   readonly authRequired: boolean;
   /** The budget every frame held for a client counts against. */
   readonly budget: MemoryBudget;
+  /** This process's `nofile` limit, when it can be read (sessions get what the reserve leaves). */
+  readonly descriptors: DescriptorLimit | undefined;
   /** Loads the shared state file again: new sessions get the new version. */
   reloadShared(): string | undefined;
   /**
@@ -515,6 +517,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     executors: engines.status().executors?.total ?? 0,
     authRequired: auth.required,
     budget,
+    descriptors,
     reloadShared() {
       if (!shared) return undefined;
       const next = shared.reload();

@@ -135,8 +135,6 @@ export class Session {
   #idleTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
-  /** Bytes handed to the socket and not yet written out (counted in the budget). */
-  #unsent = 0;
   /** Log frames dropped (and their bytes) since the client last heard about it. */
   #droppedFrames = 0;
   #droppedBytes = 0;
@@ -705,10 +703,8 @@ export class Session {
     const bytes = Buffer.byteLength(text);
     const { metrics, limits, budget } = this.#ctx;
     // Counted until written out: ws calls back once the socket took the bytes (or failed to).
-    this.#unsent += bytes;
     budget.add(bytes);
     socket.send(text, () => {
-      this.#unsent -= bytes;
       budget.release(bytes);
     });
     metrics.framesOut.inc();
