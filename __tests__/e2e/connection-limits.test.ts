@@ -1,4 +1,5 @@
 import { get } from 'node:http';
+import pino from 'pino';
 import { descriptorLimit } from '../../gateway/descriptors';
 import { connect, startTestGateway, upgradeStatus } from '../helpers/gateway';
 
@@ -55,6 +56,17 @@ describe('per-connection rate limits', () => {
 });
 
 describe('descriptors', () => {
+  test('a --max-sessions the descriptors cannot serve is said at start', async () => {
+    const limit = descriptorLimit();
+    if (!limit || !Number.isFinite(limit.soft)) return;
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    await startTestGateway({ logger, limits: { maxSessions: limit.soft + 1 } });
+    expect(lines.map((l) => JSON.parse(l).msg)).toContain(
+      'max sessions is above what the descriptor limit allows: sessions beyond it get 503 (raise `ulimit -n`)',
+    );
+  });
+
   test('past the descriptor budget upgrades get 503, and /healthz still answers', async () => {
     const limit = descriptorLimit();
     if (!limit || !Number.isFinite(limit.soft)) return; // not Linux: nothing to budget
@@ -70,6 +82,25 @@ describe('descriptors', () => {
 });
 
 describe('/readyz', () => {
+  test('says not ready while every executor is busy running code', async () => {
+    const gateway = await startTestGateway({ executors: { count: 1 } });
+    const client = await connect(gateway);
+    await client.next();
+    client.send({ op: 'eval', id: 'spin', code: 'while (true) {}', timeoutMs: 4_000 });
+    // The executor answers no heartbeat while it spins: busy after a second.
+    let body: Record<string, unknown> = {};
+    let status = 0;
+    for (const end = Date.now() + 3_500; Date.now() < end && status !== 503; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      const reply = await httpGet(gateway.port, '/readyz');
+      status = reply.status;
+      body = JSON.parse(reply.body) as Record<string, unknown>;
+    }
+    expect(status).toBe(503);
+    expect(body.executors).toMatchObject({ ready: 1, busy: 1 });
+    expect(await client.until('error', 'spin')).toMatchObject({ frame: { error: { code: 'TIMEOUT' } } });
+  }, 30_000);
+
   test('says not ready, with the numbers, while the event loop lags', async () => {
     const gateway = await startTestGateway({ limits: { readyMaxLagMs: 100 } });
     const before = await httpGet(gateway.port, '/readyz');
