@@ -195,11 +195,6 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         return state === 'running' ? send(response, 200, 'ok\n') : send(response, 503, `${state}\n`);
       case '/readyz': {
         if (state !== 'running') return sendJson(response, 503, { ready: false, state });
-        // With authentication on, only credentials see the details; anyone sees whether it is ready.
-        if (auth.required && !(await auth.authenticate(request)).ok) {
-          const ready = (await database.status()) !== 'unavailable' && engines.status().ready;
-          return sendJson(response, ready ? 200 : 503, { ready });
-        }
         const db = await database.status();
         const hosting = engines.status();
         const lagMs = Math.max(lagP99Ms, loopDelay.percentile(99) / 1e6);
@@ -211,6 +206,9 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
           hosting.ready &&
           lagMs <= limits.readyMaxLagMs &&
           !(hosting.executors && saturated >= hosting.executors.ready);
+        // With authentication on, only credentials see the details; anyone sees whether it is ready.
+        if (auth.required && !(await auth.authenticate(request)).ok)
+          return sendJson(response, ready ? 200 : 503, { ready });
         return sendJson(response, ready ? 200 : 503, {
           ready,
           sessions: sessions.size,
