@@ -9,7 +9,10 @@ import { VERSION } from '../gateway/version';
  */
 
 export interface BannerFacts {
-  readonly gateway: Pick<Gateway, 'port' | 'host' | 'shared' | 'database' | 'executors' | 'authRequired'>;
+  readonly gateway: Pick<
+    Gateway,
+    'port' | 'host' | 'shared' | 'database' | 'executors' | 'authRequired' | 'budget' | 'descriptors'
+  >;
   /** Paths are shown relative to this folder when inside it. */
   readonly cwd: string;
 }
@@ -23,6 +26,13 @@ function displayHost(host: string): string {
 function relative(cwd: string, file: string): string {
   const rel = path.relative(cwd, file);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** The descriptor limit (Node raised the soft one to the hard one) and the memory budget for frames. */
+function limitsLine(gateway: BannerFacts['gateway']): string {
+  const budget = `frames held for clients ≤ ${Math.round(gateway.budget.limit / 1024 / 1024)} MiB`;
+  const fds = gateway.descriptors;
+  return fds && Number.isFinite(fds.soft) ? `${fds.soft} file descriptors (nofile), ${budget}` : budget;
 }
 
 export function serveBanner({ gateway, cwd }: BannerFacts): string {
@@ -50,6 +60,7 @@ export function serveBanner({ gateway, cwd }: BannerFacts): string {
     ['sessions', executors > 0 ? `in ${executors} executor process${executors === 1 ? '' : 'es'}` : 'in this process'],
     ['shared state', shared],
     ['auth', gateway.authRequired ? 'bearer token or JWT required' : 'none (loopback only)'],
+    ['limits', limitsLine(gateway)],
   ];
   return [
     `vmgate ${VERSION} — listening on ${host}:${gateway.port}`,

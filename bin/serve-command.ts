@@ -162,6 +162,56 @@ export function serveCommand(): Command {
       int('--resume-buffer-bytes'),
     )
     .option(
+      '--memory-budget-mb <n>',
+      'frames held for clients (send queues, resume buffers), all sessions together, MiB (default: a quarter of the heap, at most 512)',
+      int('--memory-budget-mb'),
+    )
+    .option(
+      '--max-reply-frame-bytes <n>',
+      `largest frame the gateway sends; longer text is cut with a marker (default ${L.maxReplyFrameBytes})`,
+      int('--max-reply-frame-bytes'),
+    )
+    .option(
+      '--max-frames-per-second <n>',
+      `frames a connection may send per second (burst: twice), LIMIT beyond, 1008 if it persists; 0 = off (default ${L.maxFramesPerSecond})`,
+      int('--max-frames-per-second'),
+    )
+    .option(
+      '--max-bytes-per-second <n>',
+      `payload bytes a connection may send per second (burst: twice); 0 = off (default ${L.maxBytesPerSecond})`,
+      int('--max-bytes-per-second'),
+    )
+    .option(
+      '--max-detached-sessions <n>',
+      'sessions waiting to be resumed, in total; the oldest is evicted beyond (default: half of --max-sessions)',
+      int('--max-detached-sessions'),
+    )
+    .option(
+      '--max-detached-per-address <n>',
+      `sessions waiting to be resumed per client address (default ${L.maxDetachedPerAddress})`,
+      int('--max-detached-per-address'),
+    )
+    .option(
+      '--max-detached-per-user <n>',
+      `sessions waiting to be resumed per authenticated user (default ${L.maxDetachedPerUser})`,
+      int('--max-detached-per-user'),
+    )
+    .option(
+      '--header-timeout-ms <n>',
+      `drop a connection that has not sent its request or upgrade headers after this long (default ${L.headerTimeoutMs})`,
+      int('--header-timeout-ms'),
+    )
+    .option(
+      '--descriptor-reserve <n>',
+      `file descriptors kept for probes, the database and executors; sessions beyond the rest get 503 (default ${L.descriptorReserve})`,
+      int('--descriptor-reserve'),
+    )
+    .option(
+      '--ready-max-lag-ms <n>',
+      `/readyz is 503 while the event loop lags more than this (default ${L.readyMaxLagMs})`,
+      int('--ready-max-lag-ms'),
+    )
+    .option(
       '--eval-timeout-ms <n>',
       `time budget of an eval when the client names none (default ${S.defaultTimeoutMs})`,
       int('--eval-timeout-ms'),
@@ -367,6 +417,16 @@ export function optionsFromFlags(flags: Flags): StartOptions {
       heartbeatMs: flags.heartbeatMs,
       resumeGraceMs: flags.resumeGraceMs,
       resumeBufferBytes: flags.resumeBufferBytes,
+      memoryBudgetBytes: flags.memoryBudgetMb === undefined ? undefined : Number(flags.memoryBudgetMb) * 1024 * 1024,
+      maxReplyFrameBytes: flags.maxReplyFrameBytes,
+      maxFramesPerSecond: flags.maxFramesPerSecond,
+      maxBytesPerSecond: flags.maxBytesPerSecond,
+      maxDetachedSessions: flags.maxDetachedSessions,
+      maxDetachedPerAddress: flags.maxDetachedPerAddress,
+      maxDetachedPerUser: flags.maxDetachedPerUser,
+      headerTimeoutMs: flags.headerTimeoutMs,
+      descriptorReserve: flags.descriptorReserve,
+      readyMaxLagMs: flags.readyMaxLagMs,
     }) as Partial<GatewayOptions['limits']>,
     executors: {
       ...(flags.executors !== undefined ? { count: Number(flags.executors) } : {}),

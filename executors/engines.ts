@@ -34,7 +34,13 @@ export interface EngineStatus {
   /** False when sessions cannot be hosted (no executor is running). */
   readonly ready: boolean;
   readonly mode: 'in-process' | 'executors';
-  readonly executors?: { readonly ready: number; readonly total: number; readonly restarts: number };
+  readonly executors?: {
+    readonly ready: number;
+    readonly total: number;
+    readonly restarts: number;
+    /** Executors that have not answered a heartbeat for over a second (running code without a break). */
+    readonly busy: number;
+  };
 }
 
 export interface EngineProvider {

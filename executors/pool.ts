@@ -269,10 +269,12 @@ export class ExecutorPool implements EngineProvider {
 
   status(): EngineStatus {
     const ready = this.#slots.filter((executor) => executor.state === 'ready').length;
+    const now = performance.now();
+    const busy = this.#slots.filter((e) => e.state === 'ready' && e.silentFor(now) > 1_000).length;
     return {
       ready: ready > 0,
       mode: 'executors',
-      executors: { ready, total: this.#slots.length, restarts: this.#restarts },
+      executors: { ready, total: this.#slots.length, restarts: this.#restarts, busy },
     };
   }
 

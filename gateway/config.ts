@@ -70,6 +70,24 @@ export interface GatewayLimits {
   readonly resumeGraceMs: number;
   /** Frames a resumable session keeps for replay, and buffers while detached. */
   readonly resumeBufferBytes: number;
+  /** The largest frame the gateway builds; longer strings are cut with a marker (gateway/frame-cap.ts). */
+  readonly maxReplyFrameBytes: number;
+  /** Frames held for clients (send queues and resume buffers), all sessions together; 0 = the default (a quarter of the heap, at most 512 MiB). */
+  readonly memoryBudgetBytes: number;
+  /** Frames per second a connection may send (token bucket, twice this as burst); 0 = no limit. */
+  readonly maxFramesPerSecond: number;
+  /** Payload bytes per second a connection may send (token bucket, twice this as burst); 0 = no limit. */
+  readonly maxBytesPerSecond: number;
+  /** Detached sessions at most: in total (0 = half of maxSessions), per client address, per user. */
+  readonly maxDetachedSessions: number;
+  readonly maxDetachedPerAddress: number;
+  readonly maxDetachedPerUser: number;
+  /** A connection that has not sent its request headers (or upgrade) this long is dropped. */
+  readonly headerTimeoutMs: number;
+  /** Descriptors kept for health probes, the database pool, executor channels and logs; sessions get the rest. */
+  readonly descriptorReserve: number;
+  /** `/readyz` says not ready while the event loop's delay (p99 over the last seconds) is above this. */
+  readonly readyMaxLagMs: number;
 }
 
 export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
@@ -109,13 +127,23 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   maxSessionsPerAddress: 1_000,
   idleTimeoutMs: 30 * 60_000,
   maxLifetimeMs: 0,
-  sendBufferSoftBytes: 1024 * 1024,
-  sendBufferHardBytes: 16 * 1024 * 1024,
+  sendBufferSoftBytes: 256 * 1024,
+  sendBufferHardBytes: 4 * 1024 * 1024,
   // Well under the resume grace period, so a half-open connection is noticed
   // (and its session detached) while the client can still resume it.
   heartbeatMs: 10_000,
   resumeGraceMs: 30_000,
-  resumeBufferBytes: 4 * 1024 * 1024,
+  resumeBufferBytes: 256 * 1024,
+  maxReplyFrameBytes: 1024 * 1024,
+  memoryBudgetBytes: 0,
+  maxFramesPerSecond: 1_000,
+  maxBytesPerSecond: 4 * 1024 * 1024,
+  maxDetachedSessions: 0,
+  maxDetachedPerAddress: 100,
+  maxDetachedPerUser: 100,
+  headerTimeoutMs: 10_000,
+  descriptorReserve: 128,
+  readyMaxLagMs: 500,
 });
 
 /** Two cores' worth per minute: never met by a user alone on a small machine; on a large one, no user keeps more than two cores busy. */

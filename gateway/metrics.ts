@@ -60,6 +60,31 @@ export class GatewayMetrics {
     help: 'Payload bytes sent',
     registers: [this.registry],
   });
+  readonly framesRateLimited = new Counter({
+    name: 'vmgate_frames_rate_limited_total',
+    help: 'Client frames refused by the per-connection rate limits',
+    registers: [this.registry],
+  });
+  readonly framesDropped = new Counter({
+    name: 'vmgate_frames_dropped_total',
+    help: 'Log frames dropped because the client was not reading or the memory budget was full',
+    registers: [this.registry],
+  });
+  readonly memoryBudgetUsed = new Gauge({
+    name: 'vmgate_memory_budget_used_bytes',
+    help: 'Bytes of frames held for clients (send queues and resume buffers)',
+    registers: [this.registry],
+  });
+  readonly memoryBudgetLimit = new Gauge({
+    name: 'vmgate_memory_budget_limit_bytes',
+    help: 'The gateway-wide memory budget for frames held for clients',
+    registers: [this.registry],
+  });
+  readonly sessionsDetached = new Gauge({
+    name: 'vmgate_sessions_detached',
+    help: 'Sessions waiting to be resumed',
+    registers: [this.registry],
+  });
   readonly dbConnectionsBound = new Gauge({
     name: 'vmgate_db_connections_bound',
     help: 'Database connections currently bound to sessions',

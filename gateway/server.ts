@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import { getHeapStatistics } from 'node:v8';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { startEngines } from '../executors/engines';
@@ -15,6 +17,9 @@ import { clientAddressResolver } from './client-address';
 import { defaultGatewayOptions, type GatewayOptions, isLoopback } from './config';
 import { CpuQuota } from './cpu-quota';
 import { type GatewayDatabase, openDatabase } from './database';
+import { type DescriptorLimit, descriptorLimit } from './descriptors';
+import { DetachedSessions } from './detached-sessions';
+import { defaultMemoryBudgetBytes, MemoryBudget } from './memory-budget';
 import { GatewayMetrics } from './metrics';
 import { HostAllowlist } from './request-origin';
 import { Session, type SessionMode } from './session';
@@ -39,6 +44,10 @@ export interface Gateway {
   readonly executors: number;
   /** Whether a token or JWT is needed to open a session. */
   readonly authRequired: boolean;
+  /** The budget every frame held for a client counts against. */
+  readonly budget: MemoryBudget;
+  /** This process's `nofile` limit, when it can be read (sessions get what the reserve leaves). */
+  readonly descriptors: DescriptorLimit | undefined;
   /** Loads the shared state file again: new sessions get the new version. */
   reloadShared(): string | undefined;
   /**
@@ -91,7 +100,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   // Session engines: in executor processes, or in this process with `executors: 0` (executors/).
   const engines = await startEngines({
     executors: options.executors,
-    sessionLimits: options.session,
+    // One cap for every frame: the engines cut what they emit to the gateway's frame cap.
+    sessionLimits: { ...options.session, maxMessageBytes: options.limits.maxReplyFrameBytes },
     shared,
     database,
     registry: metrics.registry,
@@ -103,11 +113,34 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   });
   const sessions = new Set<Session>();
   const perAddress = new Map<string, number>();
+  /** Sessions closing: they no longer hold a place (an evicted session frees its place at once). */
+  let sessionsClosing = 0;
   /** Resumable sessions by token, and why recently ended ones ended. */
   const resumable = new Map<string, Session>();
-  const endedSessions = new Map<string, string>();
+  const endedSessions = new Map<string, { code: number; reason: string }>();
   const endedAt = new Map<string, number>();
   let state: GatewayState = 'starting';
+  const { limits } = options;
+  const detached = new DetachedSessions<Session>({
+    total: limits.maxDetachedSessions > 0 ? limits.maxDetachedSessions : Math.floor(limits.maxSessions / 2),
+    perAddress: limits.maxDetachedPerAddress,
+    perUser: limits.maxDetachedPerUser,
+  });
+  const budget = new MemoryBudget(
+    limits.memoryBudgetBytes > 0
+      ? limits.memoryBudgetBytes
+      : defaultMemoryBudgetBytes(getHeapStatistics().heap_size_limit),
+    () => detached.evictOldest('the gateway memory budget is full'),
+    () => {
+      // The culprit: the attached client with the most unread bytes, if it is past its soft limit (not reading).
+      let heaviest: Session | undefined;
+      for (const session of sessions)
+        if (session.backlog > (heaviest?.backlog ?? limits.sendBufferSoftBytes)) heaviest = session;
+      heaviest?.shed();
+      return heaviest !== undefined;
+    },
+  );
+  metrics.memoryBudgetLimit.set(budget.limit);
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -115,11 +148,41 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     // Only our subprotocol is ever selected; anything else is text mode.
     handleProtocols: (protocols) => (protocols.has(JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : false),
     perMessageDeflate: false,
+    // One message per turn of the event loop, so one socket's backlog cannot hold up every other socket.
+    allowSynchronousEvents: false,
   });
 
   // The web console (GET /): static files and the codec module, loaded once, served from memory.
   const web = createWebConsole();
-  const server = createServer((request, response) => void handleHttp(request, response));
+  const server = createServer(
+    // Half-open requests and upgrades are dropped after `headerTimeoutMs`, checked every second.
+    {
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout: limits.headerTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+    },
+    (request, response) => void handleHttp(request, response),
+  );
+  // Descriptors: sessions get what the reserve leaves; past that, 503 (and, at the very end, no accept at all).
+  const descriptors = descriptorLimit();
+  const sessionDescriptors = descriptors ? Math.max(16, descriptors.soft - limits.descriptorReserve) : Infinity;
+  if (descriptors && Number.isFinite(descriptors.soft)) {
+    server.maxConnections = Math.max(32, descriptors.soft - Math.floor(limits.descriptorReserve / 2));
+  }
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
+  // Event-loop delay, for /readyz: the p99 of the last window (reset every 5 s).
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  let lagP99Ms = 0;
+  const lagWindow = setInterval(() => {
+    lagP99Ms = loopDelay.percentile(99) / 1e6;
+    loopDelay.reset();
+  }, 5_000);
+  lagWindow.unref();
 
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!hosts.allowsHost(request.headers.host)) return send(response, 403, 'host not allowed\n');
@@ -132,18 +195,27 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         return state === 'running' ? send(response, 200, 'ok\n') : send(response, 503, `${state}\n`);
       case '/readyz': {
         if (state !== 'running') return sendJson(response, 503, { ready: false, state });
-        // With authentication on, only credentials see the details; anyone sees whether it is ready.
-        if (auth.required && !(await auth.authenticate(request)).ok) {
-          const ready = (await database.status()) !== 'unavailable' && engines.status().ready;
-          return sendJson(response, ready ? 200 : 503, { ready });
-        }
         const db = await database.status();
         const hosting = engines.status();
-        // A configured database that cannot be reached makes the gateway not ready; so does having no executor.
-        const ready = db !== 'unavailable' && hosting.ready;
+        const lagMs = Math.max(lagP99Ms, loopDelay.percentile(99) / 1e6);
+        const saturated = hosting.executors?.busy ?? 0;
+        // Not ready: a configured database that cannot be reached, no executor, every executor busy
+        // beyond its heartbeat, or an event loop that lags (the gateway cannot serve sessions promptly).
+        const ready =
+          db !== 'unavailable' &&
+          hosting.ready &&
+          lagMs <= limits.readyMaxLagMs &&
+          !(hosting.executors && saturated >= hosting.executors.ready);
+        // With authentication on, only credentials see the details; anyone sees whether it is ready.
+        if (auth.required && !(await auth.authenticate(request)).ok)
+          return sendJson(response, ready ? 200 : 503, { ready });
         return sendJson(response, ready ? 200 : 503, {
           ready,
           sessions: sessions.size,
+          detached: detached.size,
+          eventLoopLagMs: Math.round(lagMs),
+          memoryBudget: { used: budget.used, limit: budget.limit },
+          connections: { open: connections, limit: Number.isFinite(sessionDescriptors) ? sessionDescriptors : null },
           shared: shared?.current.version ?? null,
           database: db,
           gatewayId: options.gatewayId ?? null,
@@ -156,6 +228,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
           if (!identity.ok) return send(response, 401, `${identity.reason}\n`, { 'www-authenticate': 'Bearer' });
         }
         metrics.sessionsOpen.set(sessions.size);
+        metrics.sessionsDetached.set(detached.size);
+        metrics.memoryBudgetUsed.set(budget.used);
         metrics.dbConnectionsBound.set(engines.dbBound);
         engines.refreshMetrics();
         const body = await metrics.registry.metrics();
@@ -204,6 +278,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     };
     if (!hosts.allowsHost(request.headers.host)) return refuse(403, 'host not allowed');
     if (state !== 'running') return refuse(503, 'server is shutting down');
+    if (connections > sessionDescriptors) return refuse(503, 'too many connections (file descriptors)');
     if (!hosts.allowsOrigin(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
     const identity = await auth.authenticate(request);
     if (!identity.ok) return refuse(identity.status, identity.reason);
@@ -220,8 +295,13 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         address,
       );
     }
-    if (sessions.size >= options.limits.maxSessions) return refuse(503, 'too many sessions');
-    if ((perAddress.get(address) ?? 0) >= options.limits.maxSessionsPerAddress) {
+    // Sessions waiting to be resumed give way to a new one: dropped sessions cannot lock anyone out.
+    if ((perAddress.get(address) ?? 0) >= limits.maxSessionsPerAddress) {
+      detached.evictOldest('a new session from this address needed its place', address);
+    }
+    if (sessions.size - sessionsClosing >= limits.maxSessions) detached.evictOldest('a new session needed its place');
+    if (sessions.size - sessionsClosing >= limits.maxSessions) return refuse(503, 'too many sessions');
+    if ((perAddress.get(address) ?? 0) >= limits.maxSessionsPerAddress) {
       return refuse(429, 'too many sessions from this address');
     }
     // Count the session before the (asynchronous) handshake completes, so a
@@ -261,6 +341,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         address,
         limits: options.limits,
         evalTimeouts: { defaultMs: options.session.defaultTimeoutMs, maxMs: options.session.maxTimeoutMs },
+        budget,
+        detached,
         metrics,
         log,
         audit,
@@ -280,6 +362,9 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
               maxQueuedEvals: options.session.maxQueuedEvals,
               maxOutputBytesPerEval: options.session.maxOutputBytesPerEval,
               idleTimeoutMs: options.limits.idleTimeoutMs,
+              maxReplyFrameBytes: limits.maxReplyFrameBytes,
+              maxFramesPerSecond: limits.maxFramesPerSecond,
+              maxBytesPerSecond: limits.maxBytesPerSecond,
             },
             shared: sharedState ? { version: sharedState.version } : null,
             user: identity.user,
@@ -294,14 +379,19 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
             // The executor hosting the session was killed or crashed.
             onLost: (why) => void session.close(`executor restarted: ${why}`, CLOSE_CODES.internal),
           }),
-        onClosed: (closed, reason) => {
-          sessions.delete(closed);
+        onClosing: () => {
+          sessionsClosing++;
           uncount();
+        },
+        onClosed: (closed, reason) => {
+          sessionsClosing--;
+          sessions.delete(closed);
           // The token now current: it changes at every resume.
           const token = closed.resumeToken;
           if (token !== undefined) {
             resumable.delete(token);
-            if (reason.startsWith('session ended:')) rememberEnded(token, reason);
+            if (reason.startsWith('session ended:')) rememberEnded(token, CLOSE_CODES.resumeGone, reason);
+            if (reason.startsWith('session evicted:')) rememberEnded(token, CLOSE_CODES.resumeNotFound, reason);
           }
           metrics.sessionsClosed.inc({ reason: reasonLabel(reason) });
           metrics.sessionsOpen.set(sessions.size);
@@ -339,7 +429,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         return refuseResume(CLOSE_CODES.resumeNotFound, 'only JSON-mode (vmgate.v1) sessions resume');
       }
       const ended = endedSessions.get(token);
-      if (ended !== undefined) return refuseResume(CLOSE_CODES.resumeGone, ended);
+      if (ended !== undefined) return refuseResume(ended.code, ended.reason);
       const session = resumable.get(token);
       if (!session) return refuseResume(CLOSE_CODES.resumeNotFound, 'no such session');
       if (session.principal !== principal) {
@@ -355,14 +445,14 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   }
 
   /** Why a session ended, for the client that comes back to it (kept 10 minutes). */
-  function rememberEnded(token: string, reason: string): void {
+  function rememberEnded(token: string, code: number, reason: string): void {
     const now = Date.now();
     for (const [key, at] of endedAt) {
       if (now - at < 10 * 60_000 && endedAt.size < 10_000) break;
       endedAt.delete(key);
       endedSessions.delete(key);
     }
-    endedSessions.set(token, reason);
+    endedSessions.set(token, { code, reason });
     endedAt.set(token, now);
   }
 
@@ -392,6 +482,12 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     throw error;
   }
   state = 'running';
+  if (limits.maxSessions > sessionDescriptors) {
+    log.warn(
+      { maxSessions: limits.maxSessions, descriptors: descriptors?.soft, reserve: limits.descriptorReserve },
+      'max sessions is above what the descriptor limit allows: sessions beyond it get 503 (raise `ulimit -n`)',
+    );
+  }
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log.info(
@@ -401,6 +497,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       gatewayId: options.gatewayId ?? null,
       shared: shared?.current.version ?? null,
       database: database.description,
+      descriptors: descriptors ? { soft: descriptors.soft, hard: descriptors.hard } : null,
+      memoryBudgetBytes: budget.limit,
     },
     'gateway listening',
   );
@@ -416,6 +514,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     database,
     executors: engines.status().executors?.total ?? 0,
     authRequired: auth.required,
+    budget,
+    descriptors,
     reloadShared() {
       if (!shared) return undefined;
       const next = shared.reload();
@@ -436,6 +536,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       closing ??= (async () => {
         state = 'closing';
         clearInterval(heartbeat);
+        clearInterval(lagWindow);
+        loopDelay.disable();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const closes = Promise.all([...sessions].map((session) => session.close(reason, CLOSE_CODES.goingAway)));
         const deadline = new Promise<'deadline'>((resolve) => {

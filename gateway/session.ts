@@ -3,10 +3,13 @@ import type { RawData, WebSocket } from 'ws';
 import { errors } from '../protocol/error-codes';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
 import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
+import { capEngineOutput, capText } from '../sandbox/frame-cap';
 import { AuditLog, type TransactionOp } from './audit-log';
 import type { GatewayLimits } from './config';
 import type { CpuQuota } from './cpu-quota';
+import type { DetachedSessions } from './detached-sessions';
 import { formatEngineOutput, formatError, parseClientFrame } from './json-mode';
+import type { MemoryBudget } from './memory-budget';
 import type { GatewayMetrics } from './metrics';
 import {
   applyTimeoutCommand,
@@ -17,6 +20,7 @@ import {
   renderEngineOutput,
   renderStats,
 } from './text-mode';
+import { TokenBucket } from './token-bucket';
 
 /**
  * One WebSocket connection = one session. This object owns the socket's side
@@ -60,6 +64,10 @@ export interface SessionContext {
   readonly limits: GatewayLimits;
   /** Eval budgets: the default when a client names none, and the most a client may ask for. */
   readonly evalTimeouts: { readonly defaultMs: number; readonly maxMs: number };
+  /** The gateway-wide budget every frame held for a client counts against. */
+  readonly budget: MemoryBudget;
+  /** Where the session waits while detached (budgeted, oldest evicted first). */
+  readonly detached: DetachedSessions<Session>;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly audit: AuditLog | undefined;
@@ -70,6 +78,8 @@ export interface SessionContext {
   readonly hello: () => string;
   /** Creates the engine; its `emit` must go to `session.onEngineOutput`. */
   readonly createEngine: (emit: (message: EngineOutput) => void) => EngineHandle;
+  /** The session starts closing: it no longer holds a place among the sessions. */
+  readonly onClosing: (session: Session) => void;
   readonly onClosed: (session: Session, reason: string) => void;
 }
 
@@ -88,9 +98,14 @@ export type ResumeRefusal = { readonly code: number; readonly reason: string };
 
 interface SentFrame {
   readonly seq: number;
+  /** The frame, or a short stand-in saying it was too large to keep. */
   readonly frame: string;
   readonly bytes: number;
+  readonly kept: boolean;
 }
+
+/** What a frame is, for what may be dropped: log output may, replies (terminal frames, pongs) may not. */
+type FrameKind = 'log' | 'reply';
 
 export class Session {
   readonly id: string;
@@ -120,6 +135,13 @@ export class Session {
   #idleTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
+  /** Log frames dropped (and their bytes) since the client last heard about it. */
+  #droppedFrames = 0;
+  #droppedBytes = 0;
+  /** Per-connection rate limits, and the rejections that lead to 1008. */
+  readonly #frames: TokenBucket | undefined;
+  readonly #bytes: TokenBucket | undefined;
+  readonly #strikes: TokenBucket | undefined;
   #lastStats: EvalStats | undefined;
   /** The budget set with `.timeout` in text mode (JSON mode names one per eval). */
   #textTimeoutMs: number | undefined;
@@ -135,6 +157,14 @@ export class Session {
     this.principal = ctx.principal;
     this.#address = ctx.address;
     this.#resumeToken = ctx.resume?.token;
+    const { maxFramesPerSecond, maxBytesPerSecond } = ctx.limits;
+    if (maxFramesPerSecond > 0) this.#frames = new TokenBucket(maxFramesPerSecond, 2 * maxFramesPerSecond);
+    if (maxBytesPerSecond > 0) {
+      this.#bytes = new TokenBucket(maxBytesPerSecond, Math.max(2 * maxBytesPerSecond, ctx.limits.maxFrameBytes));
+    }
+    // A client that keeps sending past its limit for about ten seconds' worth of frames is closed.
+    if (this.#frames || this.#bytes)
+      this.#strikes = new TokenBucket(maxFramesPerSecond / 10 || 10, maxFramesPerSecond || 100);
     this.#engine = ctx.createEngine((message) => this.#onEngineOutput(message));
     this.#attach(ctx.socket);
 
@@ -189,14 +219,19 @@ export class Session {
     }
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    this.#ctx.detached.delete(this);
     this.#state = 'open';
     this.#resumeToken = nextToken;
     this.#address = address;
     this.#attach(socket);
     const replay = this.#sent.filter((sent) => sent.seq > lastSeq);
     const resume = { token: nextToken, graceMs: this.#ctx.resume?.graceMs ?? 0 };
-    this.#write(JSON.stringify({ type: 'resumed', session: this.id, seq: this.#seq, replayed: replay.length, resume }));
+    const notKept = replay.filter((sent) => !sent.kept).length;
+    this.#write(
+      JSON.stringify({ type: 'resumed', session: this.id, seq: this.#seq, replayed: replay.length, notKept, resume }),
+    );
     for (const sent of replay) this.#write(sent.frame);
+    this.#ctx.budget.holdsReplay(this, this.#sent.length > 0);
     this.#engine.resume();
     this.#armIdle();
     this.#ctx.log.info({ session: this.id, user: this.user, address, replayed: replay.length }, 'session resumed');
@@ -214,6 +249,10 @@ export class Session {
 
   async #close(reason: string, code: number): Promise<void> {
     this.#state = 'closing';
+    // Held frames are let go at once: an eviction must free memory now, not after the engine closes.
+    this.#ctx.detached.delete(this);
+    this.dropReplay();
+    this.#ctx.onClosing(this);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#lifetimeTimer);
     clearTimeout(this.#drainTimer);
@@ -226,9 +265,33 @@ export class Session {
     if (socket && (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)) {
       socket.close(code, truncateReason(reason));
     }
-    this.#sent.length = 0;
     this.#ctx.log.info({ session: this.id, user: this.user, reason, code }, 'session closed');
     this.#ctx.onClosed(this, reason);
+  }
+
+  /** Ends a detached session to make room (docs/operations.md): its client gets 4404 on resume. */
+  evict(reason: string): void {
+    void this.close(`session evicted: ${reason}`);
+  }
+
+  /** Lets go of the frames kept for replay (memory pressure, or the session ends). */
+  dropReplay(): void {
+    this.#ctx.budget.release(this.#sentBytes);
+    this.#ctx.budget.holdsReplay(this, false);
+    this.#sent.length = 0;
+    this.#sentBytes = 0;
+  }
+
+  /** Bytes on the socket the client has not read yet. */
+  get backlog(): number {
+    return this.#state === 'open' ? (this.#socket?.bufferedAmount ?? 0) : 0;
+  }
+
+  /** Cuts off a client that does not read while the gateway is out of memory for frames. */
+  shed(): void {
+    const socket = this.#socket;
+    void this.close('gateway memory budget exhausted: the client is not reading', CLOSE_CODES.policy);
+    socket?.terminate();
   }
 
   ping(): void {
@@ -308,6 +371,9 @@ export class Session {
     this.#engine.resume();
     this.#graceTimer = setTimeout(() => void this.close('disconnected'), this.#ctx.resume.graceMs);
     this.#ctx.log.info({ session: this.id, user: this.user }, 'session detached');
+    // Under pressure a detached session is evicted whole rather than trimmed.
+    this.#ctx.budget.holdsReplay(this, false);
+    this.#ctx.detached.add(this);
   }
 
   // ---- client → engine -----------------------------------------------------
@@ -319,10 +385,15 @@ export class Session {
     metrics.framesIn.inc();
     metrics.bytesIn.inc(bytes);
     this.#armIdle();
+    if (!this.#withinRate(bytes)) {
+      this.#rejectForRate(data, isBinary);
+      return;
+    }
     if (isBinary) {
       const message = 'binary frames are not accepted: send text frames';
       this.#send(
         this.mode === 'json' ? formatError(null, { code: 'BAD_REQUEST', message }) : `Error [BAD_REQUEST]: ${message}`,
+        'reply',
       );
       return;
     }
@@ -331,17 +402,43 @@ export class Session {
     else this.#onTextFrame(text);
   }
 
+  /** A refused frame still spends a frame token: refusing is work too. */
+  #withinRate(bytes: number): boolean {
+    const now = performance.now();
+    if (this.#frames && !this.#frames.take(1, now)) return false;
+    if (this.#bytes && !this.#bytes.take(bytes, now)) return false;
+    return true;
+  }
+
+  /** A frame over the rate limit gets LIMIT (with its id); persistent abuse ends the session (1008). */
+  #rejectForRate(data: RawData, isBinary: boolean): void {
+    const { limits, metrics } = this.#ctx;
+    metrics.framesRateLimited.inc();
+    if (this.#strikes && !this.#strikes.take(1)) {
+      void this.close('rate limit exceeded', CLOSE_CODES.policy);
+      return;
+    }
+    const message = `rate limit: at most ${limits.maxFramesPerSecond} frames and ${limits.maxBytesPerSecond} bytes per second; this frame was not processed`;
+    if (this.mode === 'text') {
+      this.#send(`Error [LIMIT]: ${message}`, 'reply');
+      return;
+    }
+    // The id is read only from a small frame: a large one is not parsed at all.
+    const id = !isBinary && rawLength(data) <= 4096 ? requestIdOf(data.toString()) : null;
+    this.#send(formatError(id, { code: 'LIMIT', message }), 'reply');
+  }
+
   #onJsonFrame(text: string): void {
     const parsed = parseClientFrame(text);
     if (!parsed.ok) {
-      this.#send(formatError(parsed.id, parsed.error));
+      this.#send(formatError(parsed.id, parsed.error), 'reply');
       return;
     }
     const op = parsed.op;
     const id = op.id ?? null;
     switch (op.op) {
       case 'ping':
-        this.#send(JSON.stringify({ type: 'pong', id }));
+        this.#send(JSON.stringify({ type: 'pong', id }), 'reply');
         return;
       case 'eval':
         this.#dispatch(
@@ -378,17 +475,17 @@ export class Session {
           limits,
         );
         if (timeoutMs !== undefined) this.#textTimeoutMs = timeoutMs;
-        this.#send(reply);
+        this.#send(reply, 'reply');
         return;
       }
       case 'help':
-        this.#send(helpText());
+        this.#send(helpText(), 'reply');
         return;
       case 'stats':
-        this.#send(renderStats(this.#lastStats));
+        this.#send(renderStats(this.#lastStats), 'reply');
         return;
       case 'unknown':
-        this.#send(`Unknown command ${command.name}. Type .help for help.`);
+        this.#send(`Unknown command ${command.name}. Type .help for help.`, 'reply');
         return;
       case 'complete':
         this.#dispatch({ type: 'complete', ref: 0, code: command.code, cursor: command.code.length }, null);
@@ -447,8 +544,20 @@ export class Session {
         this.auditTransaction(pending.kind, outcome, performance.now() - pending.started);
       }
     }
-    const frame = this.mode === 'json' ? formatEngineOutput(message, id) : this.#renderText(message);
-    if (frame !== undefined) this.#send(frame);
+    const kind: FrameKind = message.type === 'log' ? 'log' : 'reply';
+    const cap = this.#ctx.limits.maxReplyFrameBytes;
+    if (this.mode === 'text') {
+      const text = this.#renderText(message);
+      if (text !== undefined) this.#send(capText(text, cap), kind, id);
+      return;
+    }
+    let frame = formatEngineOutput(message, id);
+    if (frame === undefined) return;
+    // `seq` adds a few bytes later; the cap keeps room for it (and more) in its overhead.
+    if (frame.length > cap / 6 && Buffer.byteLength(frame) > cap) {
+      frame = formatEngineOutput(capEngineOutput(message, cap), id) as string;
+    }
+    this.#send(frame, kind, id);
   }
 
   /** Text mode: the engine's message, and once per transaction a note when an eval leaves changes uncommitted. */
@@ -507,61 +616,128 @@ export class Session {
 
   /**
    * Sends a frame. In JSON mode every frame is numbered; a resumable session
-   * keeps the recent ones for replay, and buffers them while detached.
+   * keeps the recent ones for replay, and buffers them while detached. Every
+   * byte held counts against the gateway's memory budget: log output the
+   * client is not reading (or that the budget has no room for) is dropped,
+   * and the client is told how much once it reads again.
    */
-  #send(frame: string): void {
+  #send(frame: string, kind: FrameKind, id: RequestId | null = null): void {
+    const { budget, limits } = this.#ctx;
+    const resume = this.#ctx.resume;
+    const detached = this.#state === 'detached';
+    const bytes = Buffer.byteLength(frame) + 16;
+    const backlog = this.#socket?.bufferedAmount ?? 0;
+    if (kind === 'log' && !detached && (this.#droppedFrames > 0 || backlog > limits.sendBufferSoftBytes)) {
+      this.#drop(bytes);
+      return;
+    }
+    if (kind === 'reply' && this.#droppedFrames > 0) this.#sayDropped();
+    // A kept frame is held twice at worst: in the replay buffer and on the socket.
+    const held = resume && this.mode === 'json' ? 2 * bytes : bytes;
+    if (!budget.makeRoom(held)) {
+      if (kind === 'log' && !detached) {
+        this.#drop(bytes);
+        return;
+      }
+      if (this.#state !== 'open' && this.#state !== 'detached') return;
+      if (!budget.makeRoom(held, budget.ceiling) && (!budget.shed() || this.#state !== 'open')) {
+        if (this.#state === 'open' || this.#state === 'detached') {
+          void this.close('gateway memory budget exhausted', CLOSE_CODES.policy);
+        }
+        return;
+      }
+    }
     let text = frame;
     if (this.mode === 'json') {
       const seq = ++this.#seq;
       text = `{"seq":${seq},${frame.slice(1)}`;
-      const resume = this.#ctx.resume;
-      if (resume) {
-        const bytes = Buffer.byteLength(text);
-        this.#sent.push({ seq, frame: text, bytes });
-        this.#sentBytes += bytes;
-        if (this.#state === 'detached') {
-          if (this.#sentBytes > resume.bufferBytes) {
-            void this.close('session ended: output buffer overflowed while detached');
-          }
-          return;
-        }
-        // Attached: keep only the most recent frames within the budget.
-        while (this.#sentBytes > resume.bufferBytes && this.#sent.length > 1) {
-          this.#sentBytes -= (this.#sent.shift() as SentFrame).bytes;
-        }
-      }
+      if (resume && (this.#state === 'open' || detached)) this.#keep(seq, text, bytes, kind, id, resume.bufferBytes);
+      if (detached || this.#state === 'closed') return;
     }
     this.#write(text);
+  }
+
+  /** Keeps a numbered frame for replay: a frame larger than the whole buffer is kept as a short stand-in. */
+  #keep(seq: number, text: string, bytes: number, kind: FrameKind, id: RequestId | null, bufferBytes: number): void {
+    const { budget } = this.#ctx;
+    const kept = bytes <= bufferBytes;
+    const frame = kept ? text : notKeptFrame(seq, kind, id, bytes, bufferBytes);
+    const size = kept ? bytes : Buffer.byteLength(frame);
+    this.#sent.push({ seq, frame, bytes: size, kept });
+    this.#sentBytes += size;
+    budget.add(size);
+    if (this.#state === 'detached') {
+      if (this.#sentBytes > bufferBytes) void this.close('session ended: output buffer overflowed while detached');
+      return;
+    }
+    // Attached: keep only the most recent frames within the buffer.
+    while (this.#sentBytes > bufferBytes && this.#sent.length > 0) {
+      const dropped = this.#sent.shift() as SentFrame;
+      this.#sentBytes -= dropped.bytes;
+      budget.release(dropped.bytes);
+    }
+    budget.holdsReplay(this, this.#sent.length > 0);
+  }
+
+  /** Tells the client how much output it missed (before any later frame, so it knows where). */
+  #sayDropped(): void {
+    if (this.#droppedFrames === 0) return;
+    const text = `[output dropped: ${this.#droppedFrames} log frame(s), ${this.#droppedBytes} bytes, while the client was not reading or the gateway was short of memory]`;
+    this.#droppedFrames = 0;
+    this.#droppedBytes = 0;
+    const log = { type: 'log', ref: null, level: 'warn', text } as const;
+    this.#send(this.mode === 'json' ? (formatEngineOutput(log, null) as string) : text, 'reply');
+  }
+
+  #drop(bytes: number): void {
+    this.#droppedFrames++;
+    this.#droppedBytes += bytes;
+    this.#ctx.metrics.framesDropped.inc();
+    this.#engine.pause();
+    this.#watchDrain();
   }
 
   #write(text: string): void {
     const socket = this.#socket;
     if (!socket || socket.readyState !== socket.OPEN) return;
-    socket.send(text);
-    const frame = text;
-    const { metrics, limits } = this.#ctx;
+    const bytes = Buffer.byteLength(text);
+    const { metrics, limits, budget } = this.#ctx;
+    // Counted until written out: ws calls back once the socket took the bytes (or failed to).
+    budget.add(bytes);
+    socket.send(text, () => {
+      budget.release(bytes);
+    });
     metrics.framesOut.inc();
-    metrics.bytesOut.inc(Buffer.byteLength(frame));
-    const buffered = socket.bufferedAmount;
-    if (buffered > limits.sendBufferHardBytes) {
+    metrics.bytesOut.inc(bytes);
+    // What the kernel has not taken yet is what the client has not read.
+    const backlog = socket.bufferedAmount;
+    if (backlog > limits.sendBufferHardBytes) {
       // A client that does not read will not read a close frame either:
       // give the handshake a moment, then drop the connection.
       void this.close('client is not reading its frames', CLOSE_CODES.policy);
       setTimeout(() => socket.terminate(), 1000).unref();
-    } else if (buffered > limits.sendBufferSoftBytes) {
+    } else if (backlog > limits.sendBufferSoftBytes) {
       this.#engine.pause();
       this.#watchDrain();
     }
   }
 
-  /** While paused for backpressure, resume the engine once the client has read enough. */
+  /**
+   * While paused (backpressure) or dropping output, resume once the client
+   * has read enough and the budget has room, and say what was dropped.
+   */
   #watchDrain(): void {
     if (this.#drainTimer) return;
     const check = () => {
       this.#drainTimer = undefined;
       if (this.#state !== 'open' || !this.#socket) return;
-      if (this.#socket.bufferedAmount <= this.#ctx.limits.sendBufferSoftBytes / 2) this.#engine.resume();
-      else this.#drainTimer = setTimeout(check, 20);
+      const { limits, budget } = this.#ctx;
+      if (this.#socket.bufferedAmount > limits.sendBufferSoftBytes / 2 || budget.used > budget.limit * 0.9) {
+        this.#drainTimer = setTimeout(check, 20);
+        return;
+      }
+      this.#sayDropped();
+      this.#engine.resume();
     };
     this.#drainTimer = setTimeout(check, 20);
   }
@@ -575,6 +751,24 @@ export class Session {
       if (this.#engine.pending > 0) this.#armIdle();
       else void this.close('idle timeout', CLOSE_CODES.idle);
     }, idleTimeoutMs);
+  }
+}
+
+/** The stand-in replayed for a frame too large for the resume buffer (docs/protocol.md, "Resuming"). */
+function notKeptFrame(seq: number, kind: FrameKind, id: RequestId | null, bytes: number, bufferBytes: number): string {
+  const what = `this ${kind === 'log' ? 'output' : 'reply'} (${bytes} bytes) was larger than the resume buffer (${bufferBytes} bytes) and was not kept for replay`;
+  return kind === 'log'
+    ? JSON.stringify({ seq, type: 'log', id, level: 'warn', text: `[${what}]`, notKept: true })
+    : JSON.stringify({ seq, type: 'error', id, error: { code: 'LIMIT', message: what, notKept: true } });
+}
+
+/** The `id` of a JSON frame, when it has a valid one (for errors about frames that were not processed). */
+function requestIdOf(text: string): RequestId | null {
+  try {
+    const id = (JSON.parse(text) as { id?: unknown })?.id;
+    return (typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
+  } catch {
+    return null;
   }
 }
 

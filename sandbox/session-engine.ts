@@ -6,9 +6,11 @@ import type { DatabasePool } from '../db/pool';
 import { SessionDatabase } from '../db/session-database';
 import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
 import { decodeValue, encodeValue } from '../protocol/value-codec';
+import { jsonStringBytes } from '../protocol/wire-bytes';
 import { type CompletionTarget, completionTarget, KEYWORDS } from './completion-target';
 import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
 import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
+import { capEngineOutput } from './frame-cap';
 import { compileInput } from './input-cache';
 import { installProcessGuards } from './process-guards';
 import { Realm, type RealmSettlement } from './realm';
@@ -44,6 +46,8 @@ export interface SessionLimits {
   readonly maxCodeBytes: number;
   /** Depth of the `text` rendering of results. */
   readonly inspectDepth: number;
+  /** The largest message emitted (as a JSON frame); longer strings are cut with a marker (frame-cap.ts). */
+  readonly maxMessageBytes: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
@@ -58,6 +62,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
   maxTimers: 1_000,
   maxCodeBytes: 512 * 1024,
   inspectDepth: 2,
+  maxMessageBytes: 1024 * 1024,
 });
 
 /** How a session reaches the database: a pool, or a reason there is none. */
@@ -159,7 +164,8 @@ export class SessionEngine {
   constructor(options: SessionEngineOptions) {
     installProcessGuards();
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
-    this.#emit = options.emit;
+    const cap = this.limits.maxMessageBytes;
+    this.#emit = (message) => options.emit(capEngineOutput(message, cap));
     this.#shared = options.shared;
     this.#databaseConfig = options.database;
     this.#user = options.user ?? null;
@@ -742,7 +748,8 @@ export class SessionEngine {
     const active = this.#active;
     if (active) {
       if (active.truncated) return;
-      active.outputBytes += text.length;
+      // Counted as the client receives it: after JSON escaping, in UTF-8.
+      active.outputBytes += jsonStringBytes(text);
       if (active.outputBytes > this.limits.maxOutputBytesPerEval) {
         active.truncated = true;
         this.#emitLog(
@@ -765,7 +772,7 @@ export class SessionEngine {
       this.#windowBytes = 0;
       this.#windowNoted = false;
     }
-    this.#windowBytes += text.length;
+    this.#windowBytes += jsonStringBytes(text);
     if (this.#windowBytes > this.limits.maxOutputBytesPerSecond) {
       if (!this.#windowNoted) {
         this.#windowNoted = true;

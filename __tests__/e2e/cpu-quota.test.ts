@@ -63,7 +63,12 @@ describe('time budget a session may hold', () => {
     const gateway = await startTestGateway({ session: { maxQueuedBudgetMs: 1_000, defaultTimeoutMs: 400 } });
     const client = await connect(gateway);
     await client.next();
-    for (const id of ['a', 'b', 'c']) client.send({ op: 'eval', id, code: 'for (;;) {}' });
+    // The realm exists before `a` starts, and `a` waits before it spins, so it still holds (nearly) all
+    // of its budget when `b` and `c` arrive: the gateway takes one frame per turn of the event loop,
+    // and a spin that started at once would end before they are read.
+    await client.eval('1');
+    client.send({ op: 'eval', id: 'a', code: 'await new Promise((r) => setTimeout(r, 300)); for (;;) {}' });
+    for (const id of ['b', 'c']) client.send({ op: 'eval', id, code: 'for (;;) {}' });
     const codes: Record<string, string> = {};
     while (Object.keys(codes).length < 3) {
       const { frame } = await client.until('error');

@@ -50,9 +50,9 @@ describe('limits', () => {
     expect(await client.closed).toEqual({ code: 4002, reason: 'session lifetime exceeded' });
   });
 
-  test('a client that does not read has its evals paused, then is closed (1008)', async () => {
+  test('a client that does not read has its output dropped, then hears how much once it reads', async () => {
     const gateway = await startTestGateway({
-      limits: { sendBufferSoftBytes: 64 * 1024, sendBufferHardBytes: 8 * 1024 * 1024 },
+      limits: { sendBufferSoftBytes: 64 * 1024 },
       session: {
         maxOutputBytesPerEval: 64 * 1024 * 1024,
         maxOutputBytesPerSecond: 1024 * 1024 * 1024,
@@ -65,13 +65,40 @@ describe('limits', () => {
     socket.pause();
     const line = 'console.log("y".repeat(1000000));';
     client.send({ op: 'eval', id: 'flood', code: `for (let i = 0; i < 40; i++) { ${line} } 1`, timeoutMs: 20000 });
+    const dropped = async () => (await gateway.metrics.framesDropped.get()).values[0]?.value ?? 0;
     const started = Date.now();
-    while (gateway.sessions.size > 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    while ((await dropped()) < 30 && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 20));
+    expect(await dropped()).toBeGreaterThanOrEqual(30);
+    // 40 MB of output, but the gateway holds little of it and the session lives on.
+    expect(gateway.budget.peak).toBeLessThan(16 * 1024 * 1024);
+    expect(gateway.sessions.size).toBe(1);
+    socket.resume();
+    const { frame, before } = await client.until('result', 'flood');
+    expect(frame).toMatchObject({ value: 1 });
+    const notice = [...before, ...client.drain()].find(
+      (f) => f.type === 'log' && String(f.text).startsWith('[output dropped:'),
+    );
+    expect(notice).toMatchObject({ level: 'warn' });
+  }, 30_000);
+
+  test('a client whose replies pile up beyond the hard limit is closed (1008)', async () => {
+    const gateway = await startTestGateway({
+      limits: { sendBufferSoftBytes: 64 * 1024, sendBufferHardBytes: 256 * 1024, maxFramesPerSecond: 0 },
+    });
+    const client = await connect(gateway);
+    await client.next();
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    // Pongs are replies (never dropped): 12 MB of them outgrow every socket buffer on the way.
+    const id = 'p'.repeat(250);
+    for (let i = 0; i < 40_000; i++) client.send({ op: 'ping', id: `${id}${i}` });
+    const started = Date.now();
+    while (gateway.sessions.size > 0 && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 20));
     expect(gateway.sessions.size).toBe(0);
     // The client could not read a close frame behind megabytes it did not read: once it reads, it sees the end.
     socket.resume();
     expect([1006, 1008]).toContain((await client.closed).code);
-  }, 20_000);
+  }, 30_000);
 
   test('paused evals resume when the client reads again', async () => {
     const gateway = await startTestGateway({
