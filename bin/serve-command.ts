@@ -526,8 +526,19 @@ function installSignals(): { attach(gateway: Gateway): void } {
       return;
     }
     stoppingSince = performance.now();
+    // On a terminal, say what Ctrl-C does, so that it does not look like a crash.
+    const tty = process.stdout.isTTY === true;
+    const open = gateway.sessions.size;
+    if (tty) {
+      process.stdout.write(
+        `\nvmgate: shutting down (${signal}): closing ${open} session${open === 1 ? '' : 's'}, rolling back open transactions\n`,
+      );
+    }
     gateway.close(`server shutting down (${signal})`).then(
-      () => process.exit(0),
+      () => {
+        if (tty) process.stdout.write('vmgate: stopped\n');
+        process.exit(0);
+      },
       () => process.exit(1),
     );
   };

@@ -32,7 +32,7 @@ function waitForOutput(pty: IPty, pattern: RegExp, timeoutMs: number): Promise<s
   });
 }
 
-test('on a terminal: a banner with the web console URL, then readable logs', async () => {
+test('on a terminal: a banner with the web console URL, readable logs, and a clean Ctrl-C', async () => {
   const pty = spawnPty(process.execPath, [...CLI, ...ARGS], {
     cwd: ROOT,
     cols: 160,
@@ -51,6 +51,14 @@ test('on a terminal: a banner with the web console URL, then readable logs', asy
     expect(output).toMatch(/shared state +examples\/shared-state\.mjs \(version [0-9a-f]{16}\)/);
     expect(output).toMatch(/INFO: gateway listening/);
     expect(output).not.toMatch(/\{"level":/);
+    // Ctrl-C, as a terminal sends it: a clean stop that says so, not a crash.
+    const exited = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));
+    const stopped = waitForOutput(pty, /vmgate: stopped/, 30_000);
+    pty.write('\x03');
+    expect(await stopped).toMatch(
+      /vmgate: shutting down \(SIGINT\): closing 0 sessions, rolling back open transactions/,
+    );
+    expect(await exited).toBe(0);
   } finally {
     pty.kill('SIGKILL');
   }
