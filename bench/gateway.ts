@@ -57,7 +57,7 @@
  * Only 127.0.0.1 is used. Every loop is bounded in count and time.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -69,6 +69,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { engineProviderOf } from '../executors/engines';
 import { type Gateway, startGateway } from '../gateway/server';
 import { summarizeProfile } from './cpuprofile-top';
+import { childPids, procStat } from './proc';
 import {
   fmt,
   fmtInt,
@@ -277,34 +278,6 @@ function installEntryTiming(): void {
       if (options?.timeout !== undefined) entryTiming.timed++;
     }
   } as typeof original;
-}
-
-/** Child processes of `pid` (the gateway's executors), found by scanning /proc (Linux). */
-function childPids(pid: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = procStat(Number(name));
-    if (stat?.ppid === pid) pids.push(Number(name));
-  }
-  return pids;
-}
-
-/** CPU time (user + system, ms) and resident memory (bytes) of a process, from /proc/<pid>/stat. */
-function procStat(pid: number): { ppid: number; cpuMs: number; rss: number } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at ") ".
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    const tick = 10; // USER_HZ = 100
-    return {
-      ppid: Number(fields[1]),
-      cpuMs: (Number(fields[11]) + Number(fields[12])) * tick,
-      rss: Number(fields[21]) * 4096,
-    };
-  } catch {
-    return undefined;
-  }
 }
 
 async function runServer(kind: Kind, sharedFile: string | undefined, timing: boolean): Promise<void> {
