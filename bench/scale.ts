@@ -255,14 +255,20 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
 
 // --- report -----------------------------------------------------------------
 
+/** Batches that opened at least one session (the one that found the ceiling opened none). */
+function opening(result: PhaseResult): BatchRow[] {
+  return result.batches.filter((b, i) => b.live > (i === 0 ? 0 : (result.batches[i - 1] as BatchRow).live));
+}
+
 function tenths(result: PhaseResult): string[][] {
   const rows: string[][] = [];
-  const n = result.batches.length;
+  const batches = opening(result);
+  const n = batches.length;
   const per = Math.max(1, Math.round(n / 10));
   for (let i = 0; i < n; i += per) {
-    const group = result.batches.slice(i, i + per);
+    const group = batches.slice(i, i + per);
     const last = group.at(-1) as BatchRow;
-    const first = i === 0 ? 0 : (result.batches[i - 1] as BatchRow).live;
+    const first = i === 0 ? 0 : (batches[i - 1] as BatchRow).live;
     rows.push([
       `${fmtInt(first + 1)}–${fmtInt(last.live)}`,
       fmt(group.reduce((s, b) => s + b.msPerSession, 0) / group.length, 2),
@@ -271,6 +277,10 @@ function tenths(result: PhaseResult): string[][] {
       fmt((last.rss - result.baseRss) / 1024 / Math.max(1, last.live), 1),
       String(group.reduce((s, b) => s + b.failed, 0)),
     ]);
+  }
+  const refused = result.batches.filter((b) => !batches.includes(b));
+  if (refused.length > 0) {
+    rows.push(['(none opened)', '—', '—', '—', '—', String(refused.reduce((s, b) => s + b.failed, 0))]);
   }
   return rows;
 }
@@ -283,8 +293,8 @@ function report(results: PhaseResult[], settings: Settings, fingerprint: string)
     `${fmtInt(settings.sessions)} sessions, batches of ${settings.batch}, ${settings.parallel} in flight, ${settings.executors} executors${settings.heapMb ? `, executor heap ${settings.heapMb} MiB` : ''}, each session: open + eval \`1 + 1\``,
   );
   for (const r of results) {
-    const first = r.batches[0];
-    const last = r.batches.at(-1);
+    const first = opening(r)[0];
+    const last = opening(r).at(-1);
     out.push('');
     out.push(
       `${r.phase === 'plain' ? 'no shared state' : `shared state of ${settings.sharedMb} MB`} (${r.executors} executors; gateway + executors ${fmtInt(r.baseRss / 2 ** 20)} MiB before the first session; other CPU ${fmt(r.otherCpuPct, 0)}% of a core; ${fmt(r.seconds, 0)} s)`,
