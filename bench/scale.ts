@@ -79,6 +79,8 @@ interface PhaseResult {
   readonly batches: BatchRow[];
   readonly held: number;
   readonly answered: number;
+  /** Sessions the gateway closed after their first answer, by close code. */
+  readonly lost: string[];
   readonly errors: string[];
   readonly otherCpuPct: number;
   readonly seconds: number;
@@ -122,6 +124,8 @@ function spawnServer(
 
 interface Client {
   readonly ws: WebSocket;
+  /** The close code, once the gateway closed this session after its first answer (e.g. 1011: its executor died). */
+  closedWith?: number;
   /** Resolves the next result frame (the clients send one eval at a time). */
   next?: (text: string) => void;
 }
@@ -141,8 +145,11 @@ function openSession(url: string, localAddress: string, timeoutMs: number): Prom
     const ws = new WebSocket(url, [PROTOCOL], { perMessageDeflate: false, localAddress });
     const client: Client = { ws };
     let hello = false;
+    let settled = false;
     const timer = setTimeout(() => fail(new Error('no answer in time')), timeoutMs);
     const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       ws.terminate();
       reject(error);
@@ -154,14 +161,19 @@ function openSession(url: string, localAddress: string, timeoutMs: number): Prom
         hello = true;
         return;
       }
-      if (client.next) return client.next(text);
+      if (settled) return client.next?.(text);
+      if (!isResult(text, 2)) return fail(new Error(`bad answer ${text.slice(0, 120)}`));
+      settled = true;
       clearTimeout(timer);
-      if (isResult(text, 2)) resolve(client);
-      else fail(new Error(`bad answer ${text.slice(0, 120)}`));
+      resolve(client);
     });
     ws.on('error', (error) => fail(error));
     ws.on('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
-    ws.on('close', () => fail(new Error('closed before the answer')));
+    ws.on('close', (code) => {
+      if (!settled) return fail(new Error(`closed (${code}) before the answer`));
+      client.closedWith = code;
+      client.next?.('');
+    });
   });
 }
 
@@ -232,7 +244,12 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
     }
     if (failed >= size) break; // nothing opens any more: the ceiling
   }
-  const answered = await askAll(clients, 120_000);
+  const answered = await askAll(
+    clients.filter((c) => c.closedWith === undefined),
+    120_000,
+  );
+  const lost = new Map<number, number>();
+  for (const c of clients) if (c.closedWith !== undefined) lost.set(c.closedWith, (lost.get(c.closedWith) ?? 0) + 1);
   const wall = performance.now() - t0;
   const ours1 =
     processTree(server.child.pid as number).cpuMs + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
@@ -247,6 +264,7 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
     batches,
     held: clients.length,
     answered,
+    lost: [...lost].map(([code, count]) => `${count} closed with ${code}`),
     errors,
     otherCpuPct: other,
     seconds: wall / 1000,
@@ -310,7 +328,9 @@ function report(results: PhaseResult[], settings: Settings, fingerprint: string)
         `first ${settings.batch} → last ${settings.batch}: ${fmt(first.msPerSession, 2)} → ${fmt(last.msPerSession, 2)} ms/session = ${fmt(last.msPerSession / first.msPerSession, 2)}× (target ≤ 1.3×); memory ${fmt((last.rss - r.baseRss) / 1024 / Math.max(1, last.live), 1)} KB per live session (target ≤ 150)`,
       );
     }
-    out.push(`held ${fmtInt(r.held)} of ${fmtInt(settings.sessions)}; answered a second eval: ${fmtInt(r.answered)}`);
+    out.push(
+      `opened ${fmtInt(r.held)} of ${fmtInt(settings.sessions)}; still open and answering a second eval at the end: ${fmtInt(r.answered)}${r.lost.length > 0 ? ` (lost: ${r.lost.join(', ')})` : ''}`,
+    );
     if (r.errors.length > 0) out.push(`first errors: ${r.errors.join(' | ')}`);
   }
   return out.join('\n');

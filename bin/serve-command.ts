@@ -4,7 +4,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { parseAccounts } from '../db/accounts';
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
-import { DEFAULT_EXECUTOR_OPTIONS, defaultExecutorCount } from '../executors/options';
+import {
+  DEFAULT_EXECUTOR_OPTIONS,
+  defaultExecutorCount,
+  HEAP_BASE_MB,
+  HEAP_KIB_PER_SESSION,
+} from '../executors/options';
 import {
   type AuthOptions,
   type DatabaseConfig,
@@ -297,7 +302,7 @@ export function serveCommand(): Command {
     )
     .option(
       '--executor-heap-mb <n>',
-      `V8 heap limit of each executor, MiB (default ${E.heapMb})`,
+      `V8 heap limit of each executor, MiB (default ${E.heapMb}, or ${HEAP_BASE_MB} + ${HEAP_KIB_PER_SESSION} KiB per session of its share of --max-sessions when more)`,
       int('--executor-heap-mb'),
     )
     .option(

@@ -58,6 +58,8 @@ export interface EngineProvider {
 export interface StartEnginesOptions {
   readonly executors: Partial<ExecutorOptions> | undefined;
   readonly sessionLimits: SessionLimits;
+  /** The gateway's session limit: an executor's default heap limit holds its share (options.ts). */
+  readonly maxSessions?: number;
   readonly shared: SharedStateStore | undefined;
   readonly database: GatewayDatabase;
   readonly registry: Registry;
@@ -68,7 +70,7 @@ export interface StartEnginesOptions {
 const providers = new WeakMap<object, EngineProvider>();
 
 export async function startEngines(options: StartEnginesOptions): Promise<EngineProvider> {
-  const resolved = resolveExecutorOptions(options.executors);
+  const resolved = resolveExecutorOptions(options.executors, options.maxSessions);
   const metrics = new EngineMetrics(options.registry, resolved.maxUserSeries);
   const provider: EngineProvider =
     resolved.count > 0

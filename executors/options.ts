@@ -47,11 +47,40 @@ export function defaultExecutorCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-export function resolveExecutorOptions(options: Partial<ExecutorOptions> | undefined): ExecutorOptions {
-  const resolved = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
+/**
+ * Heap an executor needs per session it may host: a realm after its first
+ * eval holds ~185 KiB of V8 heap (docs/benchmarks.md, bench:scale), plus room
+ * for what the session keeps.
+ */
+export const HEAP_KIB_PER_SESSION = 256;
+/** Heap for what an executor holds whatever its sessions: the shared state's copy, Kysely, code. */
+export const HEAP_BASE_MB = 512;
+
+/**
+ * The heap limit an executor gets when none is given: 1024 MiB, or enough for
+ * its share of `maxSessions` when that is more. Without it, the default
+ * session limit (10,000 on 2 executors) with a 50 MB shared state filled the
+ * heap and V8 ended both executors with every session on them.
+ */
+export function defaultHeapMb(count: number, maxSessions: number | undefined): number {
+  if (maxSessions === undefined || count <= 0) return DEFAULT_EXECUTOR_OPTIONS.heapMb;
+  const perExecutor = Math.ceil(maxSessions / count);
+  return Math.max(
+    DEFAULT_EXECUTOR_OPTIONS.heapMb,
+    HEAP_BASE_MB + Math.ceil((perExecutor * HEAP_KIB_PER_SESSION) / 1024),
+  );
+}
+
+export function resolveExecutorOptions(
+  options: Partial<ExecutorOptions> | undefined,
+  maxSessions?: number,
+): ExecutorOptions {
+  const count = options?.count ?? DEFAULT_EXECUTOR_OPTIONS.count;
+  const heapMb = options?.heapMb ?? defaultHeapMb(count, maxSessions);
+  const resolved = { ...DEFAULT_EXECUTOR_OPTIONS, ...options, heapMb };
   // Unless told otherwise, the memory bound follows the heap limit.
-  if (options?.maxRssMb === undefined && options?.heapMb !== undefined) {
-    return { ...resolved, maxRssMb: 2 * resolved.heapMb };
+  if (options?.maxRssMb === undefined && heapMb !== DEFAULT_EXECUTOR_OPTIONS.heapMb) {
+    return { ...resolved, maxRssMb: 2 * heapMb };
   }
   return resolved;
 }

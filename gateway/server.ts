@@ -102,6 +102,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     executors: options.executors,
     // One cap for every frame: the engines cut what they emit to the gateway's frame cap.
     sessionLimits: { ...options.session, maxMessageBytes: options.limits.maxReplyFrameBytes },
+    maxSessions: options.limits.maxSessions,
     shared,
     database,
     registry: metrics.registry,
