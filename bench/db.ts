@@ -83,6 +83,7 @@ import WebSocket from 'ws';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded-mariadb';
 import { kyselyScript } from '../db/kysely-bundle';
 import { DatabasePool, DEFAULT_DATABASE_OPTIONS, type ServerFlavor } from '../db/pool';
+import { defaultExecutorCount } from '../executors/options';
 import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
 import { findPackageRoot } from '../sandbox/realm-source';
 import { type EngineDatabase, SessionEngine, type SessionLimits } from '../sandbox/session-engine';
@@ -228,6 +229,12 @@ const sqlSelect = (id: string | number) => `await sql\`SELECT * FROM bench WHERE
 const kyselyInsertOnly = (id: string | number) =>
   `await db.insertInto('bench_w').values({ id: ${id}, name: 'name-' + ${id}, n: ${id} }).execute()`;
 const kyselyInsert = (id: string | number) => `${kyselyInsertOnly(id)}; await db.commit()`;
+/** The load-script workload: one eval per insert (literals differ every time), then a `commit` op. */
+const kyselyTxInsert = (s: number, k: number) =>
+  `await db.insertInto('bench_tx').values({ s: ${s}, k: ${k} }).execute()`;
+const RAW_TX_INSERT = 'INSERT INTO bench_tx (s, k) VALUES (?, ?)';
+/** The gateway's workload: primary-key selects, or insert + commit op (rows checked against acknowledgements). */
+type GatewayWorkload = 'select' | 'insert';
 
 /** An eval that runs `body` (which may use `id`) n times and returns each iteration's latency (ms), as JSON text. */
 function realmLoop(n: number, body: string, idExpr: string): string {
@@ -264,7 +271,7 @@ function realmWindowLoop(body: string, offset: number, start: number, end: numbe
 // Options
 // ===========================================================================
 
-const PHASES = ['latency', 'insert', 'throughput', 'gateway', 'memory'] as const;
+const PHASES = ['latency', 'insert', 'throughput', 'gateway', 'gateway-insert', 'memory'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Options {
@@ -274,6 +281,8 @@ interface Options {
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly sessions: number;
+  /** Executor processes of the gateway phases (the CLI's default: one per core; 0 = in-process). */
+  readonly executors: number;
   readonly memSessions: number;
   readonly memRuns: number;
   readonly phases: ReadonlySet<Phase>;
@@ -305,6 +314,7 @@ function readOptions(): Options {
     durationMs: intArg(args, 'duration', quick ? 2 : 5) * 1000,
     warmupMs: intArg(args, 'warmup', 1) * 1000,
     sessions: intArg(args, 'sessions', 50),
+    executors: intArg(args, 'executors', defaultExecutorCount()),
     memSessions: intArg(args, 'mem-sessions', quick ? 50 : 200),
     memRuns: intArg(args, 'mem-runs', quick ? 1 : 3),
     phases: new Set(phases as Phase[]),
@@ -364,6 +374,8 @@ async function openDatabase(): Promise<Db> {
     }
     await connection.query('DROP TABLE IF EXISTS bench_w');
     await connection.query('CREATE TABLE bench_w (id INT PRIMARY KEY, name VARCHAR(40), n INT)');
+    await connection.query('DROP TABLE IF EXISTS bench_tx');
+    await connection.query('CREATE TABLE bench_tx (id BIGINT AUTO_INCREMENT PRIMARY KEY, s INT, k INT)');
     // Pull the table into the buffer pool.
     await connection.query('SELECT SUM(n) FROM bench');
     await connection.query('COMMIT');
@@ -1135,13 +1147,17 @@ interface GatewayMark {
   readonly entries: EntryCounters;
 }
 
-const gatewayVariant: ThroughputVariant = {
-  key: 'gateway',
-  label: 'vmgate gateway over ws (client in another process), one eval per statement',
+const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
+  key: workload === 'select' ? 'gateway' : 'gateway-insert',
+  label:
+    workload === 'select'
+      ? 'vmgate gateway over ws (client in another process), one eval per statement'
+      : 'vmgate gateway over ws, one eval per insert + one commit op (per transaction)',
   target: true,
   vmgate: true,
   async run(options, db, round) {
-    const profile = profileName(options, 'gateway', round);
+    const key = workload === 'select' ? 'gateway' : 'gateway-insert';
+    const profile = profileName(options, key, round);
     const profileFile = profile ? path.join(RESULTS_DIR, `db-profile-${profile}-${stamp()}.cpuprofile`) : '';
     const gateway = new Child('gateway', __filename, [
       '--role',
@@ -1150,6 +1166,8 @@ const gatewayVariant: ThroughputVariant = {
       db.url,
       '--pool',
       `${options.sessions}`,
+      '--executors',
+      `${options.executors}`,
       ...(options.entryTiming ? ['--entry-timing'] : []),
       ...(options.untimed ? ['--what-if-untimed'] : []),
     ]);
@@ -1176,10 +1194,19 @@ const gatewayVariant: ThroughputVariant = {
       });
       await client.ready;
       await client.call('open', { port, sessions: options.sessions });
-      const result = await client.call<{ counts: number[]; p50Ms: number; p99Ms: number; clientCpu: number }>('run', {
+      const rowsBefore = workload === 'insert' ? await countTxRows(db) : 0;
+      const result = await client.call<{
+        counts: number[];
+        acknowledged: number;
+        p50Ms: number;
+        p99Ms: number;
+        clientCpu: number;
+      }>('run', {
         warmupMs: options.warmupMs,
         durationMs: options.durationMs,
+        workload,
       });
+      if (workload === 'insert') checkTxRows(result.acknowledged, (await countTxRows(db)) - rowsBefore);
       await Promise.all(pendingMarks);
       if (profile) {
         profiles.push(
@@ -1214,6 +1241,67 @@ const gatewayVariant: ThroughputVariant = {
     } finally {
       await client?.stop();
       await gateway.stop();
+    }
+  },
+});
+const gatewayVariant = gatewayVariantOf('select');
+
+/** Every acknowledged commit must be a row (and nothing else may be). */
+async function countTxRows(db: Db): Promise<number> {
+  const pool = openRawPool(db.url, db.flavor, 1);
+  try {
+    const [rows] = await pool.query('SELECT COUNT(*) AS n FROM bench_tx');
+    return Number((rows as Array<{ n: number }>)[0]?.n);
+  } finally {
+    await pool.end();
+  }
+}
+
+function checkTxRows(acknowledged: number, rows: number): void {
+  if (acknowledged !== rows) throw new Error(`${acknowledged} commits acknowledged but ${rows} rows written`);
+}
+
+/** The raw side of the insert workload: S held connections, each looping INSERT + COMMIT. */
+const rawPoolTxVariant: ThroughputVariant = {
+  key: 'raw-pool-insert',
+  label: 'raw mysql2 pool, S held connections, INSERT + COMMIT',
+  target: false,
+  vmgate: false,
+  async run(options, db) {
+    const pool = openRawPool(db.url, db.flavor, options.sessions);
+    const connections: mysql.PoolConnection[] = [];
+    try {
+      for (let j = 0; j < options.sessions; j++) connections.push(await pool.getConnection());
+      const rowsBefore = await countTxRows(db);
+      const start = performance.now() + options.warmupMs;
+      const end = start + options.durationMs;
+      const probe = windowProbe(db, start, end, undefined);
+      const lat: number[] = [];
+      let acknowledged = 0;
+      const counts = await Promise.all(
+        connections.map(async (c, j) => {
+          let n = 0;
+          for (let k = 0; k < 10_000_000; k++) {
+            const t = performance.now();
+            await c.query(RAW_TX_INSERT, [j, k]);
+            await c.query('COMMIT');
+            acknowledged++;
+            const u = performance.now();
+            if (u >= end) break;
+            if (u >= start) {
+              n++;
+              lat.push(u - t);
+            }
+          }
+          return n;
+        }),
+      );
+      checkTxRows(acknowledged, (await countTxRows(db)) - rowsBefore);
+      const summary = summarizeWindow(counts, lat, options.durationMs);
+      return { ...summary, ...(await probe.result(summary.total)) };
+    } finally {
+      for (const c of connections) c.release();
+      await pool.end();
     }
   },
 };
@@ -1286,8 +1374,17 @@ function phaseThroughput(db: Db, options: Options): Promise<ThroughputSummary[]>
 }
 
 function phaseGateway(db: Db, options: Options): Promise<ThroughputSummary[]> {
-  process.stderr.write(`phase 3b: ${options.sessions} sessions through a gateway vs a raw pool\n`);
+  process.stderr.write(
+    `phase 3b: ${options.sessions} sessions through a gateway (${options.executors} executors) vs a raw pool\n`,
+  );
   return runThroughput(db, options, [rawPoolVariant, gatewayVariant]);
+}
+
+function phaseGatewayInsert(db: Db, options: Options): Promise<ThroughputSummary[]> {
+  process.stderr.write(
+    `phase 3c: ${options.sessions} sessions, insert + commit through a gateway (${options.executors} executors) vs a raw pool\n`,
+  );
+  return runThroughput(db, options, [rawPoolTxVariant, gatewayVariantOf('insert')]);
 }
 
 // ===========================================================================
@@ -1439,6 +1536,7 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
   const { startGateway } = await import('../gateway/server');
   const url = args.get('url') as string;
   const poolSize = Number(args.get('pool'));
+  const executors = Number(args.get('executors') ?? 0);
   if (args.has('what-if-untimed')) installUntimedEntries();
   if (args.has('entry-timing')) installEntryTiming();
   let profiler: Promise<WindowProfiler> | undefined;
@@ -1449,6 +1547,7 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
     limits: { maxSessions: 10_000, maxSessionsPerAddress: 10_000, heartbeatMs: 0 },
     session: LIMITS,
     database: { mode: 'url', url, ...DEFAULT_DATABASE_OPTIONS, poolSize },
+    executors: { count: executors },
   });
   serveRpc({
     cpu: () => {
@@ -1474,14 +1573,26 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
 function clientRole(): void {
   const sockets: Array<{ ws: WebSocket; pending: Map<number, (frame: { type: string }) => void> }> = [];
   let nextId = 0;
-  const request = (s: (typeof sockets)[number], code: string) =>
+  const send = (s: (typeof sockets)[number], frame: Record<string, unknown>) =>
     new Promise<{ type: string }>((resolve) => {
       const id = ++nextId;
       s.pending.set(id, resolve);
-      s.ws.send(JSON.stringify({ op: 'eval', id, code }));
+      s.ws.send(JSON.stringify({ ...frame, id }));
     });
-  const check = (frame: { type: string }) => {
-    if (frame.type !== 'result') throw new Error(`eval failed over ws: ${JSON.stringify(frame).slice(0, 500)}`);
+  const request = (s: (typeof sockets)[number], code: string) => send(s, { op: 'eval', code });
+  const check = (frame: { type: string }, type = 'result') => {
+    if (frame.type !== type) throw new Error(`request failed over ws: ${JSON.stringify(frame).slice(0, 500)}`);
+  };
+  let acknowledged = 0;
+  /** One operation of the workload: a select, or an insert then a commit op. */
+  const operation = async (s: (typeof sockets)[number], j: number, k: number, workload: GatewayWorkload) => {
+    if (workload === 'select') {
+      check(await request(s, kyselySelect(idAt(k, j * 131))));
+      return;
+    }
+    check(await request(s, kyselyTxInsert(j, k)));
+    check(await send(s, { op: 'commit' }), 'ok');
+    acknowledged++;
   };
   serveRpc({
     open: async (a) => {
@@ -1535,13 +1646,14 @@ function clientRole(): void {
         Math.max(0, end - performance.now()),
       );
       const lat: number[] = [];
+      const workload = a.workload as GatewayWorkload;
+      acknowledged = 0;
       const counts = await Promise.all(
         sockets.map(async (s, j) => {
           let n = 0;
           for (let k = 0; k < 10_000_000; k++) {
-            const code = kyselySelect(idAt(k, j * 131));
             const t = performance.now();
-            check(await request(s, code));
+            await operation(s, j, k, workload);
             const u = performance.now();
             if (u >= end) break;
             if (u >= start) {
@@ -1558,6 +1670,7 @@ function clientRole(): void {
         counts,
         p50Ms: percentile(lat, 50),
         p99Ms: percentile(lat, 99),
+        acknowledged,
         clientCpu: (cpuB - cpuA) / (end - start),
       };
     },
@@ -1619,9 +1732,12 @@ function breakdownTable(rows: readonly VariantSummary[]): string {
 }
 
 function throughputTable(rows: readonly ThroughputSummary[], sessions: number): string {
-  const raw = rows.find((r) => r.key === 'raw-pool');
+  // The baseline of the phase: the raw pool (selects, or INSERT + COMMIT).
+  const raw = rows.find((r) => r.key === 'raw-pool' || r.key === 'raw-pool-insert');
   const body = rows.map((r) => {
     const ratio = raw ? r.statementsPerSec / raw.statementsPerSec : Number.NaN;
+    // Each round's ratio to the baseline measured in the same round.
+    const roundRatios = raw ? r.perSecRuns.map((x, i) => x / (raw.perSecRuns[i] ?? Number.NaN)) : [];
     const cpu = Object.entries(r.cpu)
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
@@ -1629,7 +1745,7 @@ function throughputTable(rows: readonly ThroughputSummary[], sessions: number): 
       r.label.replace(/\bS\b/g, String(sessions)),
       fmtInt(r.statementsPerSec),
       r.perSecRuns.map((x) => fmtInt(x)).join(' / '),
-      r.key === 'raw-pool' ? '' : fmtRatio(ratio),
+      r === raw ? '' : `${fmtRatio(ratio)} (rounds ${roundRatios.map((x) => fmtRatio(x)).join(' / ')})`,
       fmt(r.p50Ms, 2),
       fmt(r.p99Ms, 2),
       cpu,
@@ -1785,6 +1901,15 @@ async function main(): Promise<void> {
         throughputTable(rows, options.sessions),
       );
       if (options.entryTiming) out.push('', entryTable(rows, 'stmt', options.sessions));
+    }
+    if (options.phases.has('gateway-insert')) {
+      const rows = await phaseGatewayInsert(db, options);
+      results.gatewayInsert = rows;
+      out.push(
+        '',
+        `3c. Insert + commit through a real gateway: ${options.sessions} WebSocket sessions, one eval per insert then a commit op, vs a raw pool (INSERT + COMMIT); every acknowledged commit checked to be a row (figures: transactions/s)`,
+        throughputTable(rows, options.sessions),
+      );
     }
     if (options.phases.has('memory')) {
       const rows = await phaseMemory(db, options);
