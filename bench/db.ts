@@ -98,6 +98,7 @@ import {
   WindowProfiler,
 } from './db-diag';
 import {
+  childrenCpuMs,
   detectFlavor,
   openRawConnection,
   openRawPool,
@@ -1144,6 +1145,8 @@ const enginePerEvalVariant: ThroughputVariant = {
 
 interface GatewayMark {
   readonly cpuMs: number;
+  /** The executor processes' CPU (ticks of 10 ms, from /proc). */
+  readonly executorsCpuMs: number;
   readonly entries: EntryCounters;
 }
 
@@ -1233,6 +1236,7 @@ const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
         p99Ms: result.p99Ms,
         cpu: {
           gateway: a && b ? (b.cpuMs - a.cpuMs) / 1000 / secs : undefined,
+          executors: a && b && options.executors > 0 ? (b.executorsCpuMs - a.executorsCpuMs) / 1000 / secs : undefined,
           client: result.clientCpu,
           server: a?.server !== undefined && b?.server !== undefined ? (b.server - a.server) / 1000 / secs : undefined,
         },
@@ -1552,7 +1556,7 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
   serveRpc({
     cpu: () => {
       const u = process.cpuUsage();
-      return { cpuMs: (u.user + u.system) / 1000, entries: entryCounters() };
+      return { cpuMs: (u.user + u.system) / 1000, executorsCpuMs: childrenCpuMs(), entries: entryCounters() };
     },
     'profile-start': () => {
       profiler = WindowProfiler.start();
@@ -1741,6 +1745,10 @@ function throughputTable(rows: readonly ThroughputSummary[], sessions: number): 
     const cpu = Object.entries(r.cpu)
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
+    // CPU per operation of the side being measured: not the database server's, not the load client's.
+    const ownCores = Object.entries(r.cpu)
+      .filter(([k]) => k !== 'server' && k !== 'client')
+      .reduce((sum, [, v]) => sum + (v ?? 0), 0);
     return [
       r.label.replace(/\bS\b/g, String(sessions)),
       fmtInt(r.statementsPerSec),
@@ -1749,10 +1757,14 @@ function throughputTable(rows: readonly ThroughputSummary[], sessions: number): 
       fmt(r.p50Ms, 2),
       fmt(r.p99Ms, 2),
       cpu,
+      fmtInt((ownCores * 1e6) / r.statementsPerSec),
       r.target ? `≥ ${TARGET_THROUGHPUT_RATIO}× ${ratio >= TARGET_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}` : '',
     ];
   });
-  return table(['variant', 'stmt/s', 'per round', '×raw', 'p50 ms', 'p99 ms', 'CPU (cores) in window', 'target'], body);
+  return table(
+    ['variant', 'stmt/s', 'per round', '×raw', 'p50 ms', 'p99 ms', 'CPU (cores) in window', 'CPU µs/op', 'target'],
+    body,
+  );
 }
 
 function accountingTable(
