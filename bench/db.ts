@@ -1265,10 +1265,19 @@ function checkTxRows(acknowledged: number, rows: number): void {
   if (acknowledged !== rows) throw new Error(`${acknowledged} commits acknowledged but ${rows} rows written`);
 }
 
+/**
+ * How the raw side sends its INSERT: as text with the values in it (the
+ * baseline), as a prepared statement kept per connection (what a session
+ * pays in session pool mode), or prepared again for every transaction (what
+ * transaction pool mode pays: each hand-over's reset drops the server's
+ * prepared statements).
+ */
+type RawInsertMode = 'text' | 'prepared' | 'prepare-each';
+
 /** The raw side of the insert workload: S held connections, each looping INSERT + COMMIT. */
-const rawPoolTxVariant: ThroughputVariant = {
-  key: 'raw-pool-insert',
-  label: 'raw mysql2 pool, S held connections, INSERT + COMMIT',
+const rawPoolTxVariantOf = (mode: RawInsertMode): ThroughputVariant => ({
+  key: mode === 'text' ? 'raw-pool-insert' : `raw-pool-insert-${mode}`,
+  label: `raw mysql2 pool, S held connections, INSERT + COMMIT${mode === 'text' ? '' : mode === 'prepared' ? ' (prepared, kept)' : ' (prepared per transaction)'}`,
   target: false,
   vmgate: false,
   async run(options, db) {
@@ -1287,8 +1296,10 @@ const rawPoolTxVariant: ThroughputVariant = {
           let n = 0;
           for (let k = 0; k < 10_000_000; k++) {
             const t = performance.now();
-            await c.query(RAW_TX_INSERT, [j, k]);
+            if (mode === 'text') await c.query(RAW_TX_INSERT, [j, k]);
+            else await c.execute(RAW_TX_INSERT, [j, k]);
             await c.query('COMMIT');
+            if (mode === 'prepare-each') c.unprepare(RAW_TX_INSERT);
             acknowledged++;
             const u = performance.now();
             if (u >= end) break;
@@ -1308,7 +1319,8 @@ const rawPoolTxVariant: ThroughputVariant = {
       await pool.end();
     }
   },
-};
+});
+const rawPoolTxVariant = rawPoolTxVariantOf('text');
 
 async function runThroughput(
   db: Db,
@@ -1388,7 +1400,13 @@ function phaseGatewayInsert(db: Db, options: Options): Promise<ThroughputSummary
   process.stderr.write(
     `phase 3c: ${options.sessions} sessions, insert + commit through a gateway (${options.executors} executors) vs a raw pool\n`,
   );
-  return runThroughput(db, options, [rawPoolTxVariant, gatewayVariantOf('insert')]);
+  const variants = [
+    rawPoolTxVariant,
+    rawPoolTxVariantOf('prepared'),
+    rawPoolTxVariantOf('prepare-each'),
+    gatewayVariantOf('insert'),
+  ];
+  return runThroughput(db, options, options.variants ? variants.filter((v) => options.variants?.has(v.key)) : variants);
 }
 
 // ===========================================================================
