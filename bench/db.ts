@@ -3,16 +3,16 @@
  * raw mysql2 on the same server, in the same run.
  *
  *   npm run bench:db [-- --rounds 3] [--n 2000] [--insert-n 500] [--duration 5]
- *                      [--warmup 1] [--sessions 50] [--mem-sessions 200]
- *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,memory]
+ *                      [--warmup 1] [--sessions 50] [--executors <cores>] [--mem-sessions 200]
+ *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,gateway-insert,memory]
  *                      [--variants raw,kysely,...] [--entry-timing] [--profile]
  *                      [--what-if-untimed]
  *                      [--quick] [--json]
  *
  * Database: `DATABASE_URL` if set, else the project's embedded MariaDB with
  * its data in `.vmgate/bench-mariadb` (database `vmgate_bench`), stopped at
- * the end. Tables `bench` (10 000 rows, kept from run to run) and `bench_w`
- * (inserts; recreated each run) are created here.
+ * the end. Tables `bench` (10 000 rows, kept from run to run), `bench_w`
+ * and `bench_tx` (inserts; recreated each run) are created here.
  *
  * Raw side: mysql2/promise connections with the gateway's own connection
  * options and session setup (`autocommit = 0`, UTC, statement timeout; see
@@ -52,8 +52,16 @@
  *    - engines-loop-sql: the same with the sql`` template;
  *    - engines-eval:     S in-process engines, one eval per statement.
  *    The "gateway" phase: S WebSocket sessions on a real gateway (`startGateway`,
- *    own child process, pool of S) driven by a ws client in another child process,
- *    one eval per statement, next to the in-process raw pool.
+ *    own child process, pool of S, `--executors` executor processes: by default
+ *    one per core, as `vmgate serve`) driven by a ws client in another child
+ *    process, one eval per statement, next to the in-process raw pool.
+ *    The "gateway-insert" phase: the load-script workload on the same gateway —
+ *    each session loops one eval `await db.insertInto('bench_tx').values({ s, k }).execute()`
+ *    (literals differ every time) then a `commit` op — next to a raw pool of S
+ *    looping `INSERT` + `COMMIT` (as text; also as a prepared statement kept
+ *    per connection, and prepared again per transaction). Every acknowledged
+ *    commit is checked to be a row. Figures are transactions/s, with the CPU
+ *    of the gateway and its executors per transaction.
  * 4. memory — in child processes run with `--expose-gc`: N sessions (default
  *    200) that each ran one `db` statement (Kysely loaded, a connection bound),
  *    vs N sessions that ran `1 + 1`, vs N raw pooled connections; RSS / heap /
@@ -315,7 +323,7 @@ function readOptions(): Options {
     durationMs: intArg(args, 'duration', quick ? 2 : 5) * 1000,
     warmupMs: intArg(args, 'warmup', 1) * 1000,
     sessions: intArg(args, 'sessions', 50),
-    executors: intArg(args, 'executors', defaultExecutorCount()),
+    executors: intArg(args, 'executors', defaultExecutorCount(), 0),
     memSessions: intArg(args, 'mem-sessions', quick ? 50 : 200),
     memRuns: intArg(args, 'mem-runs', quick ? 1 : 3),
     phases: new Set(phases as Phase[]),
