@@ -7,7 +7,7 @@
  * statement `DatabasePool` runs on every new connection: `autocommit = 0`,
  * UTC, the server-side statement timeout).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { parseDatabaseUrl } from '../db/database-url';
 import {
@@ -98,6 +98,28 @@ export function processCpuMs(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time (ms) of this process's direct children (the gateway's executors), from /proc; 0 without /proc. */
+export function childrenCpuMs(): number {
+  let total = 0;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // ppid is field 4 overall → [1].
+      if (Number(fields[1]) === process.pid) total += processCpuMs(Number(pid)) ?? 0;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 /** Resident set size (KB) of a process, from /proc; undefined if unreadable. */

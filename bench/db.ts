@@ -3,16 +3,16 @@
  * raw mysql2 on the same server, in the same run.
  *
  *   npm run bench:db [-- --rounds 3] [--n 2000] [--insert-n 500] [--duration 5]
- *                      [--warmup 1] [--sessions 50] [--mem-sessions 200]
- *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,memory]
+ *                      [--warmup 1] [--sessions 50] [--executors <cores>] [--mem-sessions 200]
+ *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,gateway-insert,memory]
  *                      [--variants raw,kysely,...] [--entry-timing] [--profile]
  *                      [--what-if-untimed]
  *                      [--quick] [--json]
  *
  * Database: `DATABASE_URL` if set, else the project's embedded MariaDB with
  * its data in `.vmgate/bench-mariadb` (database `vmgate_bench`), stopped at
- * the end. Tables `bench` (10 000 rows, kept from run to run) and `bench_w`
- * (inserts; recreated each run) are created here.
+ * the end. Tables `bench` (10 000 rows, kept from run to run), `bench_w`
+ * and `bench_tx` (inserts; recreated each run) are created here.
  *
  * Raw side: mysql2/promise connections with the gateway's own connection
  * options and session setup (`autocommit = 0`, UTC, statement timeout; see
@@ -52,8 +52,16 @@
  *    - engines-loop-sql: the same with the sql`` template;
  *    - engines-eval:     S in-process engines, one eval per statement.
  *    The "gateway" phase: S WebSocket sessions on a real gateway (`startGateway`,
- *    own child process, pool of S) driven by a ws client in another child process,
- *    one eval per statement, next to the in-process raw pool.
+ *    own child process, pool of S, `--executors` executor processes: by default
+ *    one per core, as `vmgate serve`) driven by a ws client in another child
+ *    process, one eval per statement, next to the in-process raw pool.
+ *    The "gateway-insert" phase: the load-script workload on the same gateway —
+ *    each session loops one eval `await db.insertInto('bench_tx').values({ s, k }).execute()`
+ *    (literals differ every time) then a `commit` op — next to a raw pool of S
+ *    looping `INSERT` + `COMMIT` (as text; also as a prepared statement kept
+ *    per connection, and prepared again per transaction). Every acknowledged
+ *    commit is checked to be a row. Figures are transactions/s, with the CPU
+ *    of the gateway and its executors per transaction.
  * 4. memory — in child processes run with `--expose-gc`: N sessions (default
  *    200) that each ran one `db` statement (Kysely loaded, a connection bound),
  *    vs N sessions that ran `1 + 1`, vs N raw pooled connections; RSS / heap /
@@ -83,6 +91,7 @@ import WebSocket from 'ws';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded-mariadb';
 import { kyselyScript } from '../db/kysely-bundle';
 import { DatabasePool, DEFAULT_DATABASE_OPTIONS, type ServerFlavor } from '../db/pool';
+import { defaultExecutorCount } from '../executors/options';
 import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
 import { findPackageRoot } from '../sandbox/realm-source';
 import { type EngineDatabase, SessionEngine, type SessionLimits } from '../sandbox/session-engine';
@@ -97,6 +106,7 @@ import {
   WindowProfiler,
 } from './db-diag';
 import {
+  childrenCpuMs,
   detectFlavor,
   openRawConnection,
   openRawPool,
@@ -228,6 +238,12 @@ const sqlSelect = (id: string | number) => `await sql\`SELECT * FROM bench WHERE
 const kyselyInsertOnly = (id: string | number) =>
   `await db.insertInto('bench_w').values({ id: ${id}, name: 'name-' + ${id}, n: ${id} }).execute()`;
 const kyselyInsert = (id: string | number) => `${kyselyInsertOnly(id)}; await db.commit()`;
+/** The load-script workload: one eval per insert (literals differ every time), then a `commit` op. */
+const kyselyTxInsert = (s: number, k: number) =>
+  `await db.insertInto('bench_tx').values({ s: ${s}, k: ${k} }).execute()`;
+const RAW_TX_INSERT = 'INSERT INTO bench_tx (s, k) VALUES (?, ?)';
+/** The gateway's workload: primary-key selects, or insert + commit op (rows checked against acknowledgements). */
+type GatewayWorkload = 'select' | 'insert';
 
 /** An eval that runs `body` (which may use `id`) n times and returns each iteration's latency (ms), as JSON text. */
 function realmLoop(n: number, body: string, idExpr: string): string {
@@ -264,7 +280,7 @@ function realmWindowLoop(body: string, offset: number, start: number, end: numbe
 // Options
 // ===========================================================================
 
-const PHASES = ['latency', 'insert', 'throughput', 'gateway', 'memory'] as const;
+const PHASES = ['latency', 'insert', 'throughput', 'gateway', 'gateway-insert', 'memory'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Options {
@@ -274,6 +290,8 @@ interface Options {
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly sessions: number;
+  /** Executor processes of the gateway phases (the CLI's default: one per core; 0 = in-process). */
+  readonly executors: number;
   readonly memSessions: number;
   readonly memRuns: number;
   readonly phases: ReadonlySet<Phase>;
@@ -305,6 +323,7 @@ function readOptions(): Options {
     durationMs: intArg(args, 'duration', quick ? 2 : 5) * 1000,
     warmupMs: intArg(args, 'warmup', 1) * 1000,
     sessions: intArg(args, 'sessions', 50),
+    executors: intArg(args, 'executors', defaultExecutorCount(), 0),
     memSessions: intArg(args, 'mem-sessions', quick ? 50 : 200),
     memRuns: intArg(args, 'mem-runs', quick ? 1 : 3),
     phases: new Set(phases as Phase[]),
@@ -364,6 +383,8 @@ async function openDatabase(): Promise<Db> {
     }
     await connection.query('DROP TABLE IF EXISTS bench_w');
     await connection.query('CREATE TABLE bench_w (id INT PRIMARY KEY, name VARCHAR(40), n INT)');
+    await connection.query('DROP TABLE IF EXISTS bench_tx');
+    await connection.query('CREATE TABLE bench_tx (id BIGINT AUTO_INCREMENT PRIMARY KEY, s INT, k INT)');
     // Pull the table into the buffer pool.
     await connection.query('SELECT SUM(n) FROM bench');
     await connection.query('COMMIT');
@@ -1132,16 +1153,22 @@ const enginePerEvalVariant: ThroughputVariant = {
 
 interface GatewayMark {
   readonly cpuMs: number;
+  /** The executor processes' CPU (ticks of 10 ms, from /proc). */
+  readonly executorsCpuMs: number;
   readonly entries: EntryCounters;
 }
 
-const gatewayVariant: ThroughputVariant = {
-  key: 'gateway',
-  label: 'vmgate gateway over ws (client in another process), one eval per statement',
+const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
+  key: workload === 'select' ? 'gateway' : 'gateway-insert',
+  label:
+    workload === 'select'
+      ? 'vmgate gateway over ws (client in another process), one eval per statement'
+      : 'vmgate gateway over ws, one eval per insert + one commit op (per transaction)',
   target: true,
   vmgate: true,
   async run(options, db, round) {
-    const profile = profileName(options, 'gateway', round);
+    const key = workload === 'select' ? 'gateway' : 'gateway-insert';
+    const profile = profileName(options, key, round);
     const profileFile = profile ? path.join(RESULTS_DIR, `db-profile-${profile}-${stamp()}.cpuprofile`) : '';
     const gateway = new Child('gateway', __filename, [
       '--role',
@@ -1150,6 +1177,8 @@ const gatewayVariant: ThroughputVariant = {
       db.url,
       '--pool',
       `${options.sessions}`,
+      '--executors',
+      `${options.executors}`,
       ...(options.entryTiming ? ['--entry-timing'] : []),
       ...(options.untimed ? ['--what-if-untimed'] : []),
     ]);
@@ -1176,10 +1205,19 @@ const gatewayVariant: ThroughputVariant = {
       });
       await client.ready;
       await client.call('open', { port, sessions: options.sessions });
-      const result = await client.call<{ counts: number[]; p50Ms: number; p99Ms: number; clientCpu: number }>('run', {
+      const rowsBefore = workload === 'insert' ? await countTxRows(db) : 0;
+      const result = await client.call<{
+        counts: number[];
+        acknowledged: number;
+        p50Ms: number;
+        p99Ms: number;
+        clientCpu: number;
+      }>('run', {
         warmupMs: options.warmupMs,
         durationMs: options.durationMs,
+        workload,
       });
+      if (workload === 'insert') checkTxRows(result.acknowledged, (await countTxRows(db)) - rowsBefore);
       await Promise.all(pendingMarks);
       if (profile) {
         profiles.push(
@@ -1206,6 +1244,7 @@ const gatewayVariant: ThroughputVariant = {
         p99Ms: result.p99Ms,
         cpu: {
           gateway: a && b ? (b.cpuMs - a.cpuMs) / 1000 / secs : undefined,
+          executors: a && b && options.executors > 0 ? (b.executorsCpuMs - a.executorsCpuMs) / 1000 / secs : undefined,
           client: result.clientCpu,
           server: a?.server !== undefined && b?.server !== undefined ? (b.server - a.server) / 1000 / secs : undefined,
         },
@@ -1216,7 +1255,80 @@ const gatewayVariant: ThroughputVariant = {
       await gateway.stop();
     }
   },
-};
+});
+const gatewayVariant = gatewayVariantOf('select');
+
+/** Every acknowledged commit must be a row (and nothing else may be). */
+async function countTxRows(db: Db): Promise<number> {
+  const pool = openRawPool(db.url, db.flavor, 1);
+  try {
+    const [rows] = await pool.query('SELECT COUNT(*) AS n FROM bench_tx');
+    return Number((rows as Array<{ n: number }>)[0]?.n);
+  } finally {
+    await pool.end();
+  }
+}
+
+function checkTxRows(acknowledged: number, rows: number): void {
+  if (acknowledged !== rows) throw new Error(`${acknowledged} commits acknowledged but ${rows} rows written`);
+}
+
+/**
+ * How the raw side sends its INSERT: as text with the values in it (the
+ * baseline), as a prepared statement kept per connection (what a session
+ * pays in session pool mode), or prepared again for every transaction (what
+ * transaction pool mode pays: each hand-over's reset drops the server's
+ * prepared statements).
+ */
+type RawInsertMode = 'text' | 'prepared' | 'prepare-each';
+
+/** The raw side of the insert workload: S held connections, each looping INSERT + COMMIT. */
+const rawPoolTxVariantOf = (mode: RawInsertMode): ThroughputVariant => ({
+  key: mode === 'text' ? 'raw-pool-insert' : `raw-pool-insert-${mode}`,
+  label: `raw mysql2 pool, S held connections, INSERT + COMMIT${mode === 'text' ? '' : mode === 'prepared' ? ' (prepared, kept)' : ' (prepared per transaction)'}`,
+  target: false,
+  vmgate: false,
+  async run(options, db) {
+    const pool = openRawPool(db.url, db.flavor, options.sessions);
+    const connections: mysql.PoolConnection[] = [];
+    try {
+      for (let j = 0; j < options.sessions; j++) connections.push(await pool.getConnection());
+      const rowsBefore = await countTxRows(db);
+      const start = performance.now() + options.warmupMs;
+      const end = start + options.durationMs;
+      const probe = windowProbe(db, start, end, undefined);
+      const lat: number[] = [];
+      let acknowledged = 0;
+      const counts = await Promise.all(
+        connections.map(async (c, j) => {
+          let n = 0;
+          for (let k = 0; k < 10_000_000; k++) {
+            const t = performance.now();
+            if (mode === 'text') await c.query(RAW_TX_INSERT, [j, k]);
+            else await c.execute(RAW_TX_INSERT, [j, k]);
+            await c.query('COMMIT');
+            if (mode === 'prepare-each') c.unprepare(RAW_TX_INSERT);
+            acknowledged++;
+            const u = performance.now();
+            if (u >= end) break;
+            if (u >= start) {
+              n++;
+              lat.push(u - t);
+            }
+          }
+          return n;
+        }),
+      );
+      checkTxRows(acknowledged, (await countTxRows(db)) - rowsBefore);
+      const summary = summarizeWindow(counts, lat, options.durationMs);
+      return { ...summary, ...(await probe.result(summary.total)) };
+    } finally {
+      for (const c of connections) c.release();
+      await pool.end();
+    }
+  },
+});
+const rawPoolTxVariant = rawPoolTxVariantOf('text');
 
 async function runThroughput(
   db: Db,
@@ -1286,8 +1398,23 @@ function phaseThroughput(db: Db, options: Options): Promise<ThroughputSummary[]>
 }
 
 function phaseGateway(db: Db, options: Options): Promise<ThroughputSummary[]> {
-  process.stderr.write(`phase 3b: ${options.sessions} sessions through a gateway vs a raw pool\n`);
+  process.stderr.write(
+    `phase 3b: ${options.sessions} sessions through a gateway (${options.executors} executors) vs a raw pool\n`,
+  );
   return runThroughput(db, options, [rawPoolVariant, gatewayVariant]);
+}
+
+function phaseGatewayInsert(db: Db, options: Options): Promise<ThroughputSummary[]> {
+  process.stderr.write(
+    `phase 3c: ${options.sessions} sessions, insert + commit through a gateway (${options.executors} executors) vs a raw pool\n`,
+  );
+  const variants = [
+    rawPoolTxVariant,
+    rawPoolTxVariantOf('prepared'),
+    rawPoolTxVariantOf('prepare-each'),
+    gatewayVariantOf('insert'),
+  ];
+  return runThroughput(db, options, options.variants ? variants.filter((v) => options.variants?.has(v.key)) : variants);
 }
 
 // ===========================================================================
@@ -1439,6 +1566,7 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
   const { startGateway } = await import('../gateway/server');
   const url = args.get('url') as string;
   const poolSize = Number(args.get('pool'));
+  const executors = Number(args.get('executors') ?? 0);
   if (args.has('what-if-untimed')) installUntimedEntries();
   if (args.has('entry-timing')) installEntryTiming();
   let profiler: Promise<WindowProfiler> | undefined;
@@ -1449,11 +1577,12 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
     limits: { maxSessions: 10_000, maxSessionsPerAddress: 10_000, heartbeatMs: 0 },
     session: LIMITS,
     database: { mode: 'url', url, ...DEFAULT_DATABASE_OPTIONS, poolSize },
+    executors: { count: executors },
   });
   serveRpc({
     cpu: () => {
       const u = process.cpuUsage();
-      return { cpuMs: (u.user + u.system) / 1000, entries: entryCounters() };
+      return { cpuMs: (u.user + u.system) / 1000, executorsCpuMs: childrenCpuMs(), entries: entryCounters() };
     },
     'profile-start': () => {
       profiler = WindowProfiler.start();
@@ -1474,14 +1603,26 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
 function clientRole(): void {
   const sockets: Array<{ ws: WebSocket; pending: Map<number, (frame: { type: string }) => void> }> = [];
   let nextId = 0;
-  const request = (s: (typeof sockets)[number], code: string) =>
+  const send = (s: (typeof sockets)[number], frame: Record<string, unknown>) =>
     new Promise<{ type: string }>((resolve) => {
       const id = ++nextId;
       s.pending.set(id, resolve);
-      s.ws.send(JSON.stringify({ op: 'eval', id, code }));
+      s.ws.send(JSON.stringify({ ...frame, id }));
     });
-  const check = (frame: { type: string }) => {
-    if (frame.type !== 'result') throw new Error(`eval failed over ws: ${JSON.stringify(frame).slice(0, 500)}`);
+  const request = (s: (typeof sockets)[number], code: string) => send(s, { op: 'eval', code });
+  const check = (frame: { type: string }, type = 'result') => {
+    if (frame.type !== type) throw new Error(`request failed over ws: ${JSON.stringify(frame).slice(0, 500)}`);
+  };
+  let acknowledged = 0;
+  /** One operation of the workload: a select, or an insert then a commit op. */
+  const operation = async (s: (typeof sockets)[number], j: number, k: number, workload: GatewayWorkload) => {
+    if (workload === 'select') {
+      check(await request(s, kyselySelect(idAt(k, j * 131))));
+      return;
+    }
+    check(await request(s, kyselyTxInsert(j, k)));
+    check(await send(s, { op: 'commit' }), 'ok');
+    acknowledged++;
   };
   serveRpc({
     open: async (a) => {
@@ -1535,13 +1676,14 @@ function clientRole(): void {
         Math.max(0, end - performance.now()),
       );
       const lat: number[] = [];
+      const workload = a.workload as GatewayWorkload;
+      acknowledged = 0;
       const counts = await Promise.all(
         sockets.map(async (s, j) => {
           let n = 0;
           for (let k = 0; k < 10_000_000; k++) {
-            const code = kyselySelect(idAt(k, j * 131));
             const t = performance.now();
-            check(await request(s, code));
+            await operation(s, j, k, workload);
             const u = performance.now();
             if (u >= end) break;
             if (u >= start) {
@@ -1558,6 +1700,7 @@ function clientRole(): void {
         counts,
         p50Ms: percentile(lat, 50),
         p99Ms: percentile(lat, 99),
+        acknowledged,
         clientCpu: (cpuB - cpuA) / (end - start),
       };
     },
@@ -1619,24 +1762,35 @@ function breakdownTable(rows: readonly VariantSummary[]): string {
 }
 
 function throughputTable(rows: readonly ThroughputSummary[], sessions: number): string {
-  const raw = rows.find((r) => r.key === 'raw-pool');
+  // The baseline of the phase: the raw pool (selects, or INSERT + COMMIT).
+  const raw = rows.find((r) => r.key === 'raw-pool' || r.key === 'raw-pool-insert');
   const body = rows.map((r) => {
     const ratio = raw ? r.statementsPerSec / raw.statementsPerSec : Number.NaN;
+    // Each round's ratio to the baseline measured in the same round.
+    const roundRatios = raw ? r.perSecRuns.map((x, i) => x / (raw.perSecRuns[i] ?? Number.NaN)) : [];
     const cpu = Object.entries(r.cpu)
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
+    // CPU per operation of the side being measured: not the database server's, not the load client's.
+    const ownCores = Object.entries(r.cpu)
+      .filter(([k]) => k !== 'server' && k !== 'client')
+      .reduce((sum, [, v]) => sum + (v ?? 0), 0);
     return [
       r.label.replace(/\bS\b/g, String(sessions)),
       fmtInt(r.statementsPerSec),
       r.perSecRuns.map((x) => fmtInt(x)).join(' / '),
-      r.key === 'raw-pool' ? '' : fmtRatio(ratio),
+      r === raw ? '' : `${fmtRatio(ratio)} (rounds ${roundRatios.map((x) => fmtRatio(x)).join(' / ')})`,
       fmt(r.p50Ms, 2),
       fmt(r.p99Ms, 2),
       cpu,
+      fmtInt((ownCores * 1e6) / r.statementsPerSec),
       r.target ? `≥ ${TARGET_THROUGHPUT_RATIO}× ${ratio >= TARGET_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}` : '',
     ];
   });
-  return table(['variant', 'stmt/s', 'per round', '×raw', 'p50 ms', 'p99 ms', 'CPU (cores) in window', 'target'], body);
+  return table(
+    ['variant', 'stmt/s', 'per round', '×raw', 'p50 ms', 'p99 ms', 'CPU (cores) in window', 'CPU µs/op', 'target'],
+    body,
+  );
 }
 
 function accountingTable(
@@ -1785,6 +1939,15 @@ async function main(): Promise<void> {
         throughputTable(rows, options.sessions),
       );
       if (options.entryTiming) out.push('', entryTable(rows, 'stmt', options.sessions));
+    }
+    if (options.phases.has('gateway-insert')) {
+      const rows = await phaseGatewayInsert(db, options);
+      results.gatewayInsert = rows;
+      out.push(
+        '',
+        `3c. Insert + commit through a real gateway: ${options.sessions} WebSocket sessions, one eval per insert then a commit op, vs a raw pool (INSERT + COMMIT); every acknowledged commit checked to be a row (figures: transactions/s)`,
+        throughputTable(rows, options.sessions),
+      );
     }
     if (options.phases.has('memory')) {
       const rows = await phaseMemory(db, options);

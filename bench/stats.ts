@@ -78,12 +78,12 @@ export function parseArgs(argv: readonly string[]): Map<string, string> {
 }
 
 /** A positive integer argument, or `fallback`; exits on a bad value. */
-export function intArg(args: Map<string, string>, name: string, fallback: number): number {
+export function intArg(args: Map<string, string>, name: string, fallback: number, min = 1): number {
   const raw = args.get(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
+  if (!Number.isInteger(value) || value < min) {
+    process.stderr.write(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}\n`);
     process.exit(2);
   }
   return value;

@@ -89,7 +89,10 @@ function parseInput(code: string): acorn.Program {
     if (err instanceof VmgateError) throw err;
     // Fine for V8 only as an async function body (e.g. `await 1; return 2`):
     // the script's complaint stands, as in the Node REPL.
-    if (verdict.kind === 'async') throw fromV8(verdict.scriptError);
+    if (verdict.kind === 'async') {
+      const scriptError = verdict.scriptError();
+      if (scriptError) throw fromV8(scriptError);
+    }
     throw toSyntaxError(err, code);
   }
 }

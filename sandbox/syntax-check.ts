@@ -9,11 +9,13 @@ import * as acorn from 'acorn';
  * generation from strings, so this works in executors too.
  *
  * A script cannot hold top-level `await`, which sessions allow. When the
- * text mentions `await`, it is compiled again as the body of an async
- * function: when that compiles, the input is fine as far as V8 goes and the
+ * text mentions `await`, it is compiled as the body of an async function
+ * first: when that compiles, the input is fine as far as V8 goes and the
  * parser behind the transform has the last word (see repl-transform.ts);
- * when both fail, the compile that got further through the text names the
- * real problem (a script stops at the first `await` it cannot take as a name).
+ * the script compile, which then fails in the common case, is left until
+ * that parser too refuses the text. When both fail, the compile that got
+ * further through the text names the real problem (a script stops at the
+ * first `await` it cannot take as a name).
  */
 
 export interface V8SyntaxError {
@@ -27,8 +29,12 @@ export interface V8SyntaxError {
 
 export type SyntaxVerdict =
   | { readonly kind: 'ok' }
-  /** Fine as an async function body only: the input uses top-level `await`. */
-  | { readonly kind: 'async'; readonly scriptError: V8SyntaxError }
+  /**
+   * Fine as an async function body: the input uses top-level `await` (or
+   * also compiles as a script: `scriptError()` is then undefined). Compiled
+   * as a script only when asked, which is when the parser refuses the text.
+   */
+  | { readonly kind: 'async'; readonly scriptError: () => V8SyntaxError | undefined }
   | { readonly kind: 'error'; readonly error: V8SyntaxError };
 
 const FILENAME = 'vmgate:syntax';
@@ -43,12 +49,17 @@ export function checkSyntax(code: string): SyntaxVerdict {
 }
 
 function v8Verdict(code: string): SyntaxVerdict {
+  if (!/\bawait\b/.test(code)) {
+    const scriptError = compileError(code, 0);
+    return scriptError ? { kind: 'error', error: scriptError } : { kind: 'ok' };
+  }
+  // One compile that succeeds instead of a script compile that fails (a
+  // thrown SyntaxError and its stack) followed by this one: every `await db…`
+  // input took both.
+  const closed = compileError(`${ASYNC_HEAD}${code}\n})`, 1);
+  if (!closed) return { kind: 'async', scriptError: () => compileError(code, 0) };
   const scriptError = compileError(code, 0);
   if (!scriptError) return { kind: 'ok' };
-  if (!/\bawait\b/.test(code)) return { kind: 'error', error: scriptError };
-
-  const closed = compileError(`${ASYNC_HEAD}${code}\n})`, 1);
-  if (!closed) return { kind: 'async', scriptError };
   if (closed.line <= lineCount(code)) {
     return { kind: 'error', error: before(closed, scriptError) ? scriptError : closed };
   }
