@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { errors } from '../protocol/error-codes';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
+import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
 import { capEngineOutput, capText } from '../sandbox/frame-cap';
 import { AuditLog, type TransactionOp } from './audit-log';
@@ -30,15 +31,6 @@ import { TokenBucket } from './token-bucket';
  */
 
 export type SessionMode = 'json' | 'text';
-
-/** The message-shaped engine interface (docs/design.md §4): in-process today, an executor later. */
-export interface EngineHandle {
-  send(input: EngineInput): void;
-  close(reason: string): Promise<void>;
-  pause(): void;
-  resume(): void;
-  readonly pending: number;
-}
 
 /** Resuming after a dropped socket (JSON mode): see docs/protocol.md. */
 export interface ResumeOptions {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { buildRealmFunctionSource, findPackageRoot } from '../sandbox/realm-source';
+import { findPackageRoot } from '../common/package-root';
+import { buildRealmFunctionSource } from '../common/realm-source';
 
 /**
  * The web console (`GET /`): hand-written static files under `web/static/`
