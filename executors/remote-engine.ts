@@ -1,3 +1,4 @@
+import { errorBody } from '../protocol/error-codes';
 import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
 import { COMPLETION_TIMEOUT_MS, type SessionLimits } from '../sandbox/session-engine';
@@ -73,7 +74,7 @@ export class RemoteEngine<Host extends EngineHost = EngineHost> implements Engin
       return;
     }
     if (this.#state !== 'open') {
-      this.#emit({ type: 'error', ref: input.ref, error: { code: 'INTERRUPTED', message: 'session is closing' } });
+      this.#emit({ type: 'error', ref: input.ref, error: errorBody('INTERRUPTED', 'session is closing') });
       return;
     }
     switch (input.type) {
@@ -88,10 +89,7 @@ export class RemoteEngine<Host extends EngineHost = EngineHost> implements Engin
           this.#emit({
             type: 'error',
             ref: input.ref,
-            error: {
-              code: 'LIMIT',
-              message: `too many queued ${what} (at most ${this.#limits.maxQueuedEvals} may wait)`,
-            },
+            error: errorBody('LIMIT', `too many queued ${what} (at most ${this.#limits.maxQueuedEvals} may wait)`),
           });
           return;
         }
@@ -171,7 +169,7 @@ export class RemoteEngine<Host extends EngineHost = EngineHost> implements Engin
     const wasOpen = this.#state === 'open';
     const message = `session closed: executor restarted: ${why}`;
     for (const ref of this.#inflight.keys()) {
-      this.#emit({ type: 'error', ref, error: { code: 'INTERRUPTED', message } });
+      this.#emit({ type: 'error', ref, error: errorBody('INTERRUPTED', message) });
     }
     for (const ref of this.#interrupts) this.#emit({ type: 'ok', ref });
     this.#interrupts.clear();

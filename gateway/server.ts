@@ -7,6 +7,7 @@ import { getHeapStatistics } from 'node:v8';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { startEngines } from '../executors/engines';
+import { helloFrame } from '../protocol/frames';
 import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../protocol/messages';
 import { promiseHooksEnabled } from '../sandbox/process-guards';
 import { SharedStateStore } from '../shared-state/store';
@@ -351,8 +352,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         version: VERSION,
         sharedVersion: sharedState?.version,
         hello: () =>
-          JSON.stringify({
-            type: 'hello',
+          helloFrame({
             session: id,
             protocol: JSON_SUBPROTOCOL,
             server: { name: 'vmgate', version: VERSION },
