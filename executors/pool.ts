@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { StartError } from '../common/start-error';
 import { kyselyBundle } from '../db/kysely-bundle';
 import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineOutput } from '../sandbox/engine-messages';
@@ -34,8 +35,10 @@ export interface ExecutorPoolParams {
   readonly log: Logger;
 }
 
-export class ExecutorStartError extends Error {
-  readonly code = 'EXECUTOR_START';
+export class ExecutorStartError extends StartError {
+  constructor(message: string) {
+    super('EXECUTOR_START', message);
+  }
 }
 
 /** A restart this soon after the previous start counts as a failure (backoff grows). */
