@@ -88,12 +88,12 @@ import vm from 'node:vm';
 import type mysql from 'mysql2/promise';
 import pino from 'pino';
 import WebSocket from 'ws';
+import { findPackageRoot } from '../common/package-root';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded-mariadb';
 import { kyselyScript } from '../db/kysely-bundle';
 import { DatabasePool, DEFAULT_DATABASE_OPTIONS, type ServerFlavor } from '../db/pool';
 import { defaultExecutorCount } from '../executors/options';
 import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
-import { findPackageRoot } from '../sandbox/realm-source';
 import { type EngineDatabase, SessionEngine, type SessionLimits } from '../sandbox/session-engine';
 import { summarizeProfile } from './cpuprofile-top';
 import {

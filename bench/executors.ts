@@ -40,7 +40,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import WebSocket from 'ws';
-import type { EngineProvider } from '../executors/engines';
+import type { EngineProvider } from '../executors/engine-provider';
 import type { ExecutorPool } from '../executors/pool';
 import type { Gateway, StartOptions } from '../gateway/server';
 import {

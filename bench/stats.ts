@@ -121,7 +121,8 @@ export function sourceFingerprint(): string {
       else if (/\.(ts|js|mjs)$/.test(name)) hash.update(path.relative(root, file)).update(readFileSync(file));
     }
   };
-  for (const dir of ['gateway', 'sandbox', 'shared-state', 'protocol', 'executors', 'db']) walk(path.join(root, dir));
+  for (const dir of ['common', 'gateway', 'sandbox', 'shared-state', 'protocol', 'executors', 'db'])
+    walk(path.join(root, dir));
   return hash.digest('hex').slice(0, 12);
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import { findPackageRoot } from '../common/package-root';
 import { parseAccounts } from '../db/accounts';
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS, type PoolMode } from '../db/pool';
 import {
@@ -21,7 +22,6 @@ import {
   type JwtOptions,
 } from '../gateway/config';
 import type { Gateway, StartOptions } from '../gateway/server';
-import { findPackageRoot } from '../sandbox/realm-source';
 import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
 import { serveBanner } from './serve-banner';
 

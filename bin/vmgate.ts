@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { StartError } from '../common/start-error';
 import { VERSION } from '../gateway/version';
 import { benchCommand } from './bench-command';
 import { connectCommand } from './connect-command';
@@ -31,7 +32,7 @@ if (require.main === module) {
     .parseAsync(process.argv)
     .catch((error: Error & { code?: unknown }) => {
       // A refusal to start names its stable code (docs/operations.md), for scripts.
-      const code = error.name === 'GatewayStartError' && typeof error.code === 'string' ? ` [${error.code}]` : '';
+      const code = error instanceof StartError ? ` [${error.code}]` : '';
       process.stderr.write(`vmgate: ${error.message}${code}\n`);
       process.exit(1);
     });

@@ -1,3 +1,5 @@
+import { StartError } from '../common/start-error';
+
 /**
  * Identity-mapped database accounts (`--db-accounts FILE`): the authenticated
  * user of a session (a JWT's `sub`) → the database account its session runs
@@ -16,10 +18,9 @@ export interface DatabaseAccount {
 
 export type AccountMap = Readonly<Record<string, DatabaseAccount>>;
 
-export class AccountsFileError extends Error {
+export class AccountsFileError extends StartError {
   constructor(message: string) {
-    super(`--db-accounts: ${message}`);
-    this.name = 'AccountsFileError';
+    super('BAD_DB_ACCOUNTS', `--db-accounts: ${message}`);
   }
 }
 

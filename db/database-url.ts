@@ -1,3 +1,5 @@
+import { StartError } from '../common/start-error';
+
 /**
  * `mysql://user:password@host:port/database?socket=/path&ssl=true` → the
  * connection options vmgate passes to mysql2. The password never appears in
@@ -13,8 +15,10 @@ export interface ConnectionTarget {
   readonly ssl?: boolean;
 }
 
-export class DatabaseUrlError extends Error {
-  readonly code = 'BAD_DATABASE_URL';
+export class DatabaseUrlError extends StartError {
+  constructor(message: string) {
+    super('BAD_DATABASE_URL', message);
+  }
 }
 
 export function parseDatabaseUrl(text: string): ConnectionTarget {

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
+import { StartError } from '../common/start-error';
 
 /**
  * The embedded default database: a private MariaDB (or MySQL) server started
@@ -23,12 +24,10 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-export class EmbeddedDatabaseUnavailable extends Error {
-  readonly code = 'DB_BINARIES_MISSING';
+export class EmbeddedDatabaseUnavailable extends StartError {
   readonly hint: string;
   constructor(message: string, hint: string) {
-    super(message);
-    this.name = 'EmbeddedDatabaseUnavailable';
+    super('DB_BINARIES_MISSING', message);
     this.hint = hint;
   }
 }

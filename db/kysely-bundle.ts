@@ -1,6 +1,6 @@
 import vm from 'node:vm';
 import { buildSync } from 'esbuild';
-import { findPackageRoot } from '../sandbox/realm-source';
+import { findPackageRoot } from '../common/package-root';
 
 /**
  * Kysely runs inside each session realm (docs/design.md §1: a library that builds

@@ -6,7 +6,6 @@ import type { EngineDatabase } from '../sandbox/session-engine';
 import { SharedStateStore } from '../shared-state/store';
 import { MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorInit, ExecutorReport, FromExecutor, OpenInfo, TestResult, ToExecutor } from './protocol';
-import { runTestProbe } from './test-probes';
 import { AccountedEngine, UsageLedger } from './usage';
 
 /**
@@ -205,7 +204,10 @@ function test(id: number, op: string): void {
     complain('test messages are not enabled');
     return;
   }
-  void runTestProbe(op).then((result: TestResult) => send(['test', id, result]));
+  // Loaded only here: a production executor (test hooks off) never has the probes in memory.
+  void import('./test-probes')
+    .then(({ runTestProbe }) => runTestProbe(op))
+    .then((result: TestResult) => send(['test', id, result]));
 }
 
 async function shutdown(): Promise<void> {

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { GatewayDatabase } from '../gateway/database';
-import type { EngineHandle } from '../gateway/session';
-import type { EngineOutput } from '../sandbox/engine-messages';
+import type { EngineHandle } from '../sandbox/engine-handle';
 import type { SessionLimits } from '../sandbox/session-engine';
 import type { SharedStateStore } from '../shared-state/store';
+import type { EngineProvider, EngineStatus, EnginesDatabase, OpenEngineOptions } from './engine-provider';
 import { EngineMetrics } from './metrics';
 import { type ExecutorOptions, resolveExecutorOptions } from './options';
 import { ExecutorPool } from './pool';
@@ -15,53 +14,13 @@ import { AccountedEngine, UsageLedger } from './usage';
  * gateway process (`executors: 0`) or in a pool of executor processes.
  */
 
-export interface OpenEngineOptions {
-  /** The gateway's session id (logs, tests). */
-  readonly sessionId: string;
-  readonly user: string | null;
-  /** The shared state given to the session (the current version when it opens). */
-  readonly shared: { readonly value: unknown; readonly version: string } | undefined;
-  readonly emit: (message: EngineOutput) => void;
-  /**
-   * The engine is gone with its executor (killed or crashed, `why` says which):
-   * the gateway closes the session with 1011 `executor restarted: <why>`.
-   * Every request still waiting has had its terminal message by then.
-   */
-  readonly onLost: (why: string) => void;
-}
-
-export interface EngineStatus {
-  /** False when sessions cannot be hosted (no executor is running). */
-  readonly ready: boolean;
-  readonly mode: 'in-process' | 'executors';
-  readonly executors?: {
-    readonly ready: number;
-    readonly total: number;
-    readonly restarts: number;
-    /** Executors that have not answered a heartbeat for over a second (running code without a break). */
-    readonly busy: number;
-  };
-}
-
-export interface EngineProvider {
-  readonly mode: 'in-process' | 'executors';
-  open(options: OpenEngineOptions): EngineHandle;
-  status(): EngineStatus;
-  /** Database connections bound to sessions, wherever the sessions run. */
-  readonly dbBound: number;
-  /** Brings the accounting metrics up to date (before `/metrics` renders). */
-  refreshMetrics(): void;
-  /** After the sessions have closed, before the database closes. */
-  close(): Promise<void>;
-}
-
 export interface StartEnginesOptions {
   readonly executors: Partial<ExecutorOptions> | undefined;
   readonly sessionLimits: SessionLimits;
   /** The gateway's session limit: an executor's default heap limit holds its share (options.ts). */
   readonly maxSessions?: number;
   readonly shared: SharedStateStore | undefined;
-  readonly database: GatewayDatabase;
+  readonly database: EnginesDatabase;
   readonly registry: Registry;
   readonly log: Logger;
 }
@@ -96,11 +55,11 @@ export function engineProviderOf(registry: object): EngineProvider | undefined {
 export class LocalEngines implements EngineProvider {
   readonly mode = 'in-process';
   readonly #limits: SessionLimits;
-  readonly #database: GatewayDatabase;
+  readonly #database: EnginesDatabase;
   readonly #metrics: EngineMetrics;
   readonly #ledger = new UsageLedger();
 
-  constructor(limits: SessionLimits, database: GatewayDatabase, metrics: EngineMetrics) {
+  constructor(limits: SessionLimits, database: EnginesDatabase, metrics: EngineMetrics) {
     this.#limits = limits;
     this.#database = database;
     this.#metrics = metrics;

@@ -2,11 +2,11 @@ import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { findPackageRoot } from '../sandbox/realm-source';
+import { findPackageRoot } from '../common/package-root';
 import { type Batched, MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorOptions } from './options';
 import type { ExecutorInit, ExecutorReport, FromExecutor, TestResult, ToExecutor } from './protocol';
-import type { RemoteEngine } from './remote-engine';
+import type { EngineHost, RemoteEngine } from './remote-engine';
 
 /**
  * The gateway's side of one executor process: starting it with as little
@@ -36,7 +36,7 @@ const STDERR_TAIL = 8 * 1024;
  */
 function readablePaths(sharedFile: string | undefined): string[] {
   const code = FROM_SOURCES
-    ? ['executors', 'sandbox', 'db', 'protocol', 'shared-state', 'tsconfig.json']
+    ? ['executors', 'common', 'sandbox', 'db', 'protocol', 'shared-state', 'tsconfig.json']
     : ['dist', path.join('sandbox', 'realm')];
   const paths = [...code, 'node_modules', 'package.json'].map((entry) => path.join(ROOT, entry));
   if (sharedFile) paths.push(path.resolve(sharedFile));
@@ -73,11 +73,11 @@ function executorEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export class ExecutorProcess {
+export class ExecutorProcess implements EngineHost {
   readonly index: number;
   readonly generation: number;
   readonly startedAt = performance.now();
-  readonly sessions = new Map<number, RemoteEngine>();
+  readonly sessions = new Map<number, RemoteEngine<ExecutorProcess>>();
   state: ExecutorState = 'starting';
   pid: number | undefined;
   readyAt = 0;
@@ -90,8 +90,7 @@ export class ExecutorProcess {
    * busy to ask, the executor was not silent.
    */
   #awaitingSince: number | undefined;
-  /** Sum of the time budgets of the evals sent to it and not yet answered. */
-  inflightBudgetMs = 0;
+  #inflightBudgetMs = 0;
   report: ExecutorReport | undefined;
   /** Round trip of the last heartbeat. */
   rttMs = 0;
@@ -161,6 +160,19 @@ export class ExecutorProcess {
   }
 
   /** Queued until the process reports ready; dropped once it is dead. */
+  /** Sum of the time budgets of the evals sent to it and not yet answered. */
+  get inflightBudgetMs(): number {
+    return this.#inflightBudgetMs;
+  }
+
+  addInflightBudget(ms: number): void {
+    this.#inflightBudgetMs += ms;
+  }
+
+  release(sid: number): void {
+    this.sessions.delete(sid);
+  }
+
   send(message: ToExecutor): void {
     if (this.state === 'dead') return;
     if (this.state === 'starting') {

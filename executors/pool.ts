@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { StartError } from '../common/start-error';
 import { kyselyBundle } from '../db/kysely-bundle';
-import type { GatewayDatabase } from '../gateway/database';
-import type { EngineHandle } from '../gateway/session';
+import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineOutput } from '../sandbox/engine-messages';
 import type { SessionLimits } from '../sandbox/session-engine';
 import type { SharedState } from '../shared-state/load';
 import type { SharedStateStore } from '../shared-state/store';
-import type { EngineProvider, EngineStatus, OpenEngineOptions } from './engines';
+import type { EngineProvider, EngineStatus, EnginesDatabase, OpenEngineOptions } from './engine-provider';
 import { ExecutorProcess } from './executor';
 import { type EngineMetrics, restartLabel } from './metrics';
 import type { ExecutorOptions } from './options';
@@ -30,13 +30,15 @@ export interface ExecutorPoolParams {
   readonly options: ExecutorOptions;
   readonly sessionLimits: SessionLimits;
   readonly shared: SharedStateStore | undefined;
-  readonly database: GatewayDatabase;
+  readonly database: EnginesDatabase;
   readonly metrics: EngineMetrics;
   readonly log: Logger;
 }
 
-export class ExecutorStartError extends Error {
-  readonly code = 'EXECUTOR_START';
+export class ExecutorStartError extends StartError {
+  constructor(message: string) {
+    super('EXECUTOR_START', message);
+  }
 }
 
 /** A restart this soon after the previous start counts as a failure (backoff grows). */
@@ -50,7 +52,7 @@ export class ExecutorPool implements EngineProvider {
   readonly #init: ExecutorInit;
   readonly #slots: ExecutorProcess[] = [];
   readonly #failures: number[] = [];
-  readonly #bySession = new Map<string, RemoteEngine>();
+  readonly #bySession = new Map<string, RemoteEngine<ExecutorProcess>>();
   readonly #timer: NodeJS.Timeout;
   readonly #onSharedReload: ((next: SharedState) => void) | undefined;
   #sid = 0;

@@ -1,7 +1,8 @@
-import type { EngineHandle } from '../gateway/session';
+import { errorBody } from '../protocol/error-codes';
+import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
 import { COMPLETION_TIMEOUT_MS, type SessionLimits } from '../sandbox/session-engine';
-import type { ExecutorProcess } from './executor';
+import type { ToExecutor } from './protocol';
 
 /**
  * A session engine that lives in an executor process, seen from the gateway:
@@ -15,13 +16,22 @@ import type { ExecutorProcess } from './executor';
 
 type State = 'open' | 'closing' | 'closed';
 
+/** What a RemoteEngine needs of the executor hosting it (executors/executor.ts's ExecutorProcess). */
+export interface EngineHost {
+  send(message: ToExecutor): void;
+  /** The time budget of the requests waiting on this executor grows by `ms` (shrinks when negative). */
+  addInflightBudget(ms: number): void;
+  /** The engine `sid` has closed: outputs for it are no longer routed. */
+  release(sid: number): void;
+}
+
 const LOG_LEVELS: ReadonlySet<string> = new Set(['log', 'info', 'warn', 'error', 'debug']);
 const TRANSACTION_ENDS: ReadonlySet<string> = new Set(['commit', 'rollback', 'implicit-commit']);
 
-export class RemoteEngine implements EngineHandle {
+export class RemoteEngine<Host extends EngineHost = EngineHost> implements EngineHandle {
   readonly sid: number;
   readonly sessionId: string;
-  readonly #executor: ExecutorProcess;
+  readonly #executor: Host;
   readonly #emit: (message: EngineOutput) => void;
   readonly #onLost: (why: string) => void;
   readonly #limits: SessionLimits;
@@ -37,7 +47,7 @@ export class RemoteEngine implements EngineHandle {
   constructor(
     sid: number,
     sessionId: string,
-    executor: ExecutorProcess,
+    executor: Host,
     limits: SessionLimits,
     emit: (message: EngineOutput) => void,
     onLost: (why: string) => void,
@@ -50,7 +60,7 @@ export class RemoteEngine implements EngineHandle {
     this.#onLost = onLost;
   }
 
-  get executor(): ExecutorProcess {
+  get executor(): Host {
     return this.#executor;
   }
 
@@ -64,7 +74,7 @@ export class RemoteEngine implements EngineHandle {
       return;
     }
     if (this.#state !== 'open') {
-      this.#emit({ type: 'error', ref: input.ref, error: { code: 'INTERRUPTED', message: 'session is closing' } });
+      this.#emit({ type: 'error', ref: input.ref, error: errorBody('INTERRUPTED', 'session is closing') });
       return;
     }
     switch (input.type) {
@@ -79,17 +89,14 @@ export class RemoteEngine implements EngineHandle {
           this.#emit({
             type: 'error',
             ref: input.ref,
-            error: {
-              code: 'LIMIT',
-              message: `too many queued ${what} (at most ${this.#limits.maxQueuedEvals} may wait)`,
-            },
+            error: errorBody('LIMIT', `too many queued ${what} (at most ${this.#limits.maxQueuedEvals} may wait)`),
           });
           return;
         }
         const budget =
           input.type === 'eval' ? this.#budget(input.timeoutMs) : input.type === 'complete' ? COMPLETION_TIMEOUT_MS : 0;
         this.#inflight.set(input.ref, budget);
-        this.#executor.inflightBudgetMs += budget;
+        this.#executor.addInflightBudget(budget);
         break;
       }
       case 'interrupt':
@@ -143,7 +150,7 @@ export class RemoteEngine implements EngineHandle {
       const budget = this.#inflight.get(message.ref);
       if (budget !== undefined) {
         this.#inflight.delete(message.ref);
-        this.#executor.inflightBudgetMs -= budget;
+        this.#executor.addInflightBudget(-budget);
       } else if (message.type === 'ok') {
         this.#interrupts.delete(message.ref);
       }
@@ -162,7 +169,7 @@ export class RemoteEngine implements EngineHandle {
     const wasOpen = this.#state === 'open';
     const message = `session closed: executor restarted: ${why}`;
     for (const ref of this.#inflight.keys()) {
-      this.#emit({ type: 'error', ref, error: { code: 'INTERRUPTED', message } });
+      this.#emit({ type: 'error', ref, error: errorBody('INTERRUPTED', message) });
     }
     for (const ref of this.#interrupts) this.#emit({ type: 'ok', ref });
     this.#interrupts.clear();
@@ -173,9 +180,9 @@ export class RemoteEngine implements EngineHandle {
 
   #finish(): void {
     this.#state = 'closed';
-    for (const budget of this.#inflight.values()) this.#executor.inflightBudgetMs -= budget;
+    for (const budget of this.#inflight.values()) this.#executor.addInflightBudget(-budget);
     this.#inflight.clear();
-    this.#executor.sessions.delete(this.sid);
+    this.#executor.release(this.sid);
     this.#resolveClosed?.();
     this.#resolveClosed = undefined;
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { findPackageRoot } from '../sandbox/realm-source';
+import { findPackageRoot } from '../common/package-root';
 import type { TestResult } from './protocol';
 
 /**

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { findPackageRoot } from '../common/package-root';
 import { redactUrl } from '../db/database-url';
 import { type EmbeddedDatabase, EmbeddedDatabaseUnavailable, startEmbeddedDatabase } from '../db/embedded-mariadb';
 import { kyselyScript } from '../db/kysely-bundle';
 import { DatabasePool } from '../db/pool';
-import { findPackageRoot } from '../sandbox/realm-source';
 import type { EngineDatabase } from '../sandbox/session-engine';
 import type { DatabaseConfig } from './config';
 

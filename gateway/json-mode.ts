@@ -1,4 +1,5 @@
-import { errors, type VmgateError } from '../protocol/error-codes';
+import { type ErrorCode, errors, type VmgateError } from '../protocol/error-codes';
+import { completionsFrame, errorFrame, errorFrameOf, logFrame, okFrame, resultFrame } from '../protocol/frames';
 import type { ClientOp, RequestId } from '../protocol/messages';
 import type { EngineOutput } from '../sandbox/engine-messages';
 
@@ -87,34 +88,37 @@ export function parseClientFrame(text: string): ParsedFrame {
 }
 
 /**
- * Serialises an engine message as a JSON-mode frame. The result's `value` is
- * already JSON text made by the realm's encoder: it is spliced in as is
- * rather than parsed and stringified again.
+ * Serialises an engine message as a JSON-mode frame (protocol/frames.ts).
+ * The result's `value` is already JSON text made by the realm's encoder: it
+ * is spliced in as is rather than parsed and stringified again.
  */
 export function formatEngineOutput(message: EngineOutput, id: RequestId | null): string | undefined {
-  const idJson = JSON.stringify(id);
   switch (message.type) {
     case 'log':
-      return `{"type":"log","id":${idJson},"level":${JSON.stringify(message.level)},"text":${JSON.stringify(message.text)}}`;
+      return logFrame(id, message.level, message.text);
     case 'result':
-      return `{"type":"result","id":${idJson},"value":${message.value},"text":${JSON.stringify(message.text)},"stats":${JSON.stringify(message.stats)}}`;
+      return resultFrame(id, message.value, message.text, message.stats);
     case 'error': {
-      const { value, ...rest } = message.error;
-      const body =
-        value === undefined ? JSON.stringify(rest) : `${JSON.stringify(rest).slice(0, -1)},"value":${value}}`;
-      const stats = message.stats ? `,"stats":${JSON.stringify(message.stats)}` : '';
-      return `{"type":"error","id":${idJson},"error":${body}${stats}}`;
+      const { value, ...body } = message.error;
+      return errorFrame(id, body, message.stats, value);
     }
     case 'ok':
-      return `{"type":"ok","id":${idJson}}`;
+      return okFrame(id);
     case 'completions':
-      return `{"type":"completions","id":${idJson},"from":${message.from},"to":${message.to},"candidates":${JSON.stringify(message.candidates)},"truncated":${message.truncated}}`;
+      return completionsFrame({
+        id,
+        from: message.from,
+        to: message.to,
+        candidates: message.candidates,
+        truncated: message.truncated,
+      });
     case 'closed':
     case 'transaction':
       return undefined;
   }
 }
 
-export function formatError(id: RequestId | null, error: { code: string; message: string }): string {
-  return JSON.stringify({ type: 'error', id, error: { code: error.code, message: error.message } });
+/** An error frame for a request the gateway answers itself (only the code and message travel). */
+export function formatError(id: RequestId | null, error: { code: ErrorCode; message: string }): string {
+  return errorFrameOf(id, error.code, error.message);
 }

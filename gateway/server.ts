@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -7,6 +7,7 @@ import { getHeapStatistics } from 'node:v8';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { startEngines } from '../executors/engines';
+import { helloFrame } from '../protocol/frames';
 import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../protocol/messages';
 import { promiseHooksEnabled } from '../sandbox/process-guards';
 import { SharedStateStore } from '../shared-state/store';
@@ -19,11 +20,14 @@ import { CpuQuota } from './cpu-quota';
 import { type GatewayDatabase, openDatabase } from './database';
 import { type DescriptorLimit, descriptorLimit } from './descriptors';
 import { DetachedSessions } from './detached-sessions';
+import { createHttpRoutes, type GatewayState } from './http-routes';
 import { defaultMemoryBudgetBytes, MemoryBudget } from './memory-budget';
 import { GatewayMetrics } from './metrics';
 import { HostAllowlist } from './request-origin';
 import { Session, type SessionMode } from './session';
+import { SessionRegistry } from './session-registry';
 import { GatewayStartError } from './start-error';
+import { checkUpgrade, takePlace, type UpgradeContext } from './upgrade-checks';
 import { VERSION } from './version';
 
 /**
@@ -70,8 +74,6 @@ export interface StartOptions extends Partial<Omit<GatewayOptions, 'limits' | 's
 
 export { GatewayStartError };
 
-type GatewayState = 'starting' | 'running' | 'closing' | 'closed';
-
 export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
   const options = defaultGatewayOptions(start as Partial<GatewayOptions>);
   const log = start.logger ?? pino({ level: options.logLevel, base: { service: 'vmgate' } });
@@ -112,14 +114,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     await audit?.close();
     throw error;
   });
-  const sessions = new Set<Session>();
-  const perAddress = new Map<string, number>();
-  /** Sessions closing: they no longer hold a place (an evicted session frees its place at once). */
-  let sessionsClosing = 0;
-  /** Resumable sessions by token, and why recently ended ones ended. */
-  const resumable = new Map<string, Session>();
-  const endedSessions = new Map<string, { code: number; reason: string }>();
-  const endedAt = new Map<string, number>();
+  const registry = new SessionRegistry();
+  const { sessions } = registry;
   let state: GatewayState = 'starting';
   const { limits } = options;
   const detached = new DetachedSessions<Session>({
@@ -162,7 +158,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       requestTimeout: limits.headerTimeoutMs,
       connectionsCheckingInterval: 1_000,
     },
-    (request, response) => void handleHttp(request, response),
+    (request, response) => void routes(request, response),
   );
   // Descriptors: sessions get what the reserve leaves; past that, 503 (and, at the very end, no accept at all).
   const descriptors = descriptorLimit();
@@ -184,87 +180,35 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
     loopDelay.reset();
   }, 5_000);
   lagWindow.unref();
+  const routes = createHttpRoutes({
+    state: () => state,
+    hosts,
+    auth,
+    web,
+    database,
+    engines,
+    metrics,
+    sessions,
+    detached,
+    budget,
+    shared,
+    gatewayId: options.gatewayId,
+    readyMaxLagMs: limits.readyMaxLagMs,
+    eventLoopLagMs: () => Math.max(lagP99Ms, loopDelay.percentile(99) / 1e6),
+    connections: () => ({ open: connections, limit: Number.isFinite(sessionDescriptors) ? sessionDescriptors : null }),
+    reloadShared: () => gateway.reloadShared(),
+  });
 
-  async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (!hosts.allowsHost(request.headers.host)) return send(response, 403, 'host not allowed\n');
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (path === '/admin/reload-shared' && request.method === 'POST') return reloadOverHttp(request, response);
-    if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'method not allowed\n');
-    if (web.handles(path)) return web.serve(request, response, path);
-    switch (path) {
-      case '/healthz':
-        return state === 'running' ? send(response, 200, 'ok\n') : send(response, 503, `${state}\n`);
-      case '/readyz': {
-        if (state !== 'running') return sendJson(response, 503, { ready: false, state });
-        const db = await database.status();
-        const hosting = engines.status();
-        const lagMs = Math.max(lagP99Ms, loopDelay.percentile(99) / 1e6);
-        const saturated = hosting.executors?.busy ?? 0;
-        // Not ready: a configured database that cannot be reached, no executor, every executor busy
-        // beyond its heartbeat, or an event loop that lags (the gateway cannot serve sessions promptly).
-        const ready =
-          db !== 'unavailable' &&
-          hosting.ready &&
-          lagMs <= limits.readyMaxLagMs &&
-          !(hosting.executors && saturated >= hosting.executors.ready);
-        // With authentication on, only credentials see the details; anyone sees whether it is ready.
-        if (auth.required && !(await auth.authenticate(request)).ok)
-          return sendJson(response, ready ? 200 : 503, { ready });
-        return sendJson(response, ready ? 200 : 503, {
-          ready,
-          sessions: sessions.size,
-          detached: detached.size,
-          eventLoopLagMs: Math.round(lagMs),
-          memoryBudget: { used: budget.used, limit: budget.limit },
-          connections: { open: connections, limit: Number.isFinite(sessionDescriptors) ? sessionDescriptors : null },
-          shared: shared?.current.version ?? null,
-          database: db,
-          gatewayId: options.gatewayId ?? null,
-          executors: hosting.executors ?? null,
-        });
-      }
-      case '/metrics': {
-        if (auth.required) {
-          const identity = await auth.authenticate(request);
-          if (!identity.ok) return send(response, 401, `${identity.reason}\n`, { 'www-authenticate': 'Bearer' });
-        }
-        metrics.sessionsOpen.set(sessions.size);
-        metrics.sessionsDetached.set(detached.size);
-        metrics.memoryBudgetUsed.set(budget.used);
-        metrics.dbConnectionsBound.set(engines.dbBound);
-        engines.refreshMetrics();
-        const body = await metrics.registry.metrics();
-        response.writeHead(200, { 'content-type': metrics.registry.contentType });
-        response.end(body);
-        return;
-      }
-      default:
-        return send(response, 404, 'not found\n');
-    }
-  }
-
-  /**
-   * `POST /admin/reload-shared`: the API twin of SIGHUP. Never from another
-   * site's page (a browser's cross-site POST); then a valid token when the
-   * gateway has authentication, otherwise only loopback clients.
-   */
-  async function reloadOverHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (hosts.crossSite(request)) return send(response, 403, 'cross-site request refused\n');
-    if (auth.required) {
-      const identity = await auth.authenticate(request);
-      if (!identity.ok) return send(response, 401, `${identity.reason}\n`, { 'www-authenticate': 'Bearer' });
-    } else if (!isLoopback(request.socket.remoteAddress ?? '')) {
-      return send(response, 403, 'reload is allowed from loopback only when the gateway has no authentication\n');
-    }
-    if (!shared) return sendJson(response, 409, { error: 'no shared state is configured' });
-    try {
-      const version = gateway.reloadShared();
-      return sendJson(response, 200, { version });
-    } catch (error) {
-      return sendJson(response, 422, { error: (error as Error).message });
-    }
-  }
-
+  const upgradeContext: UpgradeContext = {
+    state: () => state,
+    hosts,
+    allowOrigins: options.allowOrigins,
+    auth,
+    outOfDescriptors: () => connections > sessionDescriptors,
+    registry,
+    detached,
+    limits,
+  };
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     void handleUpgrade(request, socket, head);
   });
@@ -277,45 +221,16 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       log.info({ address, status, reason }, 'upgrade refused');
       rejectUpgrade(socket, status, reason);
     };
-    if (!hosts.allowsHost(request.headers.host)) return refuse(403, 'host not allowed');
-    if (state !== 'running') return refuse(503, 'server is shutting down');
-    if (connections > sessionDescriptors) return refuse(503, 'too many connections (file descriptors)');
-    if (!hosts.allowsOrigin(request, options.allowOrigins)) return refuse(403, 'origin not allowed');
-    const identity = await auth.authenticate(request);
-    if (!identity.ok) return refuse(identity.status, identity.reason);
-    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
-    const resumeToken = query.get('resume');
-    if (resumeToken !== null) {
-      return resumeUpgrade(
-        request,
-        socket,
-        head,
-        resumeToken,
-        Number(query.get('last') ?? 0),
-        identity.principal,
-        address,
-      );
+    const verdict = await checkUpgrade(request, upgradeContext);
+    if (!verdict.ok) return refuse(verdict.status, verdict.reason);
+    const { identity } = verdict;
+    if (verdict.resume) {
+      const { token, last } = verdict.resume;
+      return resumeUpgrade(request, socket, head, token, last, identity.principal, address);
     }
-    // Sessions waiting to be resumed give way to a new one: dropped sessions cannot lock anyone out.
-    if ((perAddress.get(address) ?? 0) >= limits.maxSessionsPerAddress) {
-      detached.evictOldest('a new session from this address needed its place', address);
-    }
-    if (sessions.size - sessionsClosing >= limits.maxSessions) detached.evictOldest('a new session needed its place');
-    if (sessions.size - sessionsClosing >= limits.maxSessions) return refuse(503, 'too many sessions');
-    if ((perAddress.get(address) ?? 0) >= limits.maxSessionsPerAddress) {
-      return refuse(429, 'too many sessions from this address');
-    }
-    // Count the session before the (asynchronous) handshake completes, so a
-    // burst cannot pass the limits together.
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
-    let counted = true;
-    const uncount = () => {
-      if (!counted) return;
-      counted = false;
-      const n = (perAddress.get(address) ?? 1) - 1;
-      if (n <= 0) perAddress.delete(address);
-      else perAddress.set(address, n);
-    };
+    const place = takePlace(address, upgradeContext);
+    if (!place.ok) return refuse(place.status, place.reason);
+    const uncount = place.release;
     socket.once('close', uncount);
     wss.handleUpgrade(request, socket, head, (ws) => {
       if (state !== 'running') {
@@ -351,8 +266,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
         version: VERSION,
         sharedVersion: sharedState?.version,
         hello: () =>
-          JSON.stringify({
-            type: 'hello',
+          helloFrame({
             session: id,
             protocol: JSON_SUBPROTOCOL,
             server: { name: 'vmgate', version: VERSION },
@@ -381,25 +295,16 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
             onLost: (why) => void session.close(`executor restarted: ${why}`, CLOSE_CODES.internal),
           }),
         onClosing: () => {
-          sessionsClosing++;
+          registry.closing();
           uncount();
         },
         onClosed: (closed, reason) => {
-          sessionsClosing--;
-          sessions.delete(closed);
-          // The token now current: it changes at every resume.
-          const token = closed.resumeToken;
-          if (token !== undefined) {
-            resumable.delete(token);
-            if (reason.startsWith('session ended:')) rememberEnded(token, CLOSE_CODES.resumeGone, reason);
-            if (reason.startsWith('session evicted:')) rememberEnded(token, CLOSE_CODES.resumeNotFound, reason);
-          }
+          registry.closed(closed, reason);
           metrics.sessionsClosed.inc({ reason: reasonLabel(reason) });
           metrics.sessionsOpen.set(sessions.size);
         },
       });
-      sessions.add(session);
-      if (resume) resumable.set(resume.token, session);
+      registry.add(session, resume?.token);
       metrics.sessionsOpened.inc();
       metrics.sessionsOpen.set(sessions.size);
       log.info({ session: id, user: identity.user, address, mode }, 'session opened');
@@ -429,9 +334,9 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       if (ws.protocol !== JSON_SUBPROTOCOL) {
         return refuseResume(CLOSE_CODES.resumeNotFound, 'only JSON-mode (vmgate.v1) sessions resume');
       }
-      const ended = endedSessions.get(token);
+      const ended = registry.ended(token);
       if (ended !== undefined) return refuseResume(ended.code, ended.reason);
-      const session = resumable.get(token);
+      const session = registry.resumable(token);
       if (!session) return refuseResume(CLOSE_CODES.resumeNotFound, 'no such session');
       if (session.principal !== principal) {
         return refuseResume(CLOSE_CODES.resumeForbidden, 'the session belongs to another user');
@@ -440,21 +345,8 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       const next = resumeTokenFor(options.gatewayId);
       const refusal = session.resume(ws, Number.isSafeInteger(last) && last >= 0 ? last : 0, next, address);
       if (refusal) return refuseResume(refusal.code, refusal.reason);
-      resumable.delete(token);
-      resumable.set(next, session);
+      registry.renewToken(token, next, session);
     });
-  }
-
-  /** Why a session ended, for the client that comes back to it (kept 10 minutes). */
-  function rememberEnded(token: string, code: number, reason: string): void {
-    const now = Date.now();
-    for (const [key, at] of endedAt) {
-      if (now - at < 10 * 60_000 && endedAt.size < 10_000) break;
-      endedAt.delete(key);
-      endedSessions.delete(key);
-    }
-    endedSessions.set(token, { code, reason });
-    endedAt.set(token, now);
   }
 
   // Heartbeat (the ws README pattern): a peer that missed a whole interval is dropped.
@@ -609,16 +501,6 @@ function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}\r\n${body}`,
   );
-}
-
-function send(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
-  response.end(body);
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' });
-  response.end(JSON.stringify(body));
 }
 
 /** Metric labels must stay few: map free-text close reasons onto a fixed set. */

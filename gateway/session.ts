@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { errors } from '../protocol/error-codes';
+import { errorFrameOf, logFrame, numberedFrame, pongFrame, resumedFrame } from '../protocol/frames';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
+import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
 import { capEngineOutput, capText } from '../sandbox/frame-cap';
 import { AuditLog, type TransactionOp } from './audit-log';
@@ -30,15 +32,6 @@ import { TokenBucket } from './token-bucket';
  */
 
 export type SessionMode = 'json' | 'text';
-
-/** The message-shaped engine interface (docs/design.md §4): in-process today, an executor later. */
-export interface EngineHandle {
-  send(input: EngineInput): void;
-  close(reason: string): Promise<void>;
-  pause(): void;
-  resume(): void;
-  readonly pending: number;
-}
 
 /** Resuming after a dropped socket (JSON mode): see docs/protocol.md. */
 export interface ResumeOptions {
@@ -178,7 +171,7 @@ export class Session {
     }
     // The greeting is not numbered: replay never repeats it (docs/protocol.md).
     this.#write(
-      ctx.mode === 'json' ? `{"seq":0,${ctx.hello().slice(1)}` : bannerText(ctx.id, ctx.version, ctx.sharedVersion),
+      ctx.mode === 'json' ? numberedFrame(0, ctx.hello()) : bannerText(ctx.id, ctx.version, ctx.sharedVersion),
     );
   }
 
@@ -227,9 +220,7 @@ export class Session {
     const replay = this.#sent.filter((sent) => sent.seq > lastSeq);
     const resume = { token: nextToken, graceMs: this.#ctx.resume?.graceMs ?? 0 };
     const notKept = replay.filter((sent) => !sent.kept).length;
-    this.#write(
-      JSON.stringify({ type: 'resumed', session: this.id, seq: this.#seq, replayed: replay.length, notKept, resume }),
-    );
+    this.#write(resumedFrame({ session: this.id, seq: this.#seq, replayed: replay.length, notKept, resume }));
     for (const sent of replay) this.#write(sent.frame);
     this.#ctx.budget.holdsReplay(this, this.#sent.length > 0);
     this.#engine.resume();
@@ -345,7 +336,11 @@ export class Session {
       const tooBig = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
       violation = tooBig ? this.#tooBigReason(socket) : `protocol violation: ${error.message}`;
       // The status ws closed with: 1009 too big, 1007 invalid UTF-8, 1002 any other violation.
-      const code = tooBig ? CLOSE_CODES.tooBig : error.code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
+      const code = tooBig
+        ? CLOSE_CODES.tooBig
+        : error.code === 'WS_ERR_INVALID_UTF8'
+          ? CLOSE_CODES.invalidPayload
+          : CLOSE_CODES.protocolError;
       if (this.#socket === socket && !this.#ctx.resume) void this.close(violation, code);
     });
   }
@@ -438,7 +433,7 @@ export class Session {
     const id = op.id ?? null;
     switch (op.op) {
       case 'ping':
-        this.#send(JSON.stringify({ type: 'pong', id }), 'reply');
+        this.#send(pongFrame(id), 'reply');
         return;
       case 'eval':
         this.#dispatch(
@@ -650,7 +645,7 @@ export class Session {
     let text = frame;
     if (this.mode === 'json') {
       const seq = ++this.#seq;
-      text = `{"seq":${seq},${frame.slice(1)}`;
+      text = numberedFrame(seq, frame);
       if (resume && (this.#state === 'open' || detached)) this.#keep(seq, text, bytes, kind, id, resume.bufferBytes);
       if (detached || this.#state === 'closed') return;
     }
@@ -757,9 +752,10 @@ export class Session {
 /** The stand-in replayed for a frame too large for the resume buffer (docs/protocol.md, "Resuming"). */
 function notKeptFrame(seq: number, kind: FrameKind, id: RequestId | null, bytes: number, bufferBytes: number): string {
   const what = `this ${kind === 'log' ? 'output' : 'reply'} (${bytes} bytes) was larger than the resume buffer (${bufferBytes} bytes) and was not kept for replay`;
-  return kind === 'log'
-    ? JSON.stringify({ seq, type: 'log', id, level: 'warn', text: `[${what}]`, notKept: true })
-    : JSON.stringify({ seq, type: 'error', id, error: { code: 'LIMIT', message: what, notKept: true } });
+  return numberedFrame(
+    seq,
+    kind === 'log' ? logFrame(id, 'warn', `[${what}]`, true) : errorFrameOf(id, 'LIMIT', what, { notKept: true }),
+  );
 }
 
 /** The `id` of a JSON frame, when it has a valid one (for errors about frames that were not processed). */

@@ -1,12 +1,4 @@
-/**
- * Why the gateway refused to start. `code` is stable (docs/operations.md
- * lists them); the message is for people.
- */
-export class GatewayStartError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'GatewayStartError';
-    this.code = code;
-  }
-}
+import { StartError } from '../common/start-error';
+
+/** Why the gateway itself refused to start (its options, authentication, the listening socket). */
+export class GatewayStartError extends StartError {}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { findPackageRoot } from '../sandbox/realm-source';
+import { findPackageRoot } from '../common/package-root';
 
 /** The package version, read once from package.json (works from sources and from dist/). */
 export const VERSION: string = (

@@ -25,6 +25,29 @@ const kVmgateError = Symbol.for('vmgate.error');
 /** Extra, code-specific fields that travel in the error frame (all JSON-safe). */
 export type ErrorDetails = Record<string, string | number | boolean | null>;
 
+/** The `error` of an error frame: a stable code, a message for people, code-specific fields. */
+export interface ErrorBody {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly [detail: string]: unknown;
+}
+
+/**
+ * The one factory of error payloads, wherever they are sent from: `code`
+ * and `message` come first and no detail can replace them.
+ */
+export function errorBody<D extends object = Record<never, never>>(
+  code: ErrorCode,
+  message: string,
+  details?: D,
+): { readonly code: ErrorCode; readonly message: string } & Omit<D, 'code' | 'message'> {
+  const body: Record<string, unknown> = { code, message };
+  if (details) {
+    for (const [key, value] of Object.entries(details)) if (key !== 'code' && key !== 'message') body[key] = value;
+  }
+  return body as { readonly code: ErrorCode; readonly message: string } & Omit<D, 'code' | 'message'>;
+}
+
 /**
  * The one error type vmgate's host code throws on purpose. Checked by brand,
  * not `instanceof`, so it survives duplicate module copies and jest's sandbox.
@@ -49,7 +72,7 @@ export class VmgateError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string } & ErrorDetails {
-    return { ...this.details, code: this.code, message: this.message };
+    return errorBody(this.code, this.message, this.details) as { code: ErrorCode; message: string } & ErrorDetails;
   }
 }
 

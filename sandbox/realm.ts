@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
+import { buildRealmFunctionSource } from '../common/realm-source';
 import { type EntryOutcome, runTimed } from './entry-scheduler';
 import { INPUT_FILENAME } from './input-cache';
-import { buildRealmFunctionSource } from './realm-source';
 
 /**
  * One session realm: a fresh `node:vm` context built under every rule of

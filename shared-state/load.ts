@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as acorn from 'acorn';
+import { StartError } from '../common/start-error';
 import {
   MODULE_DEFAULT_LOCAL,
   moduleProgressMarker,
@@ -39,14 +40,14 @@ export interface SharedState {
 export type SharedStateErrorCode = 'SHARED_STATE_UNREADABLE' | 'SHARED_STATE_INVALID' | 'SHARED_STATE_INTERNAL';
 
 /** Thrown by {@link loadSharedState}; `message` is one line and names the file. */
-export class SharedStateError extends Error {
-  override readonly name = 'SharedStateError';
+export class SharedStateError extends StartError {
+  declare readonly code: SharedStateErrorCode;
   constructor(
-    readonly code: SharedStateErrorCode,
+    code: SharedStateErrorCode,
     readonly file: string,
     message: string,
   ) {
-    super(oneLine(message));
+    super(code, oneLine(message));
   }
 }
 

@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { buildRealmFunctionSource } from '../../sandbox/realm-source';
+import { buildRealmFunctionSource } from '../../common/realm-source';
 import { TestSession } from '../helpers/engine';
 
 /**

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Gateway } from '../../gateway/server';
+import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../../protocol/messages';
 import { directConnection, startDbGateway, tableName } from '../helpers/database';
 import { startTestGateway } from '../helpers/gateway';
 import { RemoteBrowser } from './remote-browser';
@@ -596,6 +597,10 @@ describe('web console', () => {
     expect(source).toMatch(/export default codec;/);
     const etag = codec.headers.get('etag') ?? '';
     expect((await fetch(`${base}static/codec.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    // The wire contract's constants, generated from protocol/ (the console defines none of its own).
+    const wire = await (await fetch(`${base}static/protocol.js`)).text();
+    expect(wire).toContain(`export const SUBPROTOCOL = "${JSON_SUBPROTOCOL}";`);
+    expect(wire).toContain(`export const CLOSE_CODES = Object.freeze(${JSON.stringify(CLOSE_CODES)});`);
     const head = await fetch(`${base}static/app.js`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(Number(head.headers.get('content-length'))).toBeGreaterThan(1000);

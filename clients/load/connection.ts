@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { type EvalStatsFrame, JSON_SUBPROTOCOL } from '../../protocol/messages';
+import { clientFrame, parseServerFrame } from '../../protocol/frames';
+import { CLOSE_CODES, type EvalStatsFrame, type HelloFrame, JSON_SUBPROTOCOL } from '../../protocol/messages';
 
 /**
  * One load session: a JSON-mode WebSocket with at most a few evals in flight,
@@ -8,11 +9,8 @@ import { type EvalStatsFrame, JSON_SUBPROTOCOL } from '../../protocol/messages';
  * itself; the runner decides what to do with a dropped session.
  */
 
-export interface Hello {
-  readonly type: 'hello';
-  readonly session: string;
-  readonly limits?: Readonly<Record<string, number>>;
-}
+/** The server's `hello` (protocol/messages.ts): what a load run reads of it. */
+export type Hello = Pick<HelloFrame, 'type' | 'session'> & Partial<Pick<HelloFrame, 'limits'>>;
 
 export type OpenResult =
   | { readonly ok: true; readonly connection: LoadConnection; readonly hello: Hello; readonly openMs: number }
@@ -130,12 +128,7 @@ export class LoadConnection {
         if (ws.protocol !== JSON_SUBPROTOCOL) fail('NOT_VMGATE', `the server did not accept ${JSON_SUBPROTOCOL}`);
       });
       ws.once('message', (data) => {
-        let frame: Hello | undefined;
-        try {
-          frame = JSON.parse(data.toString()) as Hello;
-        } catch {
-          // not JSON: not a vmgate JSON-mode server
-        }
+        const frame = parseServerFrame(data.toString()) as Hello | undefined;
         if (frame?.type !== 'hello' || typeof frame.session !== 'string') {
           fail('NOT_VMGATE', 'the first frame was not a vmgate hello');
           return;
@@ -168,19 +161,14 @@ export class LoadConnection {
         resolve({ kind: 'lost', code: 'CLIENT_TIMEOUT', message: `no answer within ${options.guardMs} ms` });
       }, options.guardMs);
       this.#pending.set(id, { start: performance.now(), logs: options.collectLogs ? [] : undefined, timer, resolve });
-      const frame: Record<string, unknown> = { op: 'eval', id, code };
-      if (options.timeoutMs !== undefined) frame.timeoutMs = options.timeoutMs;
-      this.#ws.send(JSON.stringify(frame));
+      const timeout = options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {};
+      this.#ws.send(clientFrame({ op: 'eval', id, code, ...timeout }));
     });
   }
 
   #onFrame(text: string): void {
-    let frame: Record<string, unknown>;
-    try {
-      frame = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return;
-    }
+    const frame = parseServerFrame(text);
+    if (frame === undefined) return;
     const pending = typeof frame.id === 'number' ? this.#pending.get(frame.id) : undefined;
     if (!pending) return;
     if (frame.type === 'log') {
@@ -223,7 +211,7 @@ export class LoadConnection {
   async close(graceMs = 2_000): Promise<void> {
     this.#closing = true;
     if (this.#ws.readyState === WebSocket.CLOSED) return;
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1000, 'load run finished');
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(CLOSE_CODES.normal, 'load run finished');
     const timer = setTimeout(() => this.#ws.terminate(), graceMs);
     await this.closed;
     clearTimeout(timer);

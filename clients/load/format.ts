@@ -1,5 +1,5 @@
 import type { LatencySummary } from './histogram';
-import type { LoadProgress, LoadSummary } from './run';
+import type { LoadProgress, LoadSummary } from './summary';
 
 /** Plain-text renderings of a load run's progress and summary (no colors: they go to logs as often as to terminals). */
 

@@ -6,17 +6,7 @@
 export type { EvalOutcome, Hello } from './connection';
 export { formatProgress, formatSummary } from './format';
 export { LatencyHistogram, type LatencySummary } from './histogram';
-export {
-  type LoadHooks,
-  type LoadOptions,
-  type LoadPhase,
-  type LoadProgress,
-  type LoadSummary,
-  normalizeUrl,
-  redactUrl,
-  runLoad,
-  type StopReason,
-} from './run';
+export { type LoadHooks, type LoadOptions, normalizeUrl, redactUrl, runLoad } from './run';
 export {
   type Check,
   type CodeSource,
@@ -29,4 +19,5 @@ export {
   type SetupSource,
   validateScript,
 } from './script';
-export { parseThreshold, type Threshold, ThresholdError, type ThresholdVerdict } from './thresholds';
+export type { LoadPhase, LoadProgress, LoadSummary, StopReason, ThresholdVerdict } from './summary';
+export { parseThreshold, type Threshold, ThresholdError } from './thresholds';

@@ -1,4 +1,4 @@
-import type { LoadSummary } from './run';
+import type { LoadSummary, ThresholdVerdict } from './summary';
 
 /**
  * Pass/fail criteria for a load run, so that `vmgate bench` can gate CI.
@@ -24,13 +24,6 @@ export interface Threshold {
   readonly limit: number;
   /** The limit is a percentage (only `errors`). */
   readonly percent: boolean;
-}
-
-export interface ThresholdVerdict {
-  readonly expression: string;
-  /** The measured value the limit was compared with (errors in % when the limit is), or null. */
-  readonly actual: number | null;
-  readonly ok: boolean;
 }
 
 type Operator = '<' | '<=' | '>' | '>=' | '==';

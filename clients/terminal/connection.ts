@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { JSON_SUBPROTOCOL, type RequestId } from '../../protocol/messages';
+import { clientFrame, parseServerFrame } from '../../protocol/frames';
+import {
+  CLOSE_CODES,
+  type ClientOp,
+  type HelloFrame,
+  JSON_SUBPROTOCOL,
+  RESUME_REFUSALS,
+  type ReceivedFrame,
+  SESSION_END_REASONS,
+} from '../../protocol/messages';
 
 /**
  * A JSON-mode (`vmgate.v1`) session seen from a client: requests with ids and
@@ -24,30 +33,18 @@ import { JSON_SUBPROTOCOL, type RequestId } from '../../protocol/messages';
  * the session resumed.
  */
 
-export interface Hello {
+/** The server's `hello` (protocol/messages.ts), as received: checked where it is used. */
+export type Hello = Partial<Omit<HelloFrame, 'type' | 'session'>> & {
   readonly type: 'hello';
   readonly session: string;
-  readonly protocol: string;
-  readonly server?: { readonly name: string; readonly version: string };
-  readonly limits?: Readonly<Record<string, number>>;
-  readonly shared?: { readonly version: string } | null;
-  readonly user?: string | null;
-  readonly resume?: { readonly token: string; readonly graceMs: number } | null;
   readonly seq?: number;
-}
+};
 
 /** Any frame after `hello` (log, result, error, ok, pong, resumed, ...). */
-export interface ServerFrame {
-  readonly type: string;
-  readonly id?: RequestId | null;
-  readonly seq?: number;
-  readonly [field: string]: unknown;
-}
+export type ServerFrame = ReceivedFrame;
 
-export type ClientRequest =
-  | { readonly op: 'eval'; readonly code: string; readonly timeoutMs?: number }
-  | { readonly op: 'complete'; readonly code: string; readonly cursor?: number }
-  | { readonly op: 'commit' | 'rollback' | 'interrupt' | 'ping' };
+/** A request; the connection gives it its id. */
+export type ClientRequest = ClientOp extends infer Op ? (Op extends ClientOp ? Omit<Op, 'id'> : never) : never;
 
 export type ConnectionEvent =
   /** Every numbered frame once, in order (logs, terminal frames, frames for nobody's id). */
@@ -99,23 +96,9 @@ export class ConnectError extends Error {
 }
 
 /** Close codes with which the server ends a session on purpose: no point in resuming. */
-const ENDED_BY_SERVER: Readonly<Record<number, string>> = {
-  1000: 'the server closed the session',
-  1001: 'the server is shutting down',
-  1008: 'the client did not read its frames fast enough',
-  1009: 'a frame was larger than the server accepts',
-  1011: 'internal error on the server',
-  4001: 'idle timeout',
-  4002: 'maximum session lifetime reached',
-};
+const ENDED_BY_SERVER = SESSION_END_REASONS;
 
-/** Refused resumes (docs/protocol.md). */
-export const RESUME_REFUSALS: Readonly<Record<number, string>> = {
-  4403: 'the session belongs to another user',
-  4404: 'no such session (the grace period ended, or the server restarted)',
-  4409: 'the session is attached to another connection',
-  4410: 'the session ended',
-};
+export { RESUME_REFUSALS };
 
 /** How long a 4409 (attached elsewhere) after a drop is retried before the session counts as lost. */
 const CONFLICT_RETRY_MS = 10_000;
@@ -223,7 +206,7 @@ export class SessionConnection {
         return;
       }
       this.#pending.set(id, { id, op: request.op, resolve, reject, uncertain: false });
-      this.#transmit(JSON.stringify({ ...request, id }));
+      this.#transmit(clientFrame({ ...request, id } as ClientOp));
     });
     return { id, done };
   }
@@ -255,7 +238,7 @@ export class SessionConnection {
       const wasLive = this.#state !== 'lost' && this.#state !== 'closed';
       this.#state = 'closed';
       this.#stopTimers();
-      this.#failPending(new SessionLostError(1000, 'closed', 'the session was closed'));
+      this.#failPending(new SessionLostError(CLOSE_CODES.normal, 'closed', 'the session was closed'));
       const ws = this.#ws;
       if (!ws || !wasLive || ws.readyState === WebSocket.CLOSED) return resolve();
       const timer = setTimeout(() => {
@@ -267,7 +250,7 @@ export class SessionConnection {
         resolve();
       });
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, 'client closed the session');
+      else ws.close(CLOSE_CODES.normal, 'client closed the session');
     });
     return this.#closedByUs;
   }
@@ -324,10 +307,9 @@ export class SessionConnection {
           early.push(data);
           return;
         }
-        try {
-          first = JSON.parse(data.toString()) as ServerFrame;
-        } catch {
-          fail(new ConnectError('the server did not speak vmgate.v1 (its first frame is not JSON)'));
+        first = parseServerFrame(data.toString());
+        if (first === undefined) {
+          fail(new ConnectError('the server did not speak vmgate.v1 (its first frame is not a JSON frame)'));
           return;
         }
         cleanup();
@@ -376,13 +358,8 @@ export class SessionConnection {
     this.#ws = ws;
     const onData = (data: WebSocket.RawData) => {
       if (this.#ws !== ws) return;
-      let frame: ServerFrame;
-      try {
-        frame = JSON.parse(data.toString()) as ServerFrame;
-      } catch {
-        return; // the server only sends JSON in this mode
-      }
-      this.#onFrame(frame);
+      const frame = parseServerFrame(data.toString());
+      if (frame !== undefined) this.#onFrame(frame); // the server only sends JSON frames in this mode
     };
     // Synchronously, so no frame can slip between the handshake's listener and ours.
     handshake.release();
@@ -482,7 +459,8 @@ export class SessionConnection {
       const closeReason = (error as { closeReason?: string }).closeReason ?? '';
       // 4409 right after a drop is most often our own dead connection, which
       // the server has not noticed yet: try again for a while.
-      const conflictRetry = closeCode === 4409 && Date.now() < this.#droppedAt + CONFLICT_RETRY_MS;
+      const conflictRetry =
+        closeCode === CLOSE_CODES.resumeConflict && Date.now() < this.#droppedAt + CONFLICT_RETRY_MS;
       if (closeCode !== undefined && RESUME_REFUSALS[closeCode] !== undefined && !conflictRetry) {
         const detail = closeReason || RESUME_REFUSALS[closeCode];
         this.#lose(closeCode, closeReason, detail);
@@ -497,7 +475,11 @@ export class SessionConnection {
       const max = this.#options.maxBackoffMs ?? 4_000;
       const delay = Math.round(Math.min(max, base * 2 ** attempt) * (0.75 + Math.random() * 0.5));
       if (Date.now() + delay > deadline) {
-        this.#lose(4404, 'grace period over', `could not reconnect within the grace period (${resume.graceMs} ms)`);
+        this.#lose(
+          CLOSE_CODES.resumeNotFound,
+          'grace period over',
+          `could not reconnect within the grace period (${resume.graceMs} ms)`,
+        );
         return;
       }
       this.#emit({ type: 'retrying', attempt, delayMs: delay, why: (error as Error).message });
@@ -511,9 +493,9 @@ export class SessionConnection {
     const first = handshake.first;
     if (first.type !== 'resumed') {
       // A server that ignored the resume request opened a new session: not ours.
-      ws.close(1000);
+      ws.close(CLOSE_CODES.normal);
       this.#lose(
-        4404,
+        CLOSE_CODES.resumeNotFound,
         'not resumed',
         `the server answered the resume with ${JSON.stringify(first.type)}, not "resumed"`,
       );

@@ -10,7 +10,10 @@
 // browser closes the socket with 1001, which detaches the session) picks the
 // same session up again.
 
-export const SUBPROTOCOL = 'vmgate.v1';
+import { CLOSE_CODES, SUBPROTOCOL } from './protocol.js';
+
+export { SUBPROTOCOL };
+
 /**
  * The access token travels as a second offered subprotocol, not in the URL:
  * proxies and servers log URLs, not this header. The gateway never selects it.
@@ -20,20 +23,21 @@ const STORE_KEY = 'vmgate.resume';
 
 /** Close codes after which the session is over (the server closed it): no point in resuming. */
 const ENDED = {
-  1000: 'the server closed the session',
-  1001: 'the server is shutting down',
-  1008: 'the console did not read its frames fast enough',
-  1009: 'a frame was larger than the limit',
-  1011: 'internal server error',
-  4001: 'the session was idle too long',
-  4002: 'the session reached its maximum lifetime',
+  [CLOSE_CODES.normal]: 'the server closed the session',
+  [CLOSE_CODES.goingAway]: 'the server is shutting down',
+  [CLOSE_CODES.policy]: 'the console did not read its frames fast enough',
+  [CLOSE_CODES.tooBig]: 'a frame was larger than the limit',
+  [CLOSE_CODES.internal]: 'internal server error',
+  [CLOSE_CODES.idle]: 'the session was idle too long',
+  [CLOSE_CODES.lifetime]: 'the session reached its maximum lifetime',
 };
 /** Close codes of a refused resume. */
 const REFUSED = {
-  4403: 'the session belongs to another user',
-  4404: 'no such session (the grace period ended: it was closed and its transaction rolled back)',
-  4409: 'the session is attached to another connection (another tab?)',
-  4410: 'the session ended',
+  [CLOSE_CODES.resumeForbidden]: 'the session belongs to another user',
+  [CLOSE_CODES.resumeNotFound]:
+    'no such session (the grace period ended: it was closed and its transaction rolled back)',
+  [CLOSE_CODES.resumeConflict]: 'the session is attached to another connection (another tab?)',
+  [CLOSE_CODES.resumeGone]: 'the session ended',
 };
 
 export class Connection {
@@ -87,7 +91,7 @@ export class Connection {
   /** Ends this session (close 1000: the server rolls back) and opens a new one. */
   newSession() {
     this.#forget();
-    this.#closeSocket(1000, 'new session');
+    this.#closeSocket(CLOSE_CODES.normal, 'new session');
     this.hello = null;
     this.session = null;
     this.resume = null;
@@ -240,7 +244,7 @@ export class Connection {
       // An accepted socket closed at once: the resume was refused.
       this.ws = null;
       const text = reason || REFUSED[code];
-      if (code === 4409 && !this.pageResume) {
+      if (code === CLOSE_CODES.resumeConflict && !this.pageResume) {
         // The gateway has not yet noticed that the old socket is dead: try again while the grace period lasts.
         return this.#dropped(ws, 'the gateway still holds the old connection');
       }
@@ -283,7 +287,7 @@ export class Connection {
     const left = this.droppedAt + this.resume.graceMs - Date.now();
     if (left <= 0) {
       return this.#lose(
-        4404,
+        CLOSE_CODES.resumeNotFound,
         '',
         `could not reconnect within the grace period (${Math.round(this.resume.graceMs / 1000)} s): the session was closed and its transaction rolled back`,
       );

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { findPackageRoot } from './package-root';
 
 /**
  * Realm-side code lives in plain `.js` files under `sandbox/realm/`. They are
@@ -11,21 +12,6 @@ import path from 'node:path';
 const REALM_DIR = path.resolve(findPackageRoot(__dirname), 'sandbox', 'realm');
 
 export type RealmModule = string;
-
-export function findPackageRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'vmgate') return dir;
-    } catch {
-      // keep walking up
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`vmgate package root not found above ${start}`);
-    dir = parent;
-  }
-}
 
 const cache = new Map<string, string>();
 
