@@ -309,7 +309,7 @@ function installAllocationLimits(global, limits) {
     });
   };
   lazyGlobal('ArrayBuffer');
-  for (const name of ObjectKeys(TypedArrayCtors)) lazyGlobal(name);
+  ArrayPrototypeForEach(ObjectKeys(TypedArrayCtors), lazyGlobal);
 
   // ---- strings ---------------------------------------------------------------
 
@@ -340,7 +340,7 @@ function installAllocationLimits(global, limits) {
     if (s.length > 0 && n > 0 && s.length * n > maxStringLength) throw tooLong('repeat', s.length * n);
     return FunctionPrototypeCall(StringPrototypeRepeatIntrinsic, s, NumberIsNaN(n) ? 0 : n);
   });
-  for (const name of ['padStart', 'padEnd']) {
+  ArrayPrototypeForEach(['padStart', 'padEnd'], (name) => {
     const intrinsic = name === 'padStart' ? StringPrototypePadStartIntrinsic : StringPrototypePadEndIntrinsic;
     method(name, 1, function (maxLength, fillString) {
       const s = thisString(this, name);
@@ -348,7 +348,7 @@ function installAllocationLimits(global, limits) {
       if (n > s.length && n > maxStringLength) throw tooLong(name, n);
       return FunctionPrototypeCall(intrinsic, s, NumberIsNaN(n) ? 0 : n, fillString);
     });
-  }
+  });
 
   /**
    * For realm code, before it hands user code an object of `kind` (a typed

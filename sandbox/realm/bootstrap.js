@@ -11,9 +11,8 @@ function bootstrap(host, configJson, shared) {
 
   // docs/design.md §1 rule 4. FinalizationRegistry callbacks would run as host
   // tasks, outside any timed entry. V8's own `console` goes to the inspector.
-  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console']) {
-    delete global[name];
-  }
+  const removed = ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'console'];
+  for (let i = 0; i < removed.length; i++) delete global[removed[i]];
   // Every proxy is recorded as it is made, so completion can refuse one without touching it (completion.js).
   installProxyRegistry(global);
   // Returns the O(live realms) part of the policy, run on the first entry (error-policy.js).
@@ -98,7 +97,9 @@ function bootstrap(host, configJson, shared) {
   const errorDetails = (error) => {
     if (!WeakSetPrototypeHas(dbErrors, error)) return undefined;
     const details = { code: error.code };
-    for (const key of ['errno', 'sqlState', 'sqlMessage', 'statement', 'hint']) {
+    const keys = ['errno', 'sqlState', 'sqlMessage', 'statement', 'hint'];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       const desc = ObjectGetOwnPropertyDescriptor(error, key);
       if (desc !== undefined && (typeof desc.value === 'string' || typeof desc.value === 'number'))
         details[key] = desc.value;
@@ -117,7 +118,8 @@ function bootstrap(host, configJson, shared) {
 
   const define = (name, value) =>
     ObjectDefineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
-  for (const name of ObjectKeys(timers.globals)) define(name, timers.globals[name]);
+  const timerNames = ObjectKeys(timers.globals);
+  for (let i = 0; i < timerNames.length; i++) define(timerNames[i], timers.globals[timerNames[i]]);
 
   // Heavier globals are built on first use, so an idle session pays nothing.
   // Completion may call these getters (completion.js): at once when the
@@ -128,7 +130,7 @@ function bootstrap(host, configJson, shared) {
     let built;
     // Our getters, read back before any user code runs (a user may replace them later).
     let ours;
-    for (const name of names) {
+    ArrayPrototypeForEach(names, (name) => {
       ObjectDefineProperty(global, name, {
         get() {
           if (built === undefined) {
@@ -150,7 +152,7 @@ function bootstrap(host, configJson, shared) {
         ours ??= [];
         ArrayPrototypePush(ours, get);
       }
-    }
+    });
   };
   lazy(['TextEncoder', 'TextDecoder'], () => createTextCodecs(exposeBuffer));
   lazy(['URL', 'URLSearchParams'], () => createUrlClasses(bridge));
@@ -308,6 +310,7 @@ function bootstrap(host, configJson, shared) {
   /** Starts an asynchronous host call (e.g. a database statement); the answer arrives through `pump`. */
   function callHost(op, payload) {
     return new PromiseCtor((resolve, reject) => {
+      // realm-lint-allow: `bridge` is the realm's own frozen object (host-bridge.js), not a prototype method
       const id = bridge.call(op, payload);
       if (typeof id !== 'number') {
         reject(new Error(`host call ${op} refused`));
@@ -329,7 +332,8 @@ function bootstrap(host, configJson, shared) {
 
   const alreadyDeclared = (name) => new SyntaxError(`Identifier '${name}' has already been declared`);
   function declare(names, kind) {
-    for (const name of names) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
       if (kind === 'var' && name in global) continue;
       try {
         ObjectDefineProperty(global, name, { value: undefined, writable: true, enumerable: true, configurable: true });
@@ -346,7 +350,8 @@ function bootstrap(host, configJson, shared) {
   // of the same name must leave alone.
   const constGetters = new SafeWeakSet();
   function makeConst(names) {
-    for (const name of names) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
       const value = global[name];
       const get = () => value;
       WeakSetPrototypeAdd(constGetters, get);

@@ -132,15 +132,16 @@ function renderTable(data, columns, inspector) {
   const addKey = (k) => {
     if (!ArrayPrototypeIncludes(keys, k)) ArrayPrototypePush(keys, k);
   };
-  const entries = isMap(data)
-    ? ArrayFrom(MapPrototypeEntries(data))
-    : ArrayPrototypeMap(ObjectKeys(data), (k) => [k, data[k]]);
-  for (const entry of entries) {
+  const entries = isMap(data) ? mapEntries(data) : ArrayPrototypeMap(ObjectKeys(data), (k) => [k, data[k]]);
+  for (let e = 0; e < entries.length; e++) {
+    const entry = entries[e];
     const index = entry[0];
     const row = entry[1];
     const values = ObjectCreate(null);
     if (row !== null && typeof row === 'object') {
-      for (const k of ObjectKeys(row)) {
+      const rowKeys = ObjectKeys(row);
+      for (let j = 0; j < rowKeys.length; j++) {
+        const k = rowKeys[j];
         if (columns !== undefined && !ArrayPrototypeIncludes(columns, k)) continue;
         addKey(k);
         values[k] = cell(row[k]);
@@ -152,13 +153,13 @@ function renderTable(data, columns, inspector) {
     }
   }
   if (columns !== undefined) {
-    for (const c of columns) addKey(c);
+    for (let i = 0; i < columns.length; i++) addKey(columns[i]);
   }
-  const header = ['(index)', ...keys];
+  const header = ArrayPrototypeConcat(['(index)'], keys);
   if (hasValues) ArrayPrototypePush(header, 'Values');
   const table = ArrayPrototypeMap(rows, (r) => {
     const line = [r.index];
-    for (const k of keys) ArrayPrototypePush(line, r.values[k] ?? '');
+    for (let i = 0; i < keys.length; i++) ArrayPrototypePush(line, r.values[keys[i]] ?? '');
     if (hasValues) ArrayPrototypePush(line, r.value ?? '');
     return line;
   });
@@ -180,7 +181,7 @@ function renderTable(data, columns, inspector) {
       '│',
     )}│`;
   const out = [rule('┌', '┬', '┐'), line(header), rule('├', '┼', '┤')];
-  for (const r of table) ArrayPrototypePush(out, line(r));
+  for (let i = 0; i < table.length; i++) ArrayPrototypePush(out, line(table[i]));
   ArrayPrototypePush(out, rule('└', '┴', '┘'));
   return ArrayPrototypeJoin(out, '\n');
 }

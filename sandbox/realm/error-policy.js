@@ -82,7 +82,8 @@ function installErrorPolicy(global, captureFrames) {
   let ErrorWrapper;
   /** [intrinsic prototype, wrapper] pairs whose `constructor` arm() repoints. */
   const repoint = [];
-  for (const name of ERROR_NAMES) {
+  for (let i = 0; i < ERROR_NAMES.length; i++) {
+    const name = ERROR_NAMES[i];
     const Intrinsic = global[name];
     if (typeof Intrinsic !== 'function') continue;
     const Wrapper = {

@@ -7,22 +7,18 @@
 // for the files that follow.
 
 const uncurryThis = Function.prototype.bind.bind(Function.prototype.call);
-const applyBind = Function.prototype.bind.bind(Function.prototype.apply);
 
 const ObjectCreate = Object.create;
 const ObjectDefineProperty = Object.defineProperty;
-const ObjectDefineProperties = Object.defineProperties;
 const ObjectFreeze = Object.freeze;
 const ObjectPreventExtensions = Object.preventExtensions;
 const ObjectIsFrozen = Object.isFrozen;
 const ObjectKeys = Object.keys;
-const ObjectEntries = Object.entries;
 const ObjectGetPrototypeOf = Object.getPrototypeOf;
 const ObjectSetPrototypeOf = Object.setPrototypeOf;
 const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
 const ObjectGetOwnPropertySymbols = Object.getOwnPropertySymbols;
 const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-const ObjectGetOwnPropertyDescriptors = Object.getOwnPropertyDescriptors;
 const ObjectIs = Object.is;
 const ObjectPrototype = Object.prototype;
 const ObjectPrototypeHasOwnProperty = uncurryThis(Object.prototype.hasOwnProperty);
@@ -31,7 +27,6 @@ const ObjectPrototypePropertyIsEnumerable = uncurryThis(Object.prototype.propert
 const ReflectApply = Reflect.apply;
 const ReflectConstruct = Reflect.construct;
 const ReflectOwnKeys = Reflect.ownKeys;
-const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
 
 const FunctionPrototypeToString = uncurryThis(Function.prototype.toString);
 const FunctionPrototypeCall = uncurryThis(Function.prototype.call);
@@ -40,7 +35,6 @@ const ArrayIsArray = Array.isArray;
 const ArrayFrom = Array.from;
 const ArrayPrototypePush = uncurryThis(Array.prototype.push);
 const ArrayPrototypePop = uncurryThis(Array.prototype.pop);
-const ArrayPrototypeShift = uncurryThis(Array.prototype.shift);
 const ArrayPrototypeJoin = uncurryThis(Array.prototype.join);
 const ArrayPrototypeSlice = uncurryThis(Array.prototype.slice);
 const ArrayPrototypeSplice = uncurryThis(Array.prototype.splice);
@@ -52,16 +46,12 @@ const ArrayPrototypeForEach = uncurryThis(Array.prototype.forEach);
 const ArrayPrototypeSort = uncurryThis(Array.prototype.sort);
 const ArrayPrototypeReduce = uncurryThis(Array.prototype.reduce);
 const ArrayPrototypeSome = uncurryThis(Array.prototype.some);
-const ArrayPrototypeFill = uncurryThis(Array.prototype.fill);
-const ArrayPrototypeKeys = uncurryThis(Array.prototype.keys);
 const ArrayPrototypeConcat = uncurryThis(Array.prototype.concat);
 
 const StringFromCharCode = String.fromCharCode;
 const StringFromCodePoint = String.fromCodePoint;
 const StringPrototypeSlice = uncurryThis(String.prototype.slice);
-const StringPrototypeSubstring = uncurryThis(String.prototype.substring);
 const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
-const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const StringPrototypeIncludes = uncurryThis(String.prototype.includes);
 const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith);
 const StringPrototypeEndsWith = uncurryThis(String.prototype.endsWith);
@@ -80,38 +70,29 @@ const StringPrototypeValueOf = uncurryThis(String.prototype.valueOf);
 const RegExpPrototype = RegExp.prototype;
 const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
 const RegExpPrototypeTest = uncurryThis(RegExp.prototype.test);
-const RegExpPrototypeToString = uncurryThis(RegExp.prototype.toString);
-const RegExpPrototypeSymbolReplace = uncurryThis(RegExp.prototype[Symbol.replace]);
 
 const NumberIsNaN = Number.isNaN;
 const NumberIsFinite = Number.isFinite;
-const NumberIsInteger = Number.isInteger;
 const NumberIsSafeInteger = Number.isSafeInteger;
 const NumberParseInt = Number.parseInt;
 const NumberParseFloat = Number.parseFloat;
 const NumberPrototypeToString = uncurryThis(Number.prototype.toString);
 const NumberPrototypeValueOf = uncurryThis(Number.prototype.valueOf);
 const BooleanPrototypeValueOf = uncurryThis(Boolean.prototype.valueOf);
-const BigIntPrototypeToString = uncurryThis(BigInt.prototype.toString);
 const BigIntPrototypeValueOf = uncurryThis(BigInt.prototype.valueOf);
 const SymbolPrototypeToString = uncurryThis(Symbol.prototype.toString);
 const SymbolPrototypeValueOf = uncurryThis(Symbol.prototype.valueOf);
 const SymbolPrototypeGetDescription = uncurryThis(ObjectGetOwnPropertyDescriptor(Symbol.prototype, 'description').get);
 const SymbolIterator = Symbol.iterator;
-const SymbolAsyncIterator = Symbol.asyncIterator;
 const SymbolToStringTag = Symbol.toStringTag;
-const SymbolHasInstance = Symbol.hasInstance;
-const SymbolFor = Symbol.for;
 
 const MathFloor = Math.floor;
 const MathMin = Math.min;
 const MathMax = Math.max;
-const MathAbs = Math.abs;
 const MathRound = Math.round;
 const MathTrunc = Math.trunc;
 const JSONStringify = JSON.stringify;
 const JSONParse = JSON.parse;
-const DateNow = Date.now;
 const DatePrototypeGetTime = uncurryThis(Date.prototype.getTime);
 const DatePrototypeToISOString = uncurryThis(Date.prototype.toISOString);
 const DatePrototypeToString = uncurryThis(Date.prototype.toString);
@@ -120,12 +101,10 @@ const MapPrototypeGet = uncurryThis(Map.prototype.get);
 const MapPrototypeSet = uncurryThis(Map.prototype.set);
 const MapPrototypeHas = uncurryThis(Map.prototype.has);
 const MapPrototypeDelete = uncurryThis(Map.prototype.delete);
-const MapPrototypeClear = uncurryThis(Map.prototype.clear);
 const MapPrototypeEntries = uncurryThis(Map.prototype.entries);
 const MapPrototypeGetSize = uncurryThis(ObjectGetOwnPropertyDescriptor(Map.prototype, 'size').get);
 const SetPrototypeAdd = uncurryThis(Set.prototype.add);
 const SetPrototypeHas = uncurryThis(Set.prototype.has);
-const SetPrototypeDelete = uncurryThis(Set.prototype.delete);
 const SetPrototypeValues = uncurryThis(Set.prototype.values);
 const SetPrototypeGetSize = uncurryThis(ObjectGetOwnPropertyDescriptor(Set.prototype, 'size').get);
 const WeakMapPrototypeGet = uncurryThis(WeakMap.prototype.get);
@@ -133,16 +112,34 @@ const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set);
 const WeakMapPrototypeHas = uncurryThis(WeakMap.prototype.has);
 const WeakSetPrototypeAdd = uncurryThis(WeakSet.prototype.add);
 const WeakSetPrototypeHas = uncurryThis(WeakSet.prototype.has);
-const MapIteratorPrototypeNext = uncurryThis(ObjectGetPrototypeOf(new Map().entries()).next);
-const SetIteratorPrototypeNext = uncurryThis(ObjectGetPrototypeOf(new Set().values()).next);
+const MapIteratorPrototype = ObjectGetPrototypeOf(MapPrototypeEntries(new Map()));
+const SetIteratorPrototype = ObjectGetPrototypeOf(SetPrototypeValues(new Set()));
+const MapIteratorPrototypeNext = uncurryThis(MapIteratorPrototype.next);
+const SetIteratorPrototypeNext = uncurryThis(SetIteratorPrototype.next);
+/** A Map's [key, value] pairs, read with the captured iterator (user code may replace `next`). */
+function mapEntries(map) {
+  const out = [];
+  const iterator = MapPrototypeEntries(map);
+  for (let step = MapIteratorPrototypeNext(iterator); !step.done; step = MapIteratorPrototypeNext(iterator)) {
+    ArrayPrototypePush(out, step.value);
+  }
+  return out;
+}
+/** A Set's values, read with the captured iterator. */
+function setValues(set) {
+  const out = [];
+  const iterator = SetPrototypeValues(set);
+  for (let step = SetIteratorPrototypeNext(iterator); !step.done; step = SetIteratorPrototypeNext(iterator)) {
+    ArrayPrototypePush(out, step.value);
+  }
+  return out;
+}
 
 const PromiseCtor = Promise;
 const PromiseResolve = Promise.resolve.bind(Promise);
-const PromiseReject = Promise.reject.bind(Promise);
 const PromisePrototypeThen = uncurryThis(Promise.prototype.then);
 
 const ArrayBufferCtor = ArrayBuffer;
-const ArrayBufferIsView = ArrayBuffer.isView;
 const ArrayBufferPrototypeGetByteLength = uncurryThis(
   ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get,
 );
@@ -169,7 +166,6 @@ const DataViewPrototypeGetByteLength = uncurryThis(
   ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteLength').get,
 );
 const Uint8ArrayCtor = Uint8Array;
-const ErrorPrototypeToString = uncurryThis(Error.prototype.toString);
 
 const SafeMap = Map;
 const SafeSet = Set;
@@ -220,11 +216,18 @@ const isBoxedPrimitive = (v) =>
   isBranded(BooleanPrototypeValueOf, v) ||
   isBranded(BigIntPrototypeValueOf, v) ||
   isBranded(SymbolPrototypeValueOf, v);
+/** The primitive inside a boxed primitive (isBoxedPrimitive), without calling a replaceable `valueOf`. */
+function unboxPrimitive(v) {
+  if (isBranded(NumberPrototypeValueOf, v)) return NumberPrototypeValueOf(v);
+  if (isBranded(StringPrototypeValueOf, v)) return StringPrototypeValueOf(v);
+  if (isBranded(BooleanPrototypeValueOf, v)) return BooleanPrototypeValueOf(v);
+  if (isBranded(BigIntPrototypeValueOf, v)) return BigIntPrototypeValueOf(v);
+  return SymbolPrototypeValueOf(v);
+}
 
 // ---- Added for inspect.js / base64.js / value-codec.js (captured before user code runs).
 const FunctionPrototype = Function.prototype;
 const ErrorPrototype = Error.prototype;
-const DatePrototype = Date.prototype;
 const StringPrototypeNormalize = uncurryThis(String.prototype.normalize);
 const ErrorCtor = Error;
 const TypeErrorCtor = TypeError;
@@ -266,8 +269,6 @@ const SymbolToPrimitive = Symbol.toPrimitive;
 const AsyncFunctionPrototype = ObjectGetPrototypeOf(async function () {});
 const GeneratorFunctionPrototype = ObjectGetPrototypeOf(function* () {});
 const AsyncGeneratorFunctionPrototype = ObjectGetPrototypeOf(async function* () {});
-const MapIteratorPrototype = ObjectGetPrototypeOf(new Map().entries());
-const SetIteratorPrototype = ObjectGetPrototypeOf(new Set().values());
 // RegExp flags read through the intrinsic getters, in the order of `RegExp.prototype.flags`.
 const RegExpFlagGetters = ObjectFreeze(
   ArrayPrototypeFilter(

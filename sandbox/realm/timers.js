@@ -45,7 +45,7 @@ function createTimers(bridge, reportUncaught) {
 
   /** The host dropped every timer (budget exceeded, eval cancelled): forget them here too. */
   function forget(ids) {
-    for (const id of ids) MapPrototypeDelete(timers, id);
+    for (let i = 0; i < ids.length; i++) MapPrototypeDelete(timers, ids[i]);
   }
 
   return {

@@ -473,7 +473,7 @@ function createValueCodecWith(beforeBytes) {
     if (isPromise(v)) return simpleTag(st, 'promise');
     if (isBoxedPrimitive(v)) {
       if (!charge(st, 26)) return NO_FIT;
-      const inner = encValue(st, unbox(v), depth);
+      const inner = encValue(st, unboxPrimitive(v), depth);
       if (inner === NO_FIT) return NO_FIT;
       const t = tag(st, 'boxed');
       t.value = inner;
@@ -488,14 +488,6 @@ function createValueCodecWith(beforeBytes) {
     if (ObjectGetPrototypeOf(proto) !== null) return false;
     const ctor = ownData(proto, 'constructor');
     return typeof ctor === 'function' && functionName(ctor) === 'Object' && ownData(ctor, 'prototype') === proto;
-  }
-
-  function unbox(v) {
-    if (isBranded(NumberPrototypeValueOf, v)) return NumberPrototypeValueOf(v);
-    if (isBranded(StringPrototypeValueOf, v)) return StringPrototypeValueOf(v);
-    if (isBranded(BooleanPrototypeValueOf, v)) return BooleanPrototypeValueOf(v);
-    if (isBranded(BigIntPrototypeValueOf, v)) return BigIntPrototypeValueOf(v);
-    return SymbolPrototypeValueOf(v);
   }
 
   function encBytes(st, kind, buffer, offset, length) {

@@ -192,12 +192,16 @@ function createUrlClasses(bridge) {
       this.#onChange = typeof onChange === 'function' ? onChange : undefined;
       if (init !== null && typeof init === 'object') {
         if (typeof init[SymbolIterator] === 'function') {
+          // The caller's iterable, iterated as the URL standard says (its own protocol, not ours).
+          // realm-lint-allow: the caller's iterable
           for (const pair of init) {
+            // realm-lint-allow: a pair from the caller's iterable
             const [k, v] = pair;
             ArrayPrototypePush(this.#list, [`${k}`, `${v}`]);
           }
         } else {
-          for (const k of ObjectKeys(init)) ArrayPrototypePush(this.#list, [k, `${init[k]}`]);
+          const keys = ObjectKeys(init);
+          for (let i = 0; i < keys.length; i++) ArrayPrototypePush(this.#list, [keys[i], `${init[keys[i]]}`]);
         }
       } else {
         this.#parse(`${init}`);
@@ -207,7 +211,9 @@ function createUrlClasses(bridge) {
       this.#list = [];
       const body = StringPrototypeStartsWith(text, '?') ? StringPrototypeSlice(text, 1) : text;
       if (body === '') return;
-      for (const part of StringPrototypeSplit(body, '&')) {
+      const parts = StringPrototypeSplit(body, '&');
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i];
         if (part === '') continue;
         const eq = StringPrototypeIndexOf(part, '=');
         const k = eq === -1 ? part : StringPrototypeSlice(part, 0, eq);
@@ -219,7 +225,7 @@ function createUrlClasses(bridge) {
       params.#parse(text);
     }
     #changed() {
-      if (this.#onChange !== undefined) this.#onChange(this.toString());
+      if (this.#onChange !== undefined) this.#onChange(this.#serialize());
     }
     get size() {
       return this.#list.length;
@@ -238,7 +244,8 @@ function createUrlClasses(bridge) {
     }
     get(name) {
       const n = `${name}`;
-      for (const e of this.#list) if (e[0] === n) return e[1];
+      const list = this.#list;
+      for (let i = 0; i < list.length; i++) if (list[i][0] === n) return list[i][1];
       return null;
     }
     getAll(name) {
@@ -271,27 +278,37 @@ function createUrlClasses(bridge) {
       this.#changed();
     }
     forEach(callback, thisArg) {
-      for (const e of ArrayPrototypeSlice(this.#list)) ReflectApply(callback, thisArg, [e[1], e[0], this]);
+      const list = ArrayPrototypeSlice(this.#list);
+      for (let i = 0; i < list.length; i++) ReflectApply(callback, thisArg, [list[i][1], list[i][0], this]);
     }
     *entries() {
-      for (const e of ArrayPrototypeSlice(this.#list)) yield [e[0], e[1]];
+      const list = ArrayPrototypeSlice(this.#list);
+      for (let i = 0; i < list.length; i++) yield [list[i][0], list[i][1]];
     }
     *keys() {
-      for (const e of ArrayPrototypeSlice(this.#list)) yield e[0];
+      const list = ArrayPrototypeSlice(this.#list);
+      for (let i = 0; i < list.length; i++) yield list[i][0];
     }
     *values() {
-      for (const e of ArrayPrototypeSlice(this.#list)) yield e[1];
-    }
-    [SymbolIterator]() {
-      return this.entries();
+      const list = ArrayPrototypeSlice(this.#list);
+      for (let i = 0; i < list.length; i++) yield list[i][1];
     }
     toString() {
+      return this.#serialize();
+    }
+    #serialize() {
       return ArrayPrototypeJoin(
         ArrayPrototypeMap(this.#list, (e) => `${encode(e[0])}=${encode(e[1])}`),
         '&',
       );
     }
   }
+  // As the URL standard says: @@iterator is the same function as entries.
+  ObjectDefineProperty(URLSearchParams.prototype, SymbolIterator, {
+    value: URLSearchParams.prototype.entries,
+    writable: true,
+    configurable: true,
+  });
   const resetParams = URLSearchParams._reset;
   delete URLSearchParams._reset;
 
@@ -332,7 +349,7 @@ function createUrl(fields, parse, resetParams, URLSearchParams) {
       return stateOf(this).parts.href;
     }
   }
-  for (const field of fields) {
+  ArrayPrototypeForEach(fields, (field) => {
     ObjectDefineProperty(URL.prototype, field, {
       get() {
         return stateOf(this).parts[field];
@@ -348,7 +365,7 @@ function createUrl(fields, parse, resetParams, URLSearchParams) {
       enumerable: true,
       configurable: true,
     });
-  }
+  });
   return URL;
 }
 
@@ -362,6 +379,10 @@ function createStructuredClone() {
 
   return function structuredClone(value) {
     const seen = new SafeMap();
+    const cloneProperties = (from, to) => {
+      const keys = ObjectKeys(from);
+      for (let i = 0; i < keys.length; i++) to[keys[i]] = clone(from[keys[i]]);
+    };
     const clone = (v) => {
       if (v === null || (typeof v !== 'object' && typeof v !== 'function')) {
         if (typeof v === 'symbol') throw cloneError(`${SymbolPrototypeToString(v)} could not be cloned.`);
@@ -373,7 +394,7 @@ function createStructuredClone() {
       if (ArrayIsArray(v)) {
         out = [];
         MapPrototypeSet(seen, v, out);
-        for (const k of ObjectKeys(v)) out[k] = clone(v[k]);
+        cloneProperties(v, out);
         return out;
       }
       if (isDate(v)) out = new Date(DatePrototypeGetTime(v));
@@ -381,12 +402,14 @@ function createStructuredClone() {
       else if (isMap(v)) {
         out = new SafeMap();
         MapPrototypeSet(seen, v, out);
-        for (const [k, x] of ArrayFrom(MapPrototypeEntries(v))) MapPrototypeSet(out, clone(k), clone(x));
+        const entries = mapEntries(v);
+        for (let i = 0; i < entries.length; i++) MapPrototypeSet(out, clone(entries[i][0]), clone(entries[i][1]));
         return out;
       } else if (isSet(v)) {
         out = new SafeSet();
         MapPrototypeSet(seen, v, out);
-        for (const x of ArrayFrom(SetPrototypeValues(v))) SetPrototypeAdd(out, clone(x));
+        const values = setValues(v);
+        for (let i = 0; i < values.length; i++) SetPrototypeAdd(out, clone(values[i]));
         return out;
       } else if (isArrayBuffer(v)) out = ArrayBufferPrototypeSlice(v, 0);
       else if (isTypedArray(v)) {
@@ -405,13 +428,13 @@ function createStructuredClone() {
         const stack = ownStack(v);
         if (stack !== undefined)
           ObjectDefineProperty(out, 'stack', { value: stack, writable: true, configurable: true });
-      } else if (isBoxedPrimitive(v)) out = ObjectCreate(ObjectGetPrototypeOf(v)) && Object(v.valueOf());
+      } else if (isBoxedPrimitive(v)) out = ObjectCtor(unboxPrimitive(v));
       else if (isPromise(v) || isWeakMap(v) || isWeakSet(v)) {
         throw cloneError(`#<${isPromise(v) ? 'Promise' : isWeakMap(v) ? 'WeakMap' : 'WeakSet'}> could not be cloned.`);
       } else {
         out = {};
         MapPrototypeSet(seen, v, out);
-        for (const k of ObjectKeys(v)) out[k] = clone(v[k]);
+        cloneProperties(v, out);
         return out;
       }
       MapPrototypeSet(seen, v, out);
@@ -462,7 +485,7 @@ function createLatin1Base64() {
       for (let i = 0; i < bytes.length; i += 8192) {
         ArrayPrototypePush(
           parts,
-          ReflectApply(StringFromCharCode, undefined, ArrayFrom(TypedArrayPrototypeSubarray(bytes, i, i + 8192))),
+          ReflectApply(StringFromCharCode, undefined, TypedArrayPrototypeSubarray(bytes, i, i + 8192)),
         );
       }
       return ArrayPrototypeJoin(parts, '');

@@ -1,0 +1,164 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as acorn from 'acorn';
+import * as walk from 'acorn-walk';
+import { findPackageRoot } from '../common/package-root';
+
+/**
+ * The check behind `npm run check:realm`: realm code (`sandbox/realm/*.js`)
+ * runs in the same realm as user code, so it must not use anything user code
+ * can replace after startup. Rejected:
+ *
+ * - `for…of`, array spread (`[...x]`, `f(...x)`) and array destructuring: all
+ *   go through `%ArrayIteratorPrototype%.next` / `[Symbol.iterator]`.
+ * - `x.name(…)` where `name` is a prototype method captured in primordials.js
+ *   (`ArrayPrototypePush` → `.push(`, `FunctionPrototypeCall` → `.call(`):
+ *   use the captured one.
+ * - a top-level name (a captured primordial, a helper) that no realm file uses.
+ *
+ * A line may opt out of one finding with `// realm-lint-allow: <reason>` on it
+ * or on the line above (e.g. a method of an object the realm itself built).
+ */
+
+export interface RealmLintFinding {
+  readonly file: string;
+  readonly line: number;
+  readonly rule: 'for-of' | 'array-spread' | 'array-destructuring' | 'prototype-call' | 'unused-top-level';
+  readonly message: string;
+}
+
+const ALLOW = /realm-lint-allow:/;
+
+/** Names the host calls from the tail it appends to the concatenated files (buildRealmFunctionSource). */
+const ENTRY_POINTS = new Set(['bootstrap', 'createValueCodec']);
+
+/** Method names captured in primordials.js, from `<Type>Prototype<Method> = uncurryThis(…)`, e.g. `push`, `call`. */
+export function capturedMethodNames(primordialsSource: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of primordialsSource.matchAll(/^const \w+Prototype([A-Z]\w*) = uncurryThis\(/gm)) {
+    const method = m[1]!;
+    // Accessor captures (`…GetSize`, `…GetBuffer`) are getters, not methods called by name.
+    if (/^Get[A-Z]/.test(method)) continue;
+    names.add(method[0]!.toLowerCase() + method.slice(1));
+  }
+  return names;
+}
+
+function parse(source: string): acorn.Program {
+  // Realm files are function-body fragments (the bootstrap file ends in `return`).
+  return acorn.parse(source, {
+    ecmaVersion: 'latest',
+    sourceType: 'script',
+    allowReturnOutsideFunction: true,
+    locations: true,
+  });
+}
+
+/** Findings in one realm file's source. */
+export function lintRealmSource(file: string, source: string, methods: ReadonlySet<string>): RealmLintFinding[] {
+  const lines = source.split('\n');
+  const allowed = (line: number) => ALLOW.test(lines[line - 1] ?? '') || ALLOW.test(lines[line - 2] ?? '');
+  const findings: RealmLintFinding[] = [];
+  const report = (node: acorn.Node, rule: RealmLintFinding['rule'], message: string) => {
+    const line = node.loc!.start.line;
+    if (!allowed(line)) findings.push({ file, line, rule, message });
+  };
+  walk.full(parse(source), (node) => {
+    switch (node.type) {
+      case 'ForOfStatement':
+        report(node, 'for-of', 'for…of runs %ArrayIteratorPrototype%.next: use an index loop');
+        break;
+      case 'ArrayExpression':
+      case 'CallExpression':
+      case 'NewExpression': {
+        const items = node.type === 'ArrayExpression' ? node.elements : node.arguments;
+        for (const item of items) {
+          if (item?.type === 'SpreadElement') {
+            report(item, 'array-spread', 'spread runs the array iterator: use ArrayPrototypeConcat/ReflectApply');
+          }
+        }
+        if (node.type === 'CallExpression') {
+          const callee = node.callee;
+          if (
+            callee.type === 'MemberExpression' &&
+            !callee.computed &&
+            callee.property.type === 'Identifier' &&
+            methods.has(callee.property.name)
+          ) {
+            report(
+              node,
+              'prototype-call',
+              `.${callee.property.name}(…) goes through a prototype user code can replace: use the captured primordial`,
+            );
+          }
+        }
+        break;
+      }
+      case 'ArrayPattern':
+        report(node, 'array-destructuring', 'array destructuring runs the array iterator: index the array');
+        break;
+    }
+  });
+  return findings;
+}
+
+/**
+ * Top-level names of any realm file that no realm file refers to besides their
+ * own declaration. The files share one scope once concatenated, so biome's
+ * per-file unused-variable rule cannot see these uses; this check can.
+ */
+export function unusedTopLevelNames(sources: ReadonlyMap<string, string>): RealmLintFinding[] {
+  const declared: { file: string; name: string; line: number }[] = [];
+  const uses = new Map<string, number>();
+  for (const [file, source] of sources) {
+    const program = parse(source);
+    for (const statement of program.body) {
+      if (statement.type === 'VariableDeclaration') {
+        for (const d of statement.declarations) {
+          if (d.id.type === 'Identifier') declared.push({ file, name: d.id.name, line: d.loc!.start.line });
+        }
+      } else if (statement.type === 'FunctionDeclaration' && statement.id) {
+        declared.push({ file, name: statement.id.name, line: statement.loc!.start.line });
+      }
+    }
+    walk.full(program, (node) => {
+      if (node.type === 'Identifier') uses.set(node.name, (uses.get(node.name) ?? 0) + 1);
+    });
+  }
+  // Non-computed property keys are Identifiers too (`x.push`), so a name also
+  // used as a property counts as used: the check may miss one, never report a used one.
+  return declared
+    .filter((d) => !ENTRY_POINTS.has(d.name) && (uses.get(d.name) ?? 0) <= 1)
+    .map((d) => ({
+      file: d.file,
+      line: d.line,
+      rule: 'unused-top-level' as const,
+      message: `${d.name} is never used`,
+    }));
+}
+
+/** Every finding in a realm directory (default: this package's `sandbox/realm`). */
+export function lintRealmDirectory(
+  dir = path.join(findPackageRoot(__dirname), 'sandbox', 'realm'),
+): RealmLintFinding[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .sort();
+  const sources = new Map(files.map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
+  const primordials = sources.get('primordials.js') ?? '';
+  const methods = capturedMethodNames(primordials);
+  const findings: RealmLintFinding[] = [];
+  for (const [file, source] of sources) findings.push(...lintRealmSource(file, source, methods));
+  findings.push(...unusedTopLevelNames(sources));
+  return findings;
+}
+
+if (require.main === module) {
+  const findings = lintRealmDirectory();
+  for (const f of findings) console.error(`sandbox/realm/${f.file}:${f.line}  ${f.rule}  ${f.message}`);
+  if (findings.length > 0) {
+    console.error(`realm lint: ${findings.length} finding(s)`);
+    process.exit(1);
+  }
+  console.log('realm lint: no findings');
+}
