@@ -1,5 +1,5 @@
 import { openSession } from '../helpers/engine';
-import { HIJACK_BUILTINS } from '../helpers/hijack';
+import { hijackBuiltins } from '../helpers/hijack';
 
 /**
  * Realm code runs beside user code, so it must keep working after user code
@@ -24,9 +24,9 @@ describe('after user code replaces builtins, later evals behave the same', () =>
   test('REPL bindings, classes, results, console, errors, _ and web globals', async () => {
     const s = openSession();
     await s.eval(`const before = 1; let counter = 1; class Before { v() { return 1 } }; ${VALUES}`);
-    expect(await s.text(HIJACK_BUILTINS)).toBe("'hijacked'");
+    expect(await s.text(hijackBuiltins())).toBe("'hijacked'");
     // The user's own code now meets its replacements.
-    expect((await s.eval('[1].map((x) => x)')).text).toMatch(/^Uncaught Error: hijacked map/);
+    expect((await s.eval('[1].map((x) => x)')).text).toMatch(/^Uncaught Error: hijacked Array.prototype|map/);
 
     // Redeclaring a const or let runs the realm's declare() loop.
     expect(await s.text('const before = 2; before')).toBe('2');
