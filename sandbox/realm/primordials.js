@@ -116,24 +116,14 @@ const MapIteratorPrototype = ObjectGetPrototypeOf(MapPrototypeEntries(new Map())
 const SetIteratorPrototype = ObjectGetPrototypeOf(SetPrototypeValues(new Set()));
 const MapIteratorPrototypeNext = uncurryThis(MapIteratorPrototype.next);
 const SetIteratorPrototypeNext = uncurryThis(SetIteratorPrototype.next);
-/** A Map's [key, value] pairs, read with the captured iterator (user code may replace `next`). */
-function mapEntries(map) {
+/** The values of a Map or Set iterator, read with the captured `next` (user code may replace the prototype's). */
+function iteratorValues(iterator, next) {
   const out = [];
-  const iterator = MapPrototypeEntries(map);
-  for (let step = MapIteratorPrototypeNext(iterator); !step.done; step = MapIteratorPrototypeNext(iterator)) {
-    ArrayPrototypePush(out, step.value);
-  }
+  for (let step = next(iterator); !step.done; step = next(iterator)) ArrayPrototypePush(out, step.value);
   return out;
 }
-/** A Set's values, read with the captured iterator. */
-function setValues(set) {
-  const out = [];
-  const iterator = SetPrototypeValues(set);
-  for (let step = SetIteratorPrototypeNext(iterator); !step.done; step = SetIteratorPrototypeNext(iterator)) {
-    ArrayPrototypePush(out, step.value);
-  }
-  return out;
-}
+const mapEntries = (map) => iteratorValues(MapPrototypeEntries(map), MapIteratorPrototypeNext);
+const setValues = (set) => iteratorValues(SetPrototypeValues(set), SetIteratorPrototypeNext);
 
 const PromiseCtor = Promise;
 const PromiseResolve = Promise.resolve.bind(Promise);
