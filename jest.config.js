@@ -1,5 +1,7 @@
-// Two projects so either can run alone: `unit` needs nothing but Node;
-// `integration` talks to real sockets and a real MySQL/MariaDB.
+// __tests__/ mirrors the source folders; the file name says which project a
+// test belongs to, so either can run alone: `*.test.ts` (unit) needs nothing
+// but Node; `*.int.test.ts` (integration) talks to real sockets, processes and
+// a real MySQL/MariaDB.
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 // Generous timeouts: the suite spawns processes and a database on a 2-core machine.
 const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
@@ -12,18 +14,13 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts', '<rootDir>/__tests__/sandbox/**/*.test.ts'],
+      testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
     },
     {
       ...common,
       displayName: 'integration',
-      testMatch: [
-        '<rootDir>/__tests__/{e2e,db}/**/*.test.ts',
-        '<rootDir>/__tests__/deploy/**/*.test.ts',
-        '<rootDir>/__tests__/clients/**/*.test.ts',
-        '<rootDir>/__tests__/web/**/*.test.ts',
-        '<rootDir>/__tests__/executors/**/*.test.ts',
-      ],
+      testMatch: ['<rootDir>/__tests__/**/*.int.test.ts'],
       globalSetup: '<rootDir>/__tests__/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.ts',
     },

@@ -7,7 +7,7 @@ import type { Gateway } from '../../gateway/server';
 import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../../protocol/messages';
 import { directConnection, startDbGateway, tableName } from '../helpers/database';
 import { startTestGateway } from '../helpers/gateway';
-import { RemoteBrowser } from './remote-browser';
+import { RemoteBrowser } from '../helpers/remote-browser';
 
 /**
  * The web console end to end, in a real headless Chromium (Debian's

@@ -11,7 +11,7 @@ import {
   renderStats,
   Style,
   saveHistory,
-} from '../../clients/terminal';
+} from '../../../clients/terminal';
 
 /** The terminal client's pure parts: continuation, commands, history, colors. */
 

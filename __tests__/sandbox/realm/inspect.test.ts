@@ -1,6 +1,6 @@
 import util from 'node:util';
 import vm from 'node:vm';
-import { createRealmHarness, type RealmHarness } from '../helpers/realm-harness';
+import { createRealmHarness, type RealmHarness } from '../../helpers/realm-harness';
 
 // sandbox/realm/inspect.js runs inside a realm built like a session realm; its
 // output is compared with Node's own util.inspect / util.format of the same

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { createRealmHarness, type RealmHarness } from '../helpers/realm-harness';
+import { createRealmHarness, type RealmHarness } from '../../helpers/realm-harness';
 
 // sandbox/realm/base64.js, run inside a realm built like a session realm.
 // Node's Buffer is the reference for the encoding.

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { DEFAULT_DATABASE_OPTIONS } from '../../db/pool';
-import { type Gateway, startGateway } from '../../gateway/server';
-import { testDatabaseUrl } from '../helpers/database';
+import { DEFAULT_DATABASE_OPTIONS } from '../../../db/pool';
+import { type Gateway, startGateway } from '../../../gateway/server';
+import { testDatabaseUrl } from '../../helpers/database';
 
 /**
  * The `vmgate connect` examples of docs/clients.md, run as written (the URL
@@ -12,7 +12,7 @@ import { testDatabaseUrl } from '../helpers/database';
  * documentation cannot drift into examples that print `undefined` or fail.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const DOC = readFileSync(path.join(ROOT, 'docs', 'clients.md'), 'utf8');
 const DOC_URL = 'ws://127.0.0.1:8080';
 

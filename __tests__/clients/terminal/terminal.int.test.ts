@@ -6,9 +6,9 @@ import path from 'node:path';
 import { type IPty, spawn as spawnPty } from 'node-pty';
 import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
-import { DEFAULT_DATABASE_OPTIONS } from '../../db/pool';
-import { type Gateway, type StartOptions, startGateway } from '../../gateway/server';
-import { testDatabaseUrl } from '../helpers/database';
+import { DEFAULT_DATABASE_OPTIONS } from '../../../db/pool';
+import { type Gateway, type StartOptions, startGateway } from '../../../gateway/server';
+import { testDatabaseUrl } from '../../helpers/database';
 
 /**
  * `vmgate connect`, the real command, driven through a pseudo-terminal
@@ -19,7 +19,7 @@ import { testDatabaseUrl } from '../helpers/database';
  * after the first test.)
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const ESC = String.fromCharCode(27);
 const ANSI = new RegExp(
   `${ESC}\\[[0-9;?]*[A-Za-z]|${ESC}\\][^${String.fromCharCode(7)}]*${String.fromCharCode(7)}`,

@@ -14,10 +14,10 @@ import {
   parseThreshold,
   redactUrl,
   runLoad,
-} from '../../clients/load';
-import { loadTest } from '../../examples/load-test';
-import { type Gateway, startGateway } from '../../gateway/server';
-import { startTestGateway, waitFor } from '../helpers/gateway';
+} from '../../../clients/load';
+import { loadTest } from '../../../examples/load-test';
+import { type Gateway, startGateway } from '../../../gateway/server';
+import { startTestGateway, waitFor } from '../../helpers/gateway';
 
 /**
  * The load tool: `vmgate bench` run as a real command against real gateways
@@ -25,7 +25,7 @@ import { startTestGateway, waitFor } from '../helpers/gateway';
  * the TypeScript loader's start-up), then the library from this process.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI_TIMEOUT_MS = 45_000;
 
 interface CliRun {
