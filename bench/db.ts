@@ -93,8 +93,10 @@ import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded-mar
 import { kyselyScript } from '../db/kysely-bundle';
 import { DatabasePool, DEFAULT_DATABASE_OPTIONS, type ServerFlavor } from '../db/pool';
 import { defaultExecutorCount } from '../executors/options';
+import type { EngineDatabase } from '../sandbox/database-calls';
 import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
-import { type EngineDatabase, SessionEngine, type SessionLimits } from '../sandbox/session-engine';
+import { SessionEngine } from '../sandbox/session-engine';
+import type { SessionLimits } from '../sandbox/session-limits';
 import { summarizeProfile } from './cpuprofile-top';
 import {
   type EntryCounters,

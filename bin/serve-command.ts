@@ -22,7 +22,7 @@ import {
   type JwtOptions,
 } from '../gateway/config';
 import type { Gateway, StartOptions } from '../gateway/server';
-import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-engine';
+import { DEFAULT_SESSION_LIMITS } from '../sandbox/session-limits';
 import { serveBanner } from './serve-banner';
 
 /**

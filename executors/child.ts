@@ -1,8 +1,8 @@
 import v8 from 'node:v8';
 import { compileKyselyBundle } from '../db/kysely-bundle';
 import { DatabasePool } from '../db/pool';
+import type { EngineDatabase } from '../sandbox/database-calls';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
-import type { EngineDatabase } from '../sandbox/session-engine';
 import { SharedStateStore } from '../shared-state/store';
 import { MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorInit, ExecutorReport, FromExecutor, OpenInfo, TestResult, ToExecutor } from './protocol';

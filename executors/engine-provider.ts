@@ -1,7 +1,7 @@
 import type { DatabasePool } from '../db/pool';
+import type { EngineDatabase } from '../sandbox/database-calls';
 import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineOutput } from '../sandbox/engine-messages';
-import type { EngineDatabase } from '../sandbox/session-engine';
 
 /**
  * The contract between the gateway and where its session engines run

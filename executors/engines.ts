@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EngineHandle } from '../sandbox/engine-handle';
-import type { SessionLimits } from '../sandbox/session-engine';
+import type { SessionLimits } from '../sandbox/session-limits';
 import type { SharedStateStore } from '../shared-state/store';
 import type { EngineProvider, EngineStatus, EnginesDatabase, OpenEngineOptions } from './engine-provider';
 import { EngineMetrics } from './metrics';

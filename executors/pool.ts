@@ -4,7 +4,7 @@ import { StartError } from '../common/start-error';
 import { kyselyBundle } from '../db/kysely-bundle';
 import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineOutput } from '../sandbox/engine-messages';
-import type { SessionLimits } from '../sandbox/session-engine';
+import type { SessionLimits } from '../sandbox/session-limits';
 import type { SharedState } from '../shared-state/load';
 import type { SharedStateStore } from '../shared-state/store';
 import type { EngineProvider, EngineStatus, EnginesDatabase, OpenEngineOptions } from './engine-provider';

@@ -1,6 +1,6 @@
 import type { DatabaseOptions } from '../db/pool';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
-import type { SessionLimits } from '../sandbox/session-engine';
+import type { SessionLimits } from '../sandbox/session-limits';
 
 /**
  * The messages between the gateway and an executor process, over Node's IPC

@@ -1,7 +1,8 @@
 import { errorBody } from '../protocol/error-codes';
+import { COMPLETION_TIMEOUT_MS } from '../sandbox/completion-candidates';
 import type { EngineHandle } from '../sandbox/engine-handle';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
-import { COMPLETION_TIMEOUT_MS, type SessionLimits } from '../sandbox/session-engine';
+import type { SessionLimits } from '../sandbox/session-limits';
 import type { ToExecutor } from './protocol';
 
 /**

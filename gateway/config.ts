@@ -1,6 +1,6 @@
 import { type DatabaseOptions, DEFAULT_DATABASE_OPTIONS } from '../db/pool';
 import type { ExecutorOptions } from '../executors/options';
-import { DEFAULT_SESSION_LIMITS, type SessionLimits } from '../sandbox/session-engine';
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from '../sandbox/session-limits';
 import type { CpuQuotaOptions } from './cpu-quota';
 
 /** Everything `startGateway` accepts. The CLI (bin/vmgate.ts) builds it from flags, env and a config file. */

@@ -5,7 +5,7 @@ import { redactUrl } from '../db/database-url';
 import { type EmbeddedDatabase, EmbeddedDatabaseUnavailable, startEmbeddedDatabase } from '../db/embedded-mariadb';
 import { kyselyScript } from '../db/kysely-bundle';
 import { DatabasePool } from '../db/pool';
-import type { EngineDatabase } from '../sandbox/session-engine';
+import type { EngineDatabase } from '../sandbox/database-calls';
 import type { DatabaseConfig } from './config';
 
 /**

@@ -1,78 +1,30 @@
 import { performance } from 'node:perf_hooks';
-import { types } from 'node:util';
 import type vm from 'node:vm';
 import { DatabaseError, toDatabaseError } from '../db/database-error';
-import type { DatabasePool } from '../db/pool';
 import { SessionDatabase } from '../db/session-database';
-import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
-import { decodeValue, encodeValue } from '../protocol/value-codec';
-import { jsonStringBytes } from '../protocol/wire-bytes';
-import { type CompletionTarget, completionTarget, KEYWORDS } from './completion-target';
+import type { ErrorCode } from '../protocol/error-codes';
+import { COMPLETION_TIMEOUT_MS, candidates, MAX_COMPLETION_INPUT } from './completion-candidates';
+import { completionTarget } from './completion-target';
+import { type DatabaseOp, type EngineDatabase, isDatabaseOp, performDatabaseCall } from './database-calls';
 import type { EngineInput, EngineOutput, ErrorPayload, EvalStats, LogLevel } from './engine-messages';
 import { type EntryOutcome, scheduleEntry } from './entry-scheduler';
+import { settlementPayload, syntaxPayload, timeoutPayload } from './eval-errors';
 import { capEngineOutput } from './frame-cap';
 import { compileInput } from './input-cache';
+import { OutputMeter } from './output-meter';
 import { installProcessGuards } from './process-guards';
 import { Realm, type RealmSettlement } from './realm';
-import { uncaughtText } from './uncaught';
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './session-limits';
 
 /**
  * A session's engine: its realm, its queue of evals (run one at a time, in
  * order), their CPU budgets, and the output they produce. It knows nothing of
  * sockets: requests come in through `send()` and everything goes out through
- * `emit`, as messages (docs/design.md §4).
+ * `emit`, as messages (docs/design.md §4). Its parts live beside it: limits
+ * (session-limits.ts), database calls (database-calls.ts), output metering
+ * (output-meter.ts), error payloads (eval-errors.ts), completion answers
+ * (completion-candidates.ts).
  */
-
-export interface SessionLimits {
-  /** Budget of an eval when the client names none. */
-  readonly defaultTimeoutMs: number;
-  /** The most a client may ask for. */
-  readonly maxTimeoutMs: number;
-  /** Budget of one background entry (a timer firing while no eval runs). */
-  readonly backgroundTimeoutMs: number;
-  /** Evals waiting behind the running one; beyond it → LIMIT. */
-  readonly maxQueuedEvals: number;
-  /**
-   * Time budget the evals a session has waiting may hold together (the
-   * running one's included); beyond it → LIMIT. Bounds how long one session
-   * can keep an executor busy from a single burst of requests.
-   */
-  readonly maxQueuedBudgetMs: number;
-  readonly maxOutputBytesPerEval: number;
-  readonly maxOutputBytesPerSecond: number;
-  /** One console call is cut beyond this many characters. */
-  readonly maxLogLine: number;
-  readonly maxTimers: number;
-  readonly maxCodeBytes: number;
-  /** Depth of the `text` rendering of results. */
-  readonly inspectDepth: number;
-  /** The largest message emitted (as a JSON frame); longer strings are cut with a marker (frame-cap.ts). */
-  readonly maxMessageBytes: number;
-}
-
-export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
-  defaultTimeoutMs: 5_000,
-  maxTimeoutMs: 60_000,
-  backgroundTimeoutMs: 1_000,
-  maxQueuedEvals: 32,
-  maxQueuedBudgetMs: 180_000,
-  maxOutputBytesPerEval: 1024 * 1024,
-  maxOutputBytesPerSecond: 1024 * 1024,
-  maxLogLine: 64 * 1024,
-  maxTimers: 1_000,
-  maxCodeBytes: 512 * 1024,
-  inspectDepth: 2,
-  maxMessageBytes: 1024 * 1024,
-});
-
-/** How a session reaches the database: a pool, or a reason there is none. */
-export interface EngineDatabase {
-  readonly pool: DatabasePool | undefined;
-  /** Said with every DB_UNAVAILABLE when there is no pool (e.g. how to configure one). */
-  readonly hint: string;
-  /** The Kysely bundle, loaded into a realm on first use of `db`. */
-  readonly kysely: () => vm.Script;
-}
 
 export interface SessionEngineOptions {
   readonly limits?: Partial<SessionLimits>;
@@ -83,24 +35,6 @@ export interface SessionEngineOptions {
   readonly user?: string | null;
   readonly emit: (message: EngineOutput) => void;
 }
-
-/**
- * The budget of one completion entry. It runs no user code, only walks
- * property names: a budget this size is reached only by a huge object.
- */
-export const COMPLETION_TIMEOUT_MS = 1_000;
-/** Candidates sent at most (the realm stops gathering there too). */
-const MAX_CANDIDATES = 1_000;
-/** The text before the cursor a completion reads at most. */
-export const MAX_COMPLETION_INPUT = 64 * 1024;
-
-/** Rows can be large: a result is cut only beyond these (far above the display limits). */
-const RESULT_LIMITS = {
-  maxDepth: 64,
-  maxArrayLength: 10_000_000,
-  maxStringLength: 64 * 1024 * 1024,
-  maxBytes: 256 * 1024 * 1024,
-};
 
 type EngineState = 'ready' | 'closing' | 'closed';
 
@@ -142,10 +76,7 @@ export class SessionEngine {
   /** A pump entry is queued with the entry scheduler. */
   #pumpScheduled = false;
   #closed: Promise<void> | undefined;
-  // Output rate window (per second, across evals and background timers).
-  #windowStart = 0;
-  #windowBytes = 0;
-  #windowNoted = false;
+  readonly #output: OutputMeter;
   /** Refs of evals whose timers may still produce background output. */
   readonly #refBySeq = new Map<number, number>();
   /** The eval (seq) whose timer the current background entry serves. */
@@ -169,6 +100,7 @@ export class SessionEngine {
     this.#shared = options.shared;
     this.#databaseConfig = options.database;
     this.#user = options.user ?? null;
+    this.#output = new OutputMeter(this.limits.maxOutputBytesPerEval, this.limits.maxOutputBytesPerSecond);
   }
 
   get state(): EngineState {
@@ -449,24 +381,11 @@ export class SessionEngine {
       });
       return;
     }
-    const details = parseDetails(settlement.details);
-    this.#finishError(active, {
-      ...details,
-      code: details.code ?? 'UNCAUGHT',
-      message: settlement.message ?? settlement.text,
-      name: settlement.name ?? '',
-      ...(settlement.stack !== undefined ? { stack: settlement.stack } : {}),
-      value: settlement.json,
-      text: uncaughtText(settlement.text),
-    });
+    this.#finishError(active, settlementPayload(settlement));
   }
 
   #timeout(active: ActiveEval): void {
-    this.#finishError(active, {
-      code: 'TIMEOUT',
-      message: `evaluation exceeded its time budget of ${active.timeoutMs} ms`,
-      timeoutMs: active.timeoutMs,
-    });
+    this.#finishError(active, timeoutPayload(active.timeoutMs));
   }
 
   #interrupt(): void {
@@ -624,7 +543,7 @@ export class SessionEngine {
 
   /** A host call from realm code (the `db` driver). Returns its id; the answer is delivered by a pump. */
   #onCall(op: string, payload: string): number | undefined {
-    if (op !== 'db.query' && op !== 'db.commit' && op !== 'db.rollback') return undefined;
+    if (!isDatabaseOp(op)) return undefined;
     const id = ++this.#callSeq;
     this.#calls.set(id, this.#active?.seq ?? 0);
     this.#performCall(op, payload).then(
@@ -638,36 +557,11 @@ export class SessionEngine {
     return id;
   }
 
-  async #performCall(op: string, payload: string): Promise<string> {
+  async #performCall(op: DatabaseOp, payload: string): Promise<string> {
     const database = this.#sessionDatabase();
-    if (op === 'db.commit') {
-      await database.commit();
-      return '';
-    }
-    if (op === 'db.rollback') {
-      await database.rollback();
-      return '';
-    }
-    const request = decodeValue(payload) as { sql?: unknown; params?: unknown };
-    if (typeof request?.sql !== 'string' || (request.params !== undefined && !Array.isArray(request.params))) {
-      throw new DatabaseError('DB_ERROR', 'malformed statement from the db driver');
-    }
-    const params = (request.params ?? []).map(toDriverParam);
     const active = this.#active;
-    const result = await database.query(
-      request.sql,
-      params,
-      active ? { deadline: active.started + active.timeoutMs } : {},
-    );
-    if (result.warning) this.#emitLog(this.#active?.ref ?? null, 'warn', result.warning);
-    return encodeValue(
-      {
-        rows: result.rows,
-        ...(result.affectedRows !== undefined ? { affectedRows: result.affectedRows } : {}),
-        ...(result.changedRows !== undefined ? { changedRows: result.changedRows } : {}),
-        ...(result.insertId !== undefined ? { insertId: result.insertId } : {}),
-      },
-      RESULT_LIMITS,
+    return performDatabaseCall(database, op, payload, active ? active.started + active.timeoutMs : undefined, (text) =>
+      this.#emitLog(this.#active?.ref ?? null, 'warn', text),
     );
   }
 
@@ -746,145 +640,32 @@ export class SessionEngine {
 
   #onLog(level: LogLevel, text: string): void {
     const active = this.#active;
-    if (active) {
-      if (active.truncated) return;
-      // Counted as the client receives it: after JSON escaping, in UTF-8.
-      active.outputBytes += jsonStringBytes(text);
-      if (active.outputBytes > this.limits.maxOutputBytesPerEval) {
-        active.truncated = true;
-        this.#emitLog(
-          active.ref,
-          'warn',
-          `[output truncated: this eval wrote more than ${this.limits.maxOutputBytesPerEval} bytes]`,
-        );
-        return;
-      }
-      this.#emitLog(active.ref, level, text);
+    if (!active) {
+      this.#emitLog(this.#refBySeq.get(this.#backgroundOwner) ?? null, level, text);
       return;
     }
-    this.#emitLog(this.#refBySeq.get(this.#backgroundOwner) ?? null, level, text);
-  }
-
-  #emitLog(ref: number | null, level: LogLevel, text: string): void {
-    const now = performance.now();
-    if (now - this.#windowStart >= 1000) {
-      this.#windowStart = now;
-      this.#windowBytes = 0;
-      this.#windowNoted = false;
-    }
-    this.#windowBytes += jsonStringBytes(text);
-    if (this.#windowBytes > this.limits.maxOutputBytesPerSecond) {
-      if (!this.#windowNoted) {
-        this.#windowNoted = true;
-        this.#emit({
-          type: 'log',
-          ref,
-          level: 'warn',
-          text: `[output dropped: more than ${this.limits.maxOutputBytesPerSecond} bytes per second]`,
-        });
-      }
-      return;
-    }
-    this.#emit({ type: 'log', ref, level, text });
-  }
-}
-
-/** The realm's names (checked: only strings cross), with the keywords for a bare identifier. */
-function candidates(
-  target: CompletionTarget,
-  answer: string | undefined,
-): { from: number; to: number; candidates: string[]; truncated: boolean } {
-  let names: string[] = [];
-  let truncated = false;
-  try {
-    const parsed = JSON.parse(answer ?? '{}') as { names?: unknown; truncated?: unknown };
-    if (Array.isArray(parsed.names)) names = parsed.names.filter((n): n is string => typeof n === 'string');
-    truncated = parsed.truncated === true;
-  } catch {
-    // no answer: no candidates
-  }
-  if (target.path.length === 0) {
-    const seen = new Set(names);
-    for (const keyword of KEYWORDS) {
-      if (keyword.startsWith(target.prefix) && !seen.has(keyword)) names.push(keyword);
-    }
-  }
-  if (names.length > MAX_CANDIDATES) {
-    names = names.slice(0, MAX_CANDIDATES);
-    truncated = true;
-  }
-  return { from: target.from, to: target.to, candidates: names, truncated };
-}
-
-function syntaxPayload(error: unknown): ErrorPayload {
-  if (error instanceof VmgateError && error.code !== 'SYNTAX_ERROR')
-    return { code: error.code, message: error.message };
-  if (error instanceof VmgateError) {
-    const { line, column, excerpt } = error.details;
-    // As the Node REPL prints it: the line, V8's underline, then the message.
-    const head = typeof excerpt === 'string' ? `${excerpt}\n\n` : '';
-    const text = uncaughtText(`${head}SyntaxError: ${error.message}`);
-    return {
-      code: error.code,
-      message: error.message,
-      name: 'SyntaxError',
-      ...(typeof line === 'number' ? { line } : {}),
-      ...(typeof column === 'number' ? { column } : {}),
-      text,
-    };
-  }
-  // V8 rejected what acorn accepted (rare: e.g. an early error acorn does not check).
-  // The thrown value is a host SyntaxError created by vm.Script: safe to read.
-  const message =
-    typeof error === 'object' && error !== null && typeof (error as Error).message === 'string'
-      ? (error as Error).message
-      : String(error);
-  return { code: 'SYNTAX_ERROR', message, name: 'SyntaxError', text: uncaughtText(`SyntaxError: ${message}`) };
-}
-
-/**
- * A decoded parameter as mysql2 should send it (docs/protocol.md, "Database
- * values"): bytes as a binary literal, a Date as a UTC datetime, a plain
- * object or array as its JSON text (mysql2 would otherwise expand an object
- * into `key = value` pairs and an array into a list). Anything else that is
- * an object is refused rather than sent as `'[object …]'`.
- */
-function toDriverParam(value: unknown, index: number): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (types.isUint8Array(value)) {
-    return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  }
-  // The codec may build its dates in another context than mysql2's (e.g. under jest): rebuild.
-  if (types.isDate(value)) return new Date(value.getTime());
-  const tag = Object.prototype.toString.call(value).slice(8, -1);
-  if (Array.isArray(value) || tag === 'Object') {
-    try {
-      return JSON.stringify(value);
-    } catch (error) {
-      throw new DatabaseError(
-        'DB_REFUSED',
-        `parameter ${index + 1} (${tag === 'Object' ? 'an object' : 'an array'}) cannot be sent as JSON: ${(error as Error).message}`,
+    const verdict = this.#output.forEval(active, text);
+    if (verdict === 'send') this.#emitLog(active.ref, level, text);
+    else if (verdict === 'notice') {
+      this.#emitLog(
+        active.ref,
+        'warn',
+        `[output truncated: this eval wrote more than ${this.limits.maxOutputBytesPerEval} bytes]`,
       );
     }
   }
-  throw new DatabaseError(
-    'DB_REFUSED',
-    `parameter ${index + 1} is a ${tag}: parameters are strings, numbers, bigints, booleans, null, Dates, bytes (Uint8Array), or plain objects and arrays (sent as JSON text)`,
-  );
-}
 
-function parseDetails(details: string | undefined): Partial<ErrorPayload> & { code?: ErrorCode } {
-  if (details === undefined) return {};
-  try {
-    const parsed = JSON.parse(details) as Record<string, unknown>;
-    const out: Record<string, string | number> = {};
-    for (const key of ['errno', 'sqlState', 'sqlMessage', 'statement', 'hint'] as const) {
-      const v = parsed[key];
-      if (typeof v === 'string' || typeof v === 'number') out[key] = v;
+  #emitLog(ref: number | null, level: LogLevel, text: string): void {
+    const verdict = this.#output.perSecond(text);
+    if (verdict === 'send') this.#emit({ type: 'log', ref, level, text });
+    else if (verdict === 'notice') {
+      this.#emit({
+        type: 'log',
+        ref,
+        level: 'warn',
+        text: `[output dropped: more than ${this.limits.maxOutputBytesPerSecond} bytes per second]`,
+      });
     }
-    return isErrorCode(parsed.code) ? { ...out, code: parsed.code } : out;
-  } catch {
-    return {};
   }
 }
 
