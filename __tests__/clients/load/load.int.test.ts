@@ -17,6 +17,7 @@ import {
 } from '../../../clients/load';
 import { loadTest } from '../../../examples/load-test';
 import { type Gateway, startGateway } from '../../../gateway/server';
+import { type CliRun, killCliProcesses, runVmgate } from '../../helpers/cli';
 import { startTestGateway, waitFor } from '../../helpers/gateway';
 
 /**
@@ -25,42 +26,15 @@ import { startTestGateway, waitFor } from '../../helpers/gateway';
  * the TypeScript loader's start-up), then the library from this process.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI_TIMEOUT_MS = 45_000;
 
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
+/** Processes of this suite's own (the timing proxy). */
 const children = new Set<ChildProcess>();
 
 function bench(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   if (!('VMGATE_TOKEN' in env)) delete childEnv.VMGATE_TOKEN;
-  const child = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', path.join(ROOT, 'bin', 'vmgate.ts'), 'bench', ...args],
-    { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runVmgate(['bench', ...args], { env: childEnv, timeoutMs: CLI_TIMEOUT_MS });
 }
 
 /** The whole of stdout must be the JSON summary. */
@@ -188,6 +162,7 @@ describe('vmgate bench (the command)', () => {
 
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
+    killCliProcesses();
     proxy?.close();
     await Promise.all([open?.close(), guarded?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { DEFAULT_DATABASE_OPTIONS } from '../../../db/pool';
 import { type Gateway, startGateway } from '../../../gateway/server';
+import { type CliRun, ROOT, runVmgate } from '../../helpers/cli';
 import { testDatabaseUrl } from '../../helpers/database';
 
 /**
@@ -12,7 +12,6 @@ import { testDatabaseUrl } from '../../helpers/database';
  * documentation cannot drift into examples that print `undefined` or fail.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
 const DOC = readFileSync(path.join(ROOT, 'docs', 'clients.md'), 'utf8');
 const DOC_URL = 'ws://127.0.0.1:8080';
 
@@ -29,22 +28,8 @@ const piped = [...DOC.matchAll(/^echo ('[^']*') \| vmgate connect ws:\/\/127\.0\
   shellWord(match[1] as string),
 );
 
-function run(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, 'bin', 'vmgate.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', VMGATE_TOKEN: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end(stdin);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function run(args: string[], stdin = ''): Promise<CliRun> {
+  return runVmgate(args, { env: { ...process.env, NO_COLOR: '1', VMGATE_TOKEN: '' }, stdin });
 }
 
 let gateway: Gateway;

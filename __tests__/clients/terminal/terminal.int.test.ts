@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,6 +7,7 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { DEFAULT_DATABASE_OPTIONS } from '../../../db/pool';
 import { type Gateway, type StartOptions, startGateway } from '../../../gateway/server';
+import { type CliRun, killCliProcesses, runVmgate } from '../../helpers/cli';
 import { testDatabaseUrl } from '../../helpers/database';
 
 /**
@@ -121,35 +121,9 @@ class Terminal {
   }
 }
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The command with pipes (not a terminal). */
-function runPiped(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Run> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, 'bin', 'vmgate.ts'), ...args], {
-    cwd: ROOT,
-    env: cliEnv(env),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin?.end(stdin);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runPiped(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<CliRun> {
+  return runVmgate(args, { env: cliEnv(env), stdin });
 }
 
 /**
@@ -275,7 +249,6 @@ function helloOf(url: string): Promise<Record<string, unknown>> {
 }
 
 const terminals = new Set<Terminal>();
-const children = new Set<ChildProcess>();
 let tmp: string;
 let gateway: Gateway;
 let guarded: Gateway;
@@ -287,7 +260,7 @@ let resuming: Terminal;
 let losing: Terminal;
 let hostile: Terminal;
 let completing: Terminal;
-let oneShot: Promise<Run[]>;
+let oneShot: Promise<CliRun[]>;
 let mainHistory: string;
 let resumeSupported: boolean;
 
@@ -336,7 +309,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const terminal of terminals) terminal.pty.kill('SIGKILL');
-  for (const child of children) child.kill('SIGKILL');
+  killCliProcesses();
   await Promise.allSettled([gateway?.close(), guarded?.close(), proxy?.close(), fake?.close()]);
   rmSync(tmp, { recursive: true, force: true });
 });
