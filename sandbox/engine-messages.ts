@@ -1,5 +1,6 @@
 import type { TransactionEnd } from '../db/session-database';
 import type { ErrorCode } from '../protocol/error-codes';
+import type { EvalStatsFrame } from '../protocol/messages';
 
 /**
  * The message-shaped interface between the gateway and a session engine
@@ -21,19 +22,11 @@ export type EngineInput =
   | { readonly type: 'complete'; readonly ref: number; readonly code: string; readonly cursor: number }
   | { readonly type: 'close'; readonly reason: string };
 
-export interface EvalStats {
-  /** Wall-clock time from the start of the eval to its terminal message. */
-  readonly ms: number;
-  /** Time spent running JavaScript in the realm (all timed entries of this eval). */
-  readonly cpuMs: number;
-  /** Time spent waiting for the database, and the number of statements. */
-  readonly dbMs: number;
-  readonly queries: number;
-  /** Age of the session's open transaction when the eval ended (0: none is open). */
-  readonly transactionMs: number;
-  /** Present (true) when that transaction holds uncommitted changes (`commit` / `rollback` decide). */
-  readonly transactionWrites?: true;
-}
+/**
+ * The per-eval figures an engine reports; the gateway adds the session's
+ * totals (`session`) before they go on the wire as `stats`.
+ */
+export type EvalStats = Omit<EvalStatsFrame, 'session'>;
 
 export interface ErrorPayload {
   readonly code: ErrorCode;
