@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import { errors } from '../protocol/error-codes';
+import { errorBody, errors } from '../protocol/error-codes';
 import { errorFrameOf, logFrame, numberedFrame, pongFrame, resumedFrame } from '../protocol/frames';
 import { CLOSE_CODES, type RequestId } from '../protocol/messages';
 import type { EngineHandle } from '../sandbox/engine-handle';
@@ -387,7 +387,7 @@ export class Session {
     if (isBinary) {
       const message = 'binary frames are not accepted: send text frames';
       this.#send(
-        this.mode === 'json' ? formatError(null, { code: 'BAD_REQUEST', message }) : `Error [BAD_REQUEST]: ${message}`,
+        this.mode === 'json' ? errorFrameOf(null, 'BAD_REQUEST', message) : `Error [BAD_REQUEST]: ${message}`,
         'reply',
       );
       return;
@@ -420,7 +420,7 @@ export class Session {
     }
     // The id is read only from a small frame: a large one is not parsed at all.
     const id = !isBinary && rawLength(data) <= 4096 ? requestIdOf(data.toString()) : null;
-    this.#send(formatError(id, { code: 'LIMIT', message }), 'reply');
+    this.#send(errorFrameOf(id, 'LIMIT', message), 'reply');
   }
 
   #onJsonFrame(text: string): void {
@@ -505,7 +505,7 @@ export class Session {
       if (retryAfterMs > 0) {
         const { quotaMs, windowMs } = cpuQuota;
         const refusal = errors.quotaExceeded(retryAfterMs, quotaMs, windowMs);
-        const error = { code: refusal.code, message: refusal.message, retryAfterMs, quotaMs, windowMs };
+        const error = errorBody(refusal.code, refusal.message, { retryAfterMs, quotaMs, windowMs });
         this.#onEngineOutput({ type: 'error', ref, error });
         return;
       }
