@@ -24,6 +24,12 @@ import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './session-limits';
  * (session-limits.ts), database calls (database-calls.ts), output metering
  * (output-meter.ts), error payloads (eval-errors.ts), completion answers
  * (completion-candidates.ts).
+ *
+ * What is left (over 600 lines) stays one unit on purpose: it is the eval
+ * queue and the session's lifecycle, one state machine. Queueing, running,
+ * settling, timing out, interrupting and closing all read and change the same
+ * few fields (the active eval, the queue, the state, the realm) in an order
+ * that matters, so splitting it would spread that order over several files.
  */
 
 export interface SessionEngineOptions {
