@@ -1,3 +1,5 @@
+import { errorBody } from '../protocol/error-codes';
+
 /**
  * Database failures as the wire contract names them: DB_ERROR (the server
  * refused the statement: errno, sqlState, sqlMessage), DB_REFUSED (the
@@ -23,6 +25,8 @@ export interface DatabaseErrorDetails {
   readonly sqlMessage?: string;
 }
 
+export type DatabaseErrorBody = { code: DatabaseErrorCode; message: string } & DatabaseErrorDetails;
+
 export class DatabaseError extends Error {
   readonly code: DatabaseErrorCode;
   readonly details: DatabaseErrorDetails;
@@ -34,8 +38,9 @@ export class DatabaseError extends Error {
     this.details = details;
   }
 
-  toJSON(): { code: DatabaseErrorCode; message: string } & DatabaseErrorDetails {
-    return { code: this.code, message: this.message, ...this.details };
+  /** The wire's error payload (protocol/error-codes.ts `errorBody`): code, message, then the details. */
+  toJSON(): DatabaseErrorBody {
+    return errorBody(this.code, this.message, this.details) as DatabaseErrorBody;
   }
 }
 

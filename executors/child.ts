@@ -1,6 +1,7 @@
 import v8 from 'node:v8';
 import { compileKyselyBundle } from '../db/kysely-bundle';
 import { DatabasePool } from '../db/pool';
+import { errorBody } from '../protocol/error-codes';
 import type { EngineDatabase } from '../sandbox/database-calls';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
 import { SharedStateStore } from '../shared-state/store';
@@ -164,11 +165,7 @@ function input(sid: number, message: EngineInput): void {
   if (!hosted) {
     // Closed here already (e.g. a close crossed an eval): answer so no request waits forever.
     if (message.type !== 'close' && typeof message.ref === 'number') {
-      send([
-        'out',
-        sid,
-        { type: 'error', ref: message.ref, error: { code: 'INTERRUPTED', message: 'session closed' } },
-      ]);
+      send(['out', sid, { type: 'error', ref: message.ref, error: errorBody('INTERRUPTED', 'session closed') }]);
     }
     return;
   }

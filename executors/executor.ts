@@ -37,7 +37,7 @@ const STDERR_TAIL = 8 * 1024;
 function readablePaths(sharedFile: string | undefined): string[] {
   const code = FROM_SOURCES
     ? ['executors', 'common', 'sandbox', 'db', 'protocol', 'shared-state', 'tsconfig.json']
-    : ['dist', path.join('sandbox', 'realm')];
+    : ['dist', path.join('sandbox', 'realm'), path.join('shared-state', 'realm')];
   const paths = [...code, 'node_modules', 'package.json'].map((entry) => path.join(ROOT, entry));
   if (sharedFile) paths.push(path.resolve(sharedFile));
   return paths;

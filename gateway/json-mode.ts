@@ -122,3 +122,13 @@ export function formatEngineOutput(message: EngineOutput, id: RequestId | null):
 export function formatError(id: RequestId | null, error: { code: ErrorCode; message: string }): string {
   return errorFrameOf(id, error.code, error.message);
 }
+
+/** The `id` of a JSON frame, when it has a valid one (for errors about frames that were not processed). */
+export function requestIdOf(text: string): RequestId | null {
+  try {
+    const id = (JSON.parse(text) as { id?: unknown })?.id;
+    return (typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
+  } catch {
+    return null;
+  }
+}

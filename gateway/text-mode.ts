@@ -1,4 +1,4 @@
-import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
+import type { EngineInput, EngineOutput, EvalStats } from '../sandbox/engine-messages';
 
 /**
  * Text mode: what `wscat -c ws://host:port` speaks. Each text frame is code
@@ -136,4 +136,77 @@ function incompleteInputHint(error: {
   if (!INCOMPLETE.test(error.message)) return '';
   const at = error.line !== undefined ? ` at line ${error.line}, column ${error.column ?? 1}` : '';
   return `\n(the input ends${at} before it is complete: each frame is a whole input, so send a multi-line input as one frame — vmgate connect and the web console do)`;
+}
+
+/** What a text frame asks of its session: an engine request (`ref` is set by the session), a reply, or nothing. */
+export type TextAction =
+  | { readonly kind: 'dispatch'; readonly input: EngineInput; readonly code?: string }
+  | { readonly kind: 'reply'; readonly text: string }
+  | { readonly kind: 'none' };
+
+/**
+ * A text-mode session's own state: the budget set with `.timeout` (JSON mode
+ * names one per eval), the last eval's stats for `.stats`, and whether the
+ * open transaction's uncommitted changes were pointed out already.
+ */
+export class TextModeSession {
+  readonly #evalTimeouts: { readonly defaultMs: number; readonly maxMs: number };
+  #timeoutMs: number | undefined;
+  #lastStats: EvalStats | undefined;
+  #toldOpenWrites = false;
+
+  constructor(evalTimeouts: { readonly defaultMs: number; readonly maxMs: number }) {
+    this.#evalTimeouts = evalTimeouts;
+  }
+
+  /** What the frame asks for; dot commands the session answers itself are answered here. */
+  onFrame(text: string): TextAction {
+    const command = parseTextFrame(text);
+    switch (command.kind) {
+      case 'eval': {
+        if (command.code.trim() === '') return { kind: 'none' };
+        const budget = this.#timeoutMs !== undefined ? { timeoutMs: this.#timeoutMs } : {};
+        return { kind: 'dispatch', input: { type: 'eval', ref: 0, code: command.code, ...budget }, code: command.code };
+      }
+      case 'timeout': {
+        const limits = this.#evalTimeouts;
+        const { reply, timeoutMs } = applyTimeoutCommand(command.value, this.#timeoutMs ?? limits.defaultMs, limits);
+        if (timeoutMs !== undefined) this.#timeoutMs = timeoutMs;
+        return { kind: 'reply', text: reply };
+      }
+      case 'help':
+        return { kind: 'reply', text: helpText() };
+      case 'stats':
+        return { kind: 'reply', text: renderStats(this.#lastStats) };
+      case 'unknown':
+        return { kind: 'reply', text: `Unknown command ${command.name}. Type .help for help.` };
+      case 'complete':
+        return {
+          kind: 'dispatch',
+          input: { type: 'complete', ref: 0, code: command.code, cursor: command.code.length },
+        };
+      default:
+        return { kind: 'dispatch', input: { type: command.kind, ref: 0 } };
+    }
+  }
+
+  /** The stats of the last eval that finished, for `.stats`. */
+  recordStats(stats: EvalStats): void {
+    this.#lastStats = stats;
+  }
+
+  /** The engine's message, and once per transaction a note when an eval leaves changes uncommitted. */
+  render(message: EngineOutput): string | undefined {
+    const text = renderEngineOutput(message);
+    // `ok` answers .commit / .rollback: the next changes are a new transaction's.
+    if (message.type === 'ok') this.#toldOpenWrites = false;
+    if (text === undefined || (message.type !== 'result' && message.type !== 'error') || !message.stats) return text;
+    if (!message.stats.transactionWrites) {
+      this.#toldOpenWrites = false;
+      return text;
+    }
+    if (this.#toldOpenWrites) return text;
+    this.#toldOpenWrites = true;
+    return `${text}\n${OPEN_WRITES_NOTE}`;
+  }
 }

@@ -1,4 +1,4 @@
-import { type ErrorCode, isErrorCode, VmgateError } from '../protocol/error-codes';
+import { type ErrorCode, errorBody, isErrorCode, VmgateError } from '../protocol/error-codes';
 import type { ErrorPayload } from './engine-messages';
 import type { RealmSettlement } from './realm';
 import { uncaughtText } from './uncaught';
@@ -7,21 +7,18 @@ import { uncaughtText } from './uncaught';
 
 /** A syntax error (or a refused input) found before the eval ran. */
 export function syntaxPayload(error: unknown): ErrorPayload {
-  if (error instanceof VmgateError && error.code !== 'SYNTAX_ERROR')
-    return { code: error.code, message: error.message };
+  if (error instanceof VmgateError && error.code !== 'SYNTAX_ERROR') return errorBody(error.code, error.message);
   if (error instanceof VmgateError) {
     const { line, column, excerpt } = error.details;
     // As the Node REPL prints it: the line, V8's underline, then the message.
     const head = typeof excerpt === 'string' ? `${excerpt}\n\n` : '';
     const text = uncaughtText(`${head}SyntaxError: ${error.message}`);
-    return {
-      code: error.code,
-      message: error.message,
+    return errorBody(error.code, error.message, {
       name: 'SyntaxError',
       ...(typeof line === 'number' ? { line } : {}),
       ...(typeof column === 'number' ? { column } : {}),
       text,
-    };
+    });
   }
   // V8 rejected what acorn accepted (rare: e.g. an early error acorn does not check).
   // The thrown value is a host SyntaxError created by vm.Script: safe to read.
@@ -29,25 +26,23 @@ export function syntaxPayload(error: unknown): ErrorPayload {
     typeof error === 'object' && error !== null && typeof (error as Error).message === 'string'
       ? (error as Error).message
       : String(error);
-  return { code: 'SYNTAX_ERROR', message, name: 'SyntaxError', text: uncaughtText(`SyntaxError: ${message}`) };
+  return errorBody('SYNTAX_ERROR', message, { name: 'SyntaxError', text: uncaughtText(`SyntaxError: ${message}`) });
 }
 
 /** What the realm reported for an eval that threw or rejected. */
 export function settlementPayload(settlement: RealmSettlement): ErrorPayload {
-  const details = parseDetails(settlement.details);
-  return {
-    ...details,
-    code: details.code ?? 'UNCAUGHT',
-    message: settlement.message ?? settlement.text,
+  const { code, ...databaseFields } = parseDetails(settlement.details);
+  return errorBody(code ?? 'UNCAUGHT', settlement.message ?? settlement.text, {
+    ...databaseFields,
     name: settlement.name ?? '',
     ...(settlement.stack !== undefined ? { stack: settlement.stack } : {}),
     value: settlement.json,
     text: uncaughtText(settlement.text),
-  };
+  });
 }
 
 export function timeoutPayload(timeoutMs: number): ErrorPayload {
-  return { code: 'TIMEOUT', message: `evaluation exceeded its time budget of ${timeoutMs} ms`, timeoutMs };
+  return errorBody('TIMEOUT', `evaluation exceeded its time budget of ${timeoutMs} ms`, { timeoutMs });
 }
 
 /** A database error's wire fields, as the realm passed them back (only known fields, only plain values). */

@@ -5,7 +5,7 @@ import * as acorn from 'acorn';
 import { StartError } from '../common/start-error';
 import {
   MODULE_DEFAULT_LOCAL,
-  moduleProgressMarker,
+  MODULE_PROGRESS_MARKER,
   RESERVED_IDENTIFIER_PREFIX,
   SharedRealm,
   SharedRealmError,
@@ -142,7 +142,7 @@ export function evaluateSharedStateSource(
     value =
       transformed === undefined
         ? realm.parseJson(text)
-        : realm.evaluateModule(transformed.body, transformed.returnStatement, file);
+        : realm.evaluateModule(transformed.body, transformed.returnStatement, transformed.statementLines, file);
   } catch (err) {
     if (!(err instanceof SharedRealmError)) throw err;
     const code = err.reason === 'setup' ? 'SHARED_STATE_INTERNAL' : 'SHARED_STATE_INVALID';
@@ -199,6 +199,8 @@ function moduleHint(format: SharedStateFormat, message: string): string {
 export interface TransformedModule {
   readonly body: string;
   readonly returnStatement: string;
+  /** The line of each top-level statement, in order (the n-th follows the n-th progress marker). */
+  readonly statementLines: readonly number[];
 }
 
 interface Edit {
@@ -264,8 +266,10 @@ export function transformSharedModule(source: string, file: string): Transformed
     edits.push({ start: 0, end, text: '' });
   }
 
+  const statementLines: number[] = [];
+  const marker = `;${MODULE_PROGRESS_MARKER}`;
   for (const statement of program.body) {
-    const marker = `;${moduleProgressMarker(statement.loc?.start.line ?? 0)}`;
+    statementLines.push(statement.loc?.start.line ?? 0);
     const replace = (start: number, end: number, text: string): void => {
       edits.push({ start, end, text: text + newlines(source.slice(start, end)) });
     };
@@ -310,7 +314,7 @@ export function transformSharedModule(source: string, file: string): Transformed
   const entries = exported.map(([name, local]) => `[${JSON.stringify(name)}, ${local}]`).join(', ');
   const returnStatement =
     defaultLocal === undefined ? `return [false, void 0, [${entries}]];` : `return [true, ${defaultLocal}, []];`;
-  return { body: applyEdits(source, edits), returnStatement };
+  return { body: applyEdits(source, edits), returnStatement, statementLines };
 }
 
 /**
