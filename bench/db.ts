@@ -117,7 +117,7 @@ import {
   serverPid,
   sessionSetupSql,
 } from './db-raw';
-import { Child, type ChildEvent, emitEvent, serveRpc } from './db-rpc';
+import { Child, type ChildEvent, emitEvent, exitSoon, serveRpc } from './lib/rpc';
 import {
   fmt,
   fmtInt,
@@ -1581,25 +1581,27 @@ async function gatewayRole(args: Map<string, string>): Promise<void> {
     database: { mode: 'url', url, ...DEFAULT_DATABASE_OPTIONS, poolSize },
     executors: { count: executors },
   });
-  serveRpc({
-    cpu: () => {
-      const u = process.cpuUsage();
-      return { cpuMs: (u.user + u.system) / 1000, executorsCpuMs: childrenCpuMs(), entries: entryCounters() };
+  serveRpc(
+    {
+      cpu: () => {
+        const u = process.cpuUsage();
+        return { cpuMs: (u.user + u.system) / 1000, executorsCpuMs: childrenCpuMs(), entries: entryCounters() };
+      },
+      'profile-start': () => {
+        profiler = WindowProfiler.start();
+      },
+      'profile-stop': async (a) => {
+        const p = profiler;
+        profiler = undefined;
+        if (p) await (await p).stop(a.file as string);
+      },
+      stop: async () => {
+        await gateway.close('benchmark done');
+        return exitSoon();
+      },
     },
-    'profile-start': () => {
-      profiler = WindowProfiler.start();
-    },
-    'profile-stop': async (a) => {
-      const p = profiler;
-      profiler = undefined;
-      if (p) await (await p).stop(a.file as string);
-    },
-    stop: async () => {
-      await gateway.close('benchmark done');
-      setTimeout(() => process.exit(0), 50);
-    },
-  });
-  emitEvent({ event: 'ready', port: gateway.port });
+    { port: gateway.port },
+  );
 }
 
 function clientRole(): void {
@@ -1708,20 +1710,15 @@ function clientRole(): void {
     },
     stop: () => {
       for (const s of sockets) s.ws.close();
-      setTimeout(() => process.exit(0), 50);
+      return exitSoon();
     },
   });
-  emitEvent({ event: 'ready' });
 }
 
 function memoryRole(): void {
   serveRpc({
     measure: (a) => memoryChild(a.url as string, a.flavor as ServerFlavor, a.config as MemoryConfig, a.n as number),
-    stop: () => {
-      setTimeout(() => process.exit(0), 50);
-    },
   });
-  emitEvent({ event: 'ready' });
 }
 
 // ===========================================================================

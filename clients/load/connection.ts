@@ -46,6 +46,8 @@ interface Pending {
 export interface OpenOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly openTimeoutMs: number;
+  /** Local source address (many sessions spread over 127.0.0.x to get past one address pair's ports). */
+  readonly localAddress?: string;
 }
 
 /** A handle on a connection attempt, so a run that stops can cancel it. */
@@ -91,6 +93,7 @@ export class LoadConnection {
       handshakeTimeout: options.openTimeoutMs,
       followRedirects: false,
       maxPayload: 64 * 1024 * 1024,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
     let settle: (make: () => OpenResult) => void = () => {};
     const result = new Promise<OpenResult>((resolve) => {

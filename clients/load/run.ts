@@ -52,6 +52,8 @@ export interface LoadOptions extends LoadScript {
 
 export interface LoadHooks {
   readonly onProgress?: (progress: LoadProgress) => void;
+  /** Called when the measured window opens and when the run stops (benchmarks sample servers over it). */
+  readonly onWindow?: (edge: 'start' | 'end') => void;
 }
 
 const DEFAULTS = { sessions: 10, durationS: 10, warmupS: 0, openTimeoutMs: 10_000, progressIntervalMs: 1_000 };
@@ -238,6 +240,7 @@ class LoadRun {
     if (this.#stopping) return;
     this.#stopReason = reason;
     this.#stopAt = performance.now();
+    if (this.#measuring) this.#hooks.onWindow?.('end');
     for (const wake of this.#wakers) wake();
     this.#wakers.clear();
     // A connection attempt under way gets a moment to finish, so that it can be
@@ -441,6 +444,7 @@ class LoadRun {
   #enterMeasure(): void {
     this.#measuring = true;
     this.#latency = new LatencyHistogram();
+    this.#hooks.onWindow?.('start');
   }
 
   #record(outcome: EvalOutcome, failure: { code: string; message: string } | undefined, measured: boolean): void {
