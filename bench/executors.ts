@@ -17,7 +17,7 @@ import { benchCommand, int, listOf, parseOptions } from './lib/args';
 import { serveLoadClient } from './lib/clients';
 import { fmt, fmtInt, fmtRatio, machineLine, RESULTS_DIR, sourceFingerprint, table } from './lib/report';
 import { Child, type ChildEvent, runMain } from './lib/rpc';
-import { type GatewayUsage, productModule, serveGateway, spawnGateway } from './lib/servers';
+import { productModule, type ServerUsage, serveGateway, spawnGateway } from './lib/servers';
 import { median, percentile } from './lib/stats';
 
 const PHASES = ['ipc', 'hop', 'throughput', 'cpu', 'latency', 'replace', 'hold'] as const;
@@ -239,14 +239,14 @@ async function main(): Promise<void> {
 
   const measure = async (count: number, sessions: number, code: string) => {
     const { child: server, ready } = await gatewayOf(count);
-    const readings: Array<Promise<GatewayUsage>> = [];
-    onWindow = () => readings.push(server.call<GatewayUsage>('usage'));
+    const readings: Array<Promise<ServerUsage>> = [];
+    onWindow = () => readings.push(server.call<ServerUsage>('usage'));
     const load = await client.call<LoadSummary>('run', { url: ready.url, sessions, warmupS, durationS, code });
     const [before, after] = await Promise.all(readings);
     await server.stop();
     if (!before || !after || load.problem) throw new Error(`load run failed: ${load.problem ?? 'no window'}`);
     const evals = (load.evals.perSec ?? Number.NaN) * load.windowS;
-    const executorsMs = (u: GatewayUsage) => u.executors.reduce((n, e) => n + e.cpuMs, 0);
+    const executorsMs = (u: ServerUsage) => u.executors.reduce((n, e) => n + e.cpuMs, 0);
     return {
       perSecond: load.evals.perSec ?? Number.NaN,
       p50: load.latencyMs.p50 ?? Number.NaN,
@@ -314,14 +314,14 @@ async function main(): Promise<void> {
     ] as const) {
       const { child: server, ready } = await gatewayOf(2);
       await new Promise((r) => setTimeout(r, 500));
-      const before = await server.call<GatewayUsage>('usage', { gc: true });
+      const before = await server.call<ServerUsage>('usage', { gc: true });
       const evalCode = withEval ? { evalCode: '1 + 1' } : {};
       await client.call('hold', { url: ready.url, count, parallel: 200, timeoutMs: 120_000, ...evalCode }, 600_000);
       await new Promise((r) => setTimeout(r, 1000));
-      const after = await server.call<GatewayUsage>('usage', { gc: true });
+      const after = await server.call<ServerUsage>('usage', { gc: true });
       await client.call('release', {}, 120_000);
       await server.stop();
-      const executorsRss = (u: GatewayUsage) => u.executors.reduce((n, e) => n + e.rss, 0);
+      const executorsRss = (u: ServerUsage) => u.executors.reduce((n, e) => n + e.rss, 0);
       const gatewayKb = (after.rss - before.rss) / 1024 / count;
       const executorsKb = (executorsRss(after) - executorsRss(before)) / 1024 / count;
       rows.push([

@@ -38,7 +38,7 @@ import { loadSharedState } from '../shared-state/load';
 import { benchCommand, int, listOf, parseOptions } from './lib/args';
 import { settleGc } from './lib/gc';
 import { fmt, fmtRatio, machineLine, printJson, sourceFingerprint, table } from './lib/report';
-import { Child, runMain, serveRpc } from './lib/rpc';
+import { runInChild, runMain, serveRpc } from './lib/rpc';
 import { mean, median, otherCpuPct, percentile, systemCpu } from './lib/stats';
 import { writeLargeSharedState } from './make-shared-state';
 
@@ -65,8 +65,6 @@ const options = parseOptions<{ sessions: number; runs: number; sharedMb: number;
 const TARGET_KB = 250;
 const TARGET_MS = 1.5;
 const WARMUP = 25;
-/** A child that has not reported by then is killed (bounded run). */
-const CHILD_TIMEOUT_MS = 10 * 60_000;
 
 interface ChildResult {
   readonly config: Config;
@@ -230,17 +228,6 @@ async function runChild(config: Config, requested: number, sharedFile: string, b
 // parent
 // ---------------------------------------------------------------------------
 
-/** One configuration measured in a child process of its own (RSS deltas never mix); bounded in time. */
-async function measureInChild(config: Config, n: number, sharedFile: string, budgetS: number): Promise<ChildResult> {
-  const child = Child.role(__filename, 'child', [], ['--expose-gc']);
-  try {
-    await child.ready;
-    return await child.call<ChildResult>('run', { config, n, sharedFile, budgetMs: budgetS * 1000 }, CHILD_TIMEOUT_MS);
-  } finally {
-    await child.stop();
-  }
-}
-
 type Row = ChildResult & { readonly runs: number };
 
 /** Median of each numeric field across runs. */
@@ -284,7 +271,8 @@ async function main(): Promise<void> {
       for (const config of configs) {
         say(`run ${run + 1}/${runs}: ${config} × ${n} ...`);
         const t0 = performance.now();
-        const result = await measureInChild(config, n, config === 'realm-50mb' ? largeFile : tinyFile, budget);
+        const sharedFile = config === 'realm-50mb' ? largeFile : tinyFile;
+        const result = await runInChild<ChildResult>(__filename, { config, n, sharedFile, budgetMs: budget * 1000 });
         say(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         results.set(config, [...(results.get(config) ?? []), result]);
       }

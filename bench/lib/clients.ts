@@ -11,6 +11,8 @@ import { emitEvent, type Handler, serveRpc } from './rpc';
 
 export interface HeldSession {
   readonly connection: LoadConnection;
+  /** Connect to the end of the WebSocket handshake, ms. */
+  readonly upgradeMs: number;
   /** Connect to `hello`, ms. */
   readonly openMs: number;
   /** Connect to the answer of the eval sent after `hello`, ms (when one was asked). */
@@ -49,13 +51,14 @@ export async function openSession(url: string, options: OpenManyOptions, index =
     ...(localAddress ? { localAddress } : {}),
   }).result;
   if (!opened.ok) throw new Error(`${opened.reason}: ${opened.detail}`);
-  if (options.evalCode === undefined) return { connection: opened.connection, openMs: opened.openMs };
+  const held = { connection: opened.connection, upgradeMs: opened.upgradeMs, openMs: opened.openMs };
+  if (options.evalCode === undefined) return held;
   const outcome = await opened.connection.eval(options.evalCode, { guardMs: timeoutMs, collectLogs: false });
   if (outcome.kind !== 'result' || (options.expect !== undefined && outcome.wire !== options.expect)) {
     opened.connection.terminate();
     throw new Error(`bad answer: ${JSON.stringify(outcome).slice(0, 160)}`);
   }
-  return { connection: opened.connection, openMs: opened.openMs, answerMs: performance.now() - start };
+  return { ...held, answerMs: performance.now() - start };
 }
 
 /** Opens `count` sessions, at most `parallel` handshakes in flight. Failures are counted, not thrown. */
@@ -96,8 +99,24 @@ export async function openMany(url: string, count: number, options: OpenManyOpti
 export function serveLoadClient(extra: Record<string, Handler> = {}): void {
   const held: HeldSession[] = [];
   serveRpc({
-    run: (args) =>
-      runLoad(args as unknown as LoadOptions, { onWindow: (edge) => emitEvent({ event: `window-${edge}` }) }),
+    /** A load run; `clientCpuPct`: this process's CPU over the measured window, % of one core. */
+    run: async (args) => {
+      let cpu = process.cpuUsage();
+      let wall = 0;
+      let clientCpuPct = Number.NaN;
+      const onWindow = (edge: 'start' | 'end') => {
+        if (edge === 'start') {
+          cpu = process.cpuUsage();
+          wall = performance.now();
+        } else {
+          const used = process.cpuUsage(cpu);
+          clientCpuPct = ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
+        }
+        emitEvent({ event: `window-${edge}` });
+      };
+      const summary = await runLoad(args as unknown as LoadOptions, { onWindow });
+      return { ...summary, clientCpuPct };
+    },
     hold: async (args) => {
       const t0 = performance.now();
       const result = await openMany(String(args.url), Number(args.count), args as unknown as OpenManyOptions);

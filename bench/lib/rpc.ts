@@ -173,3 +173,23 @@ export function runMain(main: () => Promise<unknown>): void {
     process.exit(1);
   });
 }
+
+/**
+ * Runs the `run` call once in a fresh child process (`script --role child`)
+ * and stops it: a measurement whose memory readings must not mix with any
+ * other's. The child answers with `serveRpc({ run })`.
+ */
+export async function runInChild<T>(
+  script: string,
+  args: Record<string, unknown>,
+  extraExecArgv: readonly string[] = ['--expose-gc'],
+  timeoutMs = 10 * 60_000,
+): Promise<T> {
+  const child = Child.role(script, 'child', [], extraExecArgv);
+  try {
+    await child.ready;
+    return await child.call<T>('run', args, timeoutMs);
+  } finally {
+    await child.stop();
+  }
+}
