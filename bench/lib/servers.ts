@@ -5,7 +5,7 @@ import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { EngineProvider } from '../../executors/engine-provider';
 import type { Gateway, StartOptions } from '../../gateway/server';
-import { allEntries, entryTimingInstalled, takeEntrySamples, WindowProfiler } from './diag';
+import { allEntries, entryCounters, entryTimingInstalled, takeEntrySamples, WindowProfiler } from './diag';
 import { settleGc } from './gc';
 import { childPids, procStat } from './proc';
 import { Child, exitSoon, type Handler, serveRpc } from './rpc';
@@ -54,6 +54,9 @@ export interface ServerWindow {
   readonly entryMs?: number;
   readonly entryP50Us?: number;
   readonly entryP99Us?: number;
+  /** The entries made with a timeout (every entry into a session realm after its creation). */
+  readonly timedEntries?: number;
+  readonly timedEntryMs?: number;
 }
 
 export interface ServerReady {
@@ -94,6 +97,7 @@ function serverHandlers(served: () => Served): Record<string, Handler> {
     elu: performance.eventLoopUtilization(),
     entries: 0,
     entryMs: 0,
+    timed: entryCounters(),
   };
   let profiler: Promise<WindowProfiler> | undefined;
   return {
@@ -142,6 +146,7 @@ function serverHandlers(served: () => Served): Record<string, Handler> {
         elu: performance.eventLoopUtilization(),
         entries: entries.count,
         entryMs: entries.totalMs,
+        timed: entryCounters(),
       };
       return true;
     },
@@ -161,6 +166,8 @@ function serverHandlers(served: () => Served): Record<string, Handler> {
               entryMs: entries.totalMs - mark.entryMs,
               entryP50Us: percentile(samples, 50) * 1000,
               entryP99Us: percentile(samples, 99) * 1000,
+              timedEntries: entryCounters().count - mark.timed.count,
+              timedEntryMs: entryCounters().totalMs - mark.timed.totalMs,
             }
           : {}),
       };
