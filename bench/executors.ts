@@ -241,7 +241,9 @@ async function main(): Promise<void> {
     const { child: server, ready } = await gatewayOf(count);
     const readings: Array<Promise<ServerUsage>> = [];
     onWindow = () => readings.push(server.call<ServerUsage>('usage'));
-    const load = await client.call<LoadSummary>('run', { url: ready.url, sessions, warmupS, durationS, code });
+    // Every connection opened and primed first, then the warm-up, then the window.
+    const run = { url: ready.url, sessions, setup: '1 + 1', warmupAfterSetup: true, warmupS, durationS, code };
+    const load = await client.call<LoadSummary>('run', run);
     const [before, after] = await Promise.all(readings);
     await server.stop();
     if (!before || !after || load.problem) throw new Error(`load run failed: ${load.problem ?? 'no window'}`);
