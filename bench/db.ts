@@ -1,82 +1,21 @@
 /**
  * What a database statement costs through a vmgate session, side by side with
- * raw mysql2 on the same server, in the same run.
- *
- *   npm run bench:db [-- --rounds 3] [--n 2000] [--insert-n 500] [--duration 5]
- *                      [--warmup 1] [--sessions 50] [--executors <cores>] [--mem-sessions 200]
- *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,gateway-insert,memory]
- *                      [--variants raw,kysely,...] [--entry-timing] [--profile]
- *                      [--what-if-untimed]
- *                      [--quick] [--json]
+ * raw mysql2 on the same server, in the same run. Phases, variants, options
+ * and figures: docs/benchmarks-db.md (`npm run bench:db -- --help`).
  *
  * Database: `DATABASE_URL` if set, else the project's embedded MariaDB with
  * its data in `.vmgate/bench-mariadb` (database `vmgate_bench`), stopped at
- * the end. Tables `bench` (10 000 rows, kept from run to run), `bench_w`
- * and `bench_tx` (inserts; recreated each run) are created here.
+ * the end. Raw side: connections opened as the gateway opens its own
+ * (bench/lib/raw-mysql.ts); vmgate side: `SessionEngine`s with a
+ * `DatabasePool` and the Kysely bundle, i.e. what the gateway hands each
+ * session; the gateway phases run a real gateway (bench/lib/servers.ts) and a
+ * ws client in child processes of their own. Every variant of a phase runs in
+ * every round, the order rotating; figures are medians over rounds.
  *
- * Raw side: mysql2/promise connections with the gateway's own connection
- * options and session setup (`autocommit = 0`, UTC, statement timeout; see
- * bench/lib/raw-mysql.ts). vmgate side: `SessionEngine`s with a `DatabasePool`
- * (db/pool.ts) and the Kysely bundle (db/kysely-bundle.ts), i.e. exactly what
- * the gateway hands each session.
- *
- * Phases (every variant of a phase runs in every round, the order rotating
- * from round to round; figures are the median over rounds):
- *
- * 1. latency — one session vs one connection, primary-key selects
- *    (`SELECT * FROM bench WHERE id = ?`, ids a fixed permutation of 1..10000):
- *    - raw:            `connection.query(sql, [id])` in a loop, timed in the host;
- *    - kysely:         one eval looping N times over
- *                      `await db.selectFrom('bench').selectAll().where('id','=',id).execute()`,
- *                      each statement timed with `performance.now()` inside the realm;
- *    - sql:            the same with `` sql`SELECT * FROM bench WHERE id = ${id}`.execute(db) ``
- *                      (no query building: separates Kysely's cost from the bridge's);
- *    - eval:           each statement its own eval (`engine.send({type:'eval'})` →
- *                      the `result` message): what a client sees minus the socket;
- *    - eval-nodb:      the same per-eval path with `<k> + 1` (no database);
- *    - raw+entry:      the design's floor: the raw query, then one timed
- *                      `runInContext` of `1 + 1` in a null-prototype `afterEvaluate`
- *                      context (every result delivered into a realm costs one);
- *    - entry:          that timed entry alone.
- * 2. insert — `INSERT` + `COMMIT` per operation (2 statements): raw (two `query`
- *    calls), the floor (each followed by a timed entry), a realm loop
- *    (`db.insertInto(...).execute(); db.commit()`), one eval per operation.
- * 3. throughput — S sessions (default 50) vs a raw pool of S, closed loop per
- *    session / connection, primary-key selects, `--warmup` s then a `--duration` s
- *    window: statements/s, p50/p99 latency in the window, CPU (cores) of this
- *    process and of the database server over the window, and CPU µs / context
- *    switches per statement:
- *    - raw-pool:         S held connections of one mysql2 pool;
- *    - raw-pool+entry:   the same + one timed entry per statement (the floor);
- *    - engines-loop:     S in-process SessionEngines, each looping inside one long eval;
- *    - engines-loop-sql: the same with the sql`` template;
- *    - engines-eval:     S in-process engines, one eval per statement.
- *    The "gateway" phase: S WebSocket sessions on a real gateway (`startGateway`,
- *    own child process, pool of S, `--executors` executor processes: by default
- *    one per core, as `vmgate serve`) driven by a ws client in another child
- *    process, one eval per statement, next to the in-process raw pool.
- *    The "gateway-insert" phase: the load-script workload on the same gateway —
- *    each session loops one eval `await db.insertInto('bench_tx').values({ s, k }).execute()`
- *    (literals differ every time) then a `commit` op — next to a raw pool of S
- *    looping `INSERT` + `COMMIT` (as text; also as a prepared statement kept
- *    per connection, and prepared again per transaction). Every acknowledged
- *    commit is checked to be a row. Figures are transactions/s, with the CPU
- *    of the gateway and its executors per transaction.
- * 4. memory — in child processes run with `--expose-gc`: N sessions (default
- *    200) that each ran one `db` statement (Kysely loaded, a connection bound),
- *    vs N sessions that ran `1 + 1`, vs N raw pooled connections; RSS / heap /
- *    external per session after `gc()`, all N kept alive.
- *
- * Diagnostics (perturb the figures a little; quote runs without them):
- * `--entry-timing` times every timed `runInContext` (bench/lib/diag.ts);
- * `--profile` records a CPU profile of each vmgate variant's measured part
- * (round 1; the gateway's from inside its process) into bench/results/ and
- * summarises it (bench/cpuprofile-top.ts); `--what-if-untimed` runs every
- * realm entry without its timeout (an experiment that prices Node's per-call
- * watchdog thread; never a valid configuration).
- *
- * Targets (printed next to the figures): p50 per statement ≤ raw + 150 µs;
- * throughput at S sessions ≥ 0.5× the raw pool; ≤ 1 MB per database-using session.
+ * Diagnostics (bench/lib/diag.ts; they perturb the figures a little):
+ * `--entry-timing`, `--profile`, and `--what-if-untimed` (realm entries
+ * without their timeout: prices Node's per-call watchdog; never a valid
+ * configuration).
  *
  * Only local servers (Unix socket / 127.0.0.1). Every loop is bounded in count and time.
  */
@@ -122,7 +61,7 @@ import {
 } from './lib/report';
 import { Child, type ChildEvent, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
 import { type ServerWindow, serveGateway, spawnGateway } from './lib/servers';
-import { median, percentile } from './lib/stats';
+import { median, medianFields, percentile } from './lib/stats';
 import { closedLoops, summarizeWindow, windowMarks } from './lib/window';
 
 const ROOT = findPackageRoot(__dirname);
@@ -485,19 +424,6 @@ function accounting(a: AccountingMark, b: AccountingMark, ops: number): Accounti
   };
 }
 
-function medianAccounting(list: readonly Accounting[]): Accounting | undefined {
-  if (list.length === 0) return undefined;
-  const m = (f: (x: Accounting) => number) => median(list.map(f));
-  const servers = list.map((x) => x.serverUs).filter((x): x is number => x !== undefined);
-  return {
-    userUs: m((x) => x.userUs),
-    sysUs: m((x) => x.sysUs),
-    voluntaryCtx: m((x) => x.voluntaryCtx),
-    involuntaryCtx: m((x) => x.involuntaryCtx),
-    serverUs: servers.length > 0 ? median(servers) : undefined,
-  };
-}
-
 /** Timed realm entries during a measurement (`--entry-timing`). */
 interface EntryStats {
   /** Entries per operation (or per statement, in throughput windows). */
@@ -517,18 +443,6 @@ function entryStats(samples: readonly number[], ops: number, wallMs: number): En
     p50Us: percentile(samples, 50) * 1000,
     p99Us: percentile(samples, 99) * 1000,
     share: total / wallMs,
-  };
-}
-
-function medianEntryStats(list: readonly EntryStats[]): EntryStats | undefined {
-  if (list.length === 0) return undefined;
-  const m = (f: (e: EntryStats) => number) => median(list.map(f));
-  return {
-    perOp: m((e) => e.perOp),
-    meanUs: m((e) => e.meanUs),
-    p50Us: m((e) => e.p50Us),
-    p99Us: m((e) => e.p99Us),
-    share: m((e) => e.share),
   };
 }
 
@@ -614,8 +528,8 @@ async function runVariants(
     const runs = perRound.get(v.key) ?? [];
     const p50s = runs.map((r) => percentile(r.lat, 50));
     const breakdowns = runs.map((r) => r.breakdown).filter((b) => b !== undefined);
-    const entryMedian = medianEntryStats(entries.get(v.key) ?? []);
-    const acctMedian = medianAccounting(acct.get(v.key) ?? []);
+    const entryMedian = medianFields(entries.get(v.key) ?? []);
+    const acctMedian = medianFields(acct.get(v.key) ?? []);
     return {
       ...(acctMedian ? { acct: acctMedian } : {}),
       ...(entryMedian ? { entries: entryMedian } : {}),
@@ -1324,14 +1238,9 @@ async function runThroughput(
   }
   return variants.map((v) => {
     const r = runs.get(v.key) ?? [];
-    const keys = new Set(r.flatMap((x) => Object.keys(x.cpu)));
-    const cpu: Record<string, number | undefined> = {};
-    for (const k of keys) {
-      const xs = r.map((x) => x.cpu[k]).filter((x): x is number => x !== undefined);
-      cpu[k] = xs.length > 0 ? median(xs) : undefined;
-    }
-    const entries = medianEntryStats(r.map((x) => x.entries).filter((x): x is EntryStats => x !== undefined));
-    const acct = medianAccounting(r.map((x) => x.acct).filter((x): x is Accounting => x !== undefined));
+    const cpu = medianFields(r.map((x) => x.cpu)) ?? {};
+    const entries = medianFields(r.map((x) => x.entries).filter((x): x is EntryStats => x !== undefined));
+    const acct = medianFields(r.map((x) => x.acct).filter((x): x is Accounting => x !== undefined));
     return {
       ...(acct ? { acct } : {}),
       key: v.key,

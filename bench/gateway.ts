@@ -1,61 +1,17 @@
 /**
- * The gateway end to end, side by side with two reference servers.
+ * The gateway end to end, side by side with two reference servers: a bare
+ * `ws` echo and a "vm floor" (a bare `ws` server running each frame in a
+ * context of its connection with one timed `runInContext`). Phases
+ * (throughput, session open, memory held), servers, options and figures:
+ * docs/benchmarks.md, "bench:gateway" (`npm run bench:gateway -- --help`).
  *
- *   npm run bench:gateway [-- --quick] [--json] [--duration 5] [--warmup 1]
- *                           [--connections 1,100,1000] [--hold 10000]
- *                           [--open-serial 200] [--open-batches 5] [--hold-budget 20]
- *                           [--profile] [--progress N]
- *                           [--phases throughput,open,hold] [--entry-timing]
- *                           [--servers echo,floor,vmgate,vmgate-exec]
- *
- * `--profile` records a CPU profile of each server during each measured
- * throughput window (written to bench/results/, summarised in the output);
- * the profiler slows the servers, so quote figures from runs without it.
- * `--entry-timing` times every `runInContext` in the servers (wrapping
- * `vm.Script.prototype.runInContext`, ~0.1 µs per call) and splits the
- * servers' busy time per eval into "inside runInContext" and "the rest".
- *
- * Servers, each in its own child process (bench/lib/servers.ts):
- *
- * - `echo`   a bare `ws` server answering every frame with a small fixed JSON
- *            result frame: the cost of WebSocket framing alone;
- * - `floor`  a bare `ws` server giving each connection a null-prototype
- *            `afterEvaluate` context with codegen off, and running each frame
- *            as `JSON.parse` → `new vm.Script(code)` → one
- *            `runInContext(ctx, { timeout: 5000 })` → a small JSON reply: the
- *            least any design with a CPU budget per eval pays;
- *   (both greet a connection with a `hello` frame, as the load client expects);
- * - `vmgate` the gateway (`startGateway`) with its defaults; where session
- *            engines (realms) run is the product's default (the report
- *            prints the mode it found: in-process or executors);
- * - `vmgate-exec` the gateway with `executors: { count: 2 }`: session
- *            engines in two executor processes (children of the server
- *            process, one per core).
- *   Both: tiny shared state, silent logger, heartbeat off, session limits
- *   raised to 20 000.
- *
- * The load client (clients/load) is one more child process (`--role client`),
- * so client and server never share an event loop (the machine has 2 cores:
- * one each, and this parent process stays idle while a phase runs).
- *
- * Phases (reference servers always measured in the same run, interleaved):
- * 1. throughput: C connections in a closed loop (send `{"op":"eval","id":n,
- *    "code":"1 + 1"}`, wait for the reply, send the next); each connection is
- *    opened and primed with one eval first (so vmgate's lazily created realm
- *    exists), then, once all are, a warm-up, then the measured window;
- *    evals/s, p50/p99 latency, and server/client CPU over the window;
- * 2. session open, one at a time: time from `new WebSocket` to 'open' (all),
- *    to the `hello` frame (vmgate), and to the reply of an eval sent on
- *    `hello` (all: for vmgate this includes creating the realm);
- * 3. session open in parallel batches of 100 (no eval, then with one eval);
- * 4. memory: hold N idle sessions (default 10 000) on each gateway, the
- *    RSS of the server process plus its executor processes, and V8 heap,
- *    before/after → per session; then the same with each session having run
- *    one eval. The echo server is held the same way as the per-connection
- *    `ws` reference. Opening stops at a time budget (`--hold-budget`, 20 s)
- *    and the figures then cover the sessions actually held.
- *
- * Only 127.0.0.1 is used. Every loop is bounded in count and time.
+ * Each server runs in a child process of its own (bench/lib/servers.ts), the
+ * load client (clients/load) in one more (`--role client`), so client and
+ * server never share an event loop; the parent only orchestrates over IPC.
+ * The reference servers are always measured in the same run, interleaved
+ * per point. `--profile` and `--entry-timing` perturb the servers: quote
+ * figures from runs without them. Only 127.0.0.1 is used. Every loop is
+ * bounded in count and time.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

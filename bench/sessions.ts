@@ -39,7 +39,7 @@ import { benchCommand, int, listOf, parseOptions } from './lib/args';
 import { settleGc } from './lib/gc';
 import { fmt, fmtRatio, machineLine, printJson, sourceFingerprint, table } from './lib/report';
 import { runInChild, runMain, serveRpc } from './lib/rpc';
-import { mean, median, otherCpuPct, percentile, systemCpu } from './lib/stats';
+import { mean, medianFields, otherCpuPct, percentile, systemCpu } from './lib/stats';
 import { writeLargeSharedState } from './make-shared-state';
 
 const CONFIGS = ['floor', 'realm', 'realm-50mb', 'engine-eval'] as const;
@@ -232,12 +232,7 @@ type Row = ChildResult & { readonly runs: number };
 
 /** Median of each numeric field across runs. */
 function combine(results: readonly ChildResult[]): Row {
-  const first = results[0] as ChildResult;
-  const out: Record<string, unknown> = { ...first, runs: results.length };
-  for (const key of Object.keys(first) as (keyof ChildResult)[]) {
-    if (typeof first[key] === 'number') out[key] = median(results.map((r) => r[key] as number));
-  }
-  return out as unknown as Row;
+  return { ...(medianFields(results) as ChildResult), runs: results.length };
 }
 
 async function main(): Promise<void> {

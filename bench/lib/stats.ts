@@ -52,3 +52,18 @@ export function otherCpuPct(
   if (!before || !after || wallMs <= 0) return Number.NaN;
   return Math.max(0, ((after.busyMs - before.busyMs - ourCpuMs) / wallMs) * 100);
 }
+
+/**
+ * The median across `list` of each numeric field (over the items that have
+ * it); other fields as the first item has them. Undefined for an empty list.
+ */
+export function medianFields<T extends object>(list: readonly T[]): T | undefined {
+  const first = list[0];
+  if (first === undefined) return undefined;
+  const out = { ...first } as Record<string, unknown>;
+  for (const key of new Set(list.flatMap((x) => Object.keys(x)))) {
+    const values = list.map((x) => (x as Record<string, unknown>)[key]).filter((v) => typeof v === 'number');
+    if (values.length > 0) out[key] = median(values as number[]);
+  }
+  return out as T;
+}
