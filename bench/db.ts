@@ -48,17 +48,7 @@ import {
 import { settleGc } from './lib/gc';
 import { procStat } from './lib/proc';
 import { detectFlavor, openRawConnection, openRawPool, serverPid, sessionSetupSql } from './lib/raw-mysql';
-import {
-  fmt,
-  fmtInt,
-  fmtRatio,
-  machineLine,
-  RESULTS_DIR,
-  resultFile,
-  sourceFingerprint,
-  table,
-  writeJson,
-} from './lib/report';
+import { fmt, fmtInt, fmtRatio, machineLine, resultFile, sourceFingerprint, table, writeJson } from './lib/report';
 import { Child, type ChildEvent, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
 import { type ServerWindow, serveGateway, spawnGateway } from './lib/servers';
 import { median, medianFields, percentile } from './lib/stats';
@@ -71,7 +61,6 @@ const processRssKb = (pid: number | undefined) => {
   const rss = pid === undefined ? undefined : procStat(pid)?.rss;
   return rss === undefined ? undefined : rss / 1024;
 };
-const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 const ROWS = 10_000;
 const HOST = '127.0.0.1';
 const PROTOCOL = 'vmgate.v1';
@@ -456,7 +445,7 @@ async function profiled<T>(name: string, enabled: boolean, fn: () => Promise<T>)
   try {
     return await fn();
   } finally {
-    const file = path.join(RESULTS_DIR, `db-profile-${name}-${stamp()}.cpuprofile`);
+    const file = resultFile(`db-profile-${name}`, '.cpuprofile');
     await profiler.stop(file);
     profiles.push(`--- profile: ${name} (${path.relative(ROOT, file)})\n${summarizeProfile(file, { top: 20 })}`);
   }
@@ -929,7 +918,7 @@ function windowProbe(db: Db, start: number, end: number, profileName: string | u
       mark,
     };
   };
-  const file = profileName ? path.join(RESULTS_DIR, `db-profile-${profileName}-${stamp()}.cpuprofile`) : '';
+  const file = profileName ? resultFile(`db-profile-${profileName}`, '.cpuprofile') : '';
   const marks = windowMarks(
     start,
     end,
@@ -1070,7 +1059,7 @@ const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
   async run(options, db, round) {
     const key = workload === 'select' ? 'gateway' : 'gateway-insert';
     const profile = profileName(options, key, round);
-    const profileFile = profile ? path.join(RESULTS_DIR, `db-profile-${profile}-${stamp()}.cpuprofile`) : '';
+    const profileFile = profile ? resultFile(`db-profile-${profile}`, '.cpuprofile') : '';
     const diagnostics = [
       ...(options.entryTiming ? ['--entry-timing'] : []),
       ...(options.untimed ? ['--what-if-untimed'] : []),
