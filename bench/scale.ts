@@ -32,8 +32,8 @@ import { processTree } from './lib/proc';
 import { fmt, fmtInt, machineLine, printJson, sourceFingerprint, table } from './lib/report';
 import { runMain } from './lib/rpc';
 import { serveGateway, spawnGateway } from './lib/servers';
+import { writeLargeSharedState } from './lib/shared-state';
 import { median, otherCpuPct, systemCpu } from './lib/stats';
-import { writeLargeSharedState } from './make-shared-state';
 
 /** Sessions per loopback source address (ephemeral ports 32768–60999 per address pair). */
 const PER_SOURCE_ADDRESS = 20_000;

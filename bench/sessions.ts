@@ -39,8 +39,8 @@ import { benchCommand, int, listOf, parseOptions } from './lib/args';
 import { settleGc } from './lib/gc';
 import { fmt, fmtRatio, machineLine, printJson, sourceFingerprint, table } from './lib/report';
 import { runInChild, runMain, serveRpc } from './lib/rpc';
+import { writeLargeSharedState } from './lib/shared-state';
 import { mean, medianFields, otherCpuPct, percentile, systemCpu } from './lib/stats';
-import { writeLargeSharedState } from './make-shared-state';
 
 const CONFIGS = ['floor', 'realm', 'realm-50mb', 'engine-eval'] as const;
 type Config = (typeof CONFIGS)[number];
