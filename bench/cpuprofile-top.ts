@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fmt, intArg, parseArgs, table } from './stats';
+import { benchCommand, int, parseOptions } from './lib/args';
+import { fmt, table } from './lib/report';
 
 interface CallFrame {
   readonly functionName: string;
@@ -143,11 +144,9 @@ export function summarizeProfile(file: string, options: { top?: number } = {}): 
 }
 
 if (require.main === module) {
-  const args = parseArgs(process.argv.slice(2));
-  const file = process.argv.slice(2).find((a) => !a.startsWith('--') && a.endsWith('.cpuprofile'));
-  if (!file) {
-    process.stderr.write('usage: bench/cpuprofile-top.ts <file.cpuprofile> [--top N]\n');
-    process.exit(2);
-  }
-  process.stdout.write(`${summarizeProfile(file, { top: intArg(args, 'top', 25) })}\n`);
+  const command = benchCommand('cpuprofile-top', 'summarises a .cpuprofile')
+    .argument('<file>', 'a .cpuprofile (from --cpu-prof, or a benchmark with --profile)')
+    .option('--top <n>', 'rows per table', int(), 25);
+  const { top } = parseOptions<{ top: number }>(command);
+  process.stdout.write(`${summarizeProfile(command.args[0] as string, { top })}\n`);
 }

@@ -1,92 +1,29 @@
 /**
  * What a database statement costs through a vmgate session, side by side with
- * raw mysql2 on the same server, in the same run.
- *
- *   npm run bench:db [-- --rounds 3] [--n 2000] [--insert-n 500] [--duration 5]
- *                      [--warmup 1] [--sessions 50] [--executors <cores>] [--mem-sessions 200]
- *                      [--mem-runs 3] [--phases latency,insert,throughput,gateway,gateway-insert,memory]
- *                      [--variants raw,kysely,...] [--entry-timing] [--profile]
- *                      [--what-if-untimed]
- *                      [--quick] [--json]
+ * raw mysql2 on the same server, in the same run. Phases, variants, options
+ * and figures: docs/benchmarks-db.md (`npm run bench:db -- --help`).
  *
  * Database: `DATABASE_URL` if set, else the project's embedded MariaDB with
  * its data in `.vmgate/bench-mariadb` (database `vmgate_bench`), stopped at
- * the end. Tables `bench` (10 000 rows, kept from run to run), `bench_w`
- * and `bench_tx` (inserts; recreated each run) are created here.
+ * the end. Raw side: connections opened as the gateway opens its own
+ * (bench/lib/raw-mysql.ts); vmgate side: `SessionEngine`s with a
+ * `DatabasePool` and the Kysely bundle, i.e. what the gateway hands each
+ * session; the gateway phases run a real gateway (bench/lib/servers.ts) and a
+ * ws client in child processes of their own. Every variant of a phase runs in
+ * every round, the order rotating; figures are medians over rounds.
  *
- * Raw side: mysql2/promise connections with the gateway's own connection
- * options and session setup (`autocommit = 0`, UTC, statement timeout; see
- * bench/db-raw.ts). vmgate side: `SessionEngine`s with a `DatabasePool`
- * (db/pool.ts) and the Kysely bundle (db/kysely-bundle.ts), i.e. exactly what
- * the gateway hands each session.
- *
- * Phases (every variant of a phase runs in every round, the order rotating
- * from round to round; figures are the median over rounds):
- *
- * 1. latency — one session vs one connection, primary-key selects
- *    (`SELECT * FROM bench WHERE id = ?`, ids a fixed permutation of 1..10000):
- *    - raw:            `connection.query(sql, [id])` in a loop, timed in the host;
- *    - kysely:         one eval looping N times over
- *                      `await db.selectFrom('bench').selectAll().where('id','=',id).execute()`,
- *                      each statement timed with `performance.now()` inside the realm;
- *    - sql:            the same with `` sql`SELECT * FROM bench WHERE id = ${id}`.execute(db) ``
- *                      (no query building: separates Kysely's cost from the bridge's);
- *    - eval:           each statement its own eval (`engine.send({type:'eval'})` →
- *                      the `result` message): what a client sees minus the socket;
- *    - eval-nodb:      the same per-eval path with `<k> + 1` (no database);
- *    - raw+entry:      the design's floor: the raw query, then one timed
- *                      `runInContext` of `1 + 1` in a null-prototype `afterEvaluate`
- *                      context (every result delivered into a realm costs one);
- *    - entry:          that timed entry alone.
- * 2. insert — `INSERT` + `COMMIT` per operation (2 statements): raw (two `query`
- *    calls), the floor (each followed by a timed entry), a realm loop
- *    (`db.insertInto(...).execute(); db.commit()`), one eval per operation.
- * 3. throughput — S sessions (default 50) vs a raw pool of S, closed loop per
- *    session / connection, primary-key selects, `--warmup` s then a `--duration` s
- *    window: statements/s, p50/p99 latency in the window, CPU (cores) of this
- *    process and of the database server over the window, and CPU µs / context
- *    switches per statement:
- *    - raw-pool:         S held connections of one mysql2 pool;
- *    - raw-pool+entry:   the same + one timed entry per statement (the floor);
- *    - engines-loop:     S in-process SessionEngines, each looping inside one long eval;
- *    - engines-loop-sql: the same with the sql`` template;
- *    - engines-eval:     S in-process engines, one eval per statement.
- *    The "gateway" phase: S WebSocket sessions on a real gateway (`startGateway`,
- *    own child process, pool of S, `--executors` executor processes: by default
- *    one per core, as `vmgate serve`) driven by a ws client in another child
- *    process, one eval per statement, next to the in-process raw pool.
- *    The "gateway-insert" phase: the load-script workload on the same gateway —
- *    each session loops one eval `await db.insertInto('bench_tx').values({ s, k }).execute()`
- *    (literals differ every time) then a `commit` op — next to a raw pool of S
- *    looping `INSERT` + `COMMIT` (as text; also as a prepared statement kept
- *    per connection, and prepared again per transaction). Every acknowledged
- *    commit is checked to be a row. Figures are transactions/s, with the CPU
- *    of the gateway and its executors per transaction.
- * 4. memory — in child processes run with `--expose-gc`: N sessions (default
- *    200) that each ran one `db` statement (Kysely loaded, a connection bound),
- *    vs N sessions that ran `1 + 1`, vs N raw pooled connections; RSS / heap /
- *    external per session after `gc()`, all N kept alive.
- *
- * Diagnostics (perturb the figures a little; quote runs without them):
- * `--entry-timing` times every timed `runInContext` (bench/db-diag.ts);
- * `--profile` records a CPU profile of each vmgate variant's measured part
- * (round 1; the gateway's from inside its process) into bench/results/ and
- * summarises it (bench/cpuprofile-top.ts); `--what-if-untimed` runs every
- * realm entry without its timeout (an experiment that prices Node's per-call
- * watchdog thread; never a valid configuration).
- *
- * Targets (printed next to the figures): p50 per statement ≤ raw + 150 µs;
- * throughput at S sessions ≥ 0.5× the raw pool; ≤ 1 MB per database-using session.
+ * Diagnostics (bench/lib/diag.ts; they perturb the figures a little):
+ * `--entry-timing`, `--profile`, and `--what-if-untimed` (realm entries
+ * without their timeout: prices Node's per-call watchdog; never a valid
+ * configuration).
  *
  * Only local servers (Unix socket / 127.0.0.1). Every loop is bounded in count and time.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
 import type mysql from 'mysql2/promise';
-import pino from 'pino';
 import WebSocket from 'ws';
 import { findPackageRoot } from '../common/package-root';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded-mariadb';
@@ -98,6 +35,7 @@ import type { EngineOutput, EvalStats } from '../sandbox/engine-messages';
 import { SessionEngine } from '../sandbox/session-engine';
 import type { SessionLimits } from '../sandbox/session-limits';
 import { summarizeProfile } from './cpuprofile-top';
+import { benchCommand, int, listOf, parseOptions } from './lib/args';
 import {
   type EntryCounters,
   entryCounters,
@@ -106,34 +44,23 @@ import {
   installUntimedEntries,
   takeEntrySamples,
   WindowProfiler,
-} from './db-diag';
-import {
-  childrenCpuMs,
-  detectFlavor,
-  openRawConnection,
-  openRawPool,
-  processCpuMs,
-  processRssKb,
-  serverPid,
-  sessionSetupSql,
-} from './db-raw';
-import { Child, type ChildEvent, emitEvent, serveRpc } from './db-rpc';
-import {
-  fmt,
-  fmtInt,
-  fmtRatio,
-  intArg,
-  machineLine,
-  median,
-  parseArgs,
-  percentile,
-  sourceFingerprint,
-  table,
-} from './stats';
+} from './lib/diag';
+import { settleGc } from './lib/gc';
+import { procStat } from './lib/proc';
+import { detectFlavor, openRawConnection, openRawPool, serverPid, sessionSetupSql } from './lib/raw-mysql';
+import { fmt, fmtInt, fmtRatio, machineLine, resultFile, sourceFingerprint, table, writeJson } from './lib/report';
+import { Child, type ChildEvent, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
+import { type ServerWindow, serveGateway, spawnGateway } from './lib/servers';
+import { median, medianFields, percentile } from './lib/stats';
+import { closedLoops, summarizeWindow, windowMarks } from './lib/window';
 
 const ROOT = findPackageRoot(__dirname);
-const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
-const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+/** CPU time (ms) and resident memory (KB) of a process (the database server), from /proc. */
+const processCpuMs = (pid: number | undefined) => (pid === undefined ? undefined : procStat(pid)?.cpuMs);
+const processRssKb = (pid: number | undefined) => {
+  const rss = pid === undefined ? undefined : procStat(pid)?.rss;
+  return rss === undefined ? undefined : rss / 1024;
+};
 const ROWS = 10_000;
 const HOST = '127.0.0.1';
 const PROTOCOL = 'vmgate.v1';
@@ -299,41 +226,76 @@ interface Options {
   readonly phases: ReadonlySet<Phase>;
   readonly variants: ReadonlySet<string> | undefined;
   readonly json: boolean;
-  /** Time every timed `runInContext` (bench/db-diag.ts). */
+  /** Time every timed `runInContext` (bench/lib/diag.ts). */
   readonly entryTiming: boolean;
   /** CPU-profile the measured part of each vmgate variant (round 1 only). */
   readonly profile: boolean;
-  /** What-if: realm entries without a timeout (bench/db-diag.ts). Never a valid configuration. */
+  /** What-if: realm entries without a timeout (bench/lib/diag.ts). Never a valid configuration. */
   readonly untimed: boolean;
+  readonly role: string | undefined;
 }
 
 function readOptions(): Options {
-  const args = parseArgs(process.argv.slice(2));
-  const quick = args.has('quick');
-  const phases = (args.get('phases') ?? PHASES.join(',')).split(',').filter(Boolean);
-  for (const p of phases) {
-    if (!(PHASES as readonly string[]).includes(p)) {
-      process.stderr.write(`unknown phase ${p} (phases: ${PHASES.join(', ')})\n`);
-      process.exit(2);
-    }
-  }
-  const variants = args.get('variants');
+  const o = parseOptions<{
+    quick?: boolean;
+    rounds?: number;
+    n?: number;
+    insertN?: number;
+    duration?: number;
+    warmup: number;
+    sessions: number;
+    executors: number;
+    memSessions?: number;
+    memRuns?: number;
+    phases: Phase[];
+    variants?: string[];
+    entryTiming?: boolean;
+    profile?: boolean;
+    whatIfUntimed?: boolean;
+  }>(
+    benchCommand(
+      'db',
+      'what a database statement costs through a vmgate session, next to raw mysql2 (docs/benchmarks-db.md)',
+    )
+      .option('--quick', '1 round, smaller N, 2 s windows (smoke test)')
+      .option('--rounds <n>', 'rounds; the variant order rotates (default 3, --quick 1)', int())
+      .option('--n <n>', 'selects per variant per round (default 2000, --quick 500)', int())
+      .option('--insert-n <n>', 'insert+commit per variant per round (default 500, --quick 100)', int())
+      .option('--duration <s>', 'throughput window, seconds (default 5, --quick 2)', int())
+      .option('--warmup <s>', 'warm-up before each throughput window, seconds', int(), 1)
+      .option('--sessions <n>', 'sessions / pool size of the throughput phases', int(), 50)
+      .option(
+        '--executors <n>',
+        'executor processes of the gateway phases (0: in-process)',
+        int(0),
+        defaultExecutorCount(),
+      )
+      .option('--mem-sessions <n>', 'sessions per memory child (default 200, --quick 50)', int())
+      .option('--mem-runs <n>', 'memory runs (default 3, --quick 1)', int())
+      .option('--phases <list>', `among ${PHASES.join(',')}`, listOf(PHASES), [...PHASES])
+      .option('--variants <list>', 'only these variant keys', (raw: string) => raw.split(',').filter(Boolean))
+      .option('--entry-timing', 'diagnostic: time every timed runInContext')
+      .option('--profile', "diagnostic: CPU profile of each vmgate variant's measured part (round 1)")
+      .option('--what-if-untimed', 'experiment: realm entries without their timeout (never a valid configuration)'),
+  );
+  const quick = o.quick === true;
   return {
-    rounds: intArg(args, 'rounds', quick ? 1 : 3),
-    n: intArg(args, 'n', quick ? 500 : 2000),
-    insertN: intArg(args, 'insert-n', quick ? 100 : 500),
-    durationMs: intArg(args, 'duration', quick ? 2 : 5) * 1000,
-    warmupMs: intArg(args, 'warmup', 1) * 1000,
-    sessions: intArg(args, 'sessions', 50),
-    executors: intArg(args, 'executors', defaultExecutorCount(), 0),
-    memSessions: intArg(args, 'mem-sessions', quick ? 50 : 200),
-    memRuns: intArg(args, 'mem-runs', quick ? 1 : 3),
-    phases: new Set(phases as Phase[]),
-    variants: variants ? new Set(variants.split(',')) : undefined,
-    json: args.has('json'),
-    entryTiming: args.has('entry-timing'),
-    profile: args.has('profile'),
-    untimed: args.has('what-if-untimed'),
+    rounds: o.rounds ?? (quick ? 1 : 3),
+    n: o.n ?? (quick ? 500 : 2000),
+    insertN: o.insertN ?? (quick ? 100 : 500),
+    durationMs: (o.duration ?? (quick ? 2 : 5)) * 1000,
+    warmupMs: o.warmup * 1000,
+    sessions: o.sessions,
+    executors: o.executors,
+    memSessions: o.memSessions ?? (quick ? 50 : 200),
+    memRuns: o.memRuns ?? (quick ? 1 : 3),
+    phases: new Set(o.phases),
+    variants: o.variants ? new Set(o.variants) : undefined,
+    json: o.json === true,
+    entryTiming: o.entryTiming === true,
+    profile: o.profile === true,
+    untimed: o.whatIfUntimed === true,
+    role: o.role,
   };
 }
 
@@ -451,19 +413,6 @@ function accounting(a: AccountingMark, b: AccountingMark, ops: number): Accounti
   };
 }
 
-function medianAccounting(list: readonly Accounting[]): Accounting | undefined {
-  if (list.length === 0) return undefined;
-  const m = (f: (x: Accounting) => number) => median(list.map(f));
-  const servers = list.map((x) => x.serverUs).filter((x): x is number => x !== undefined);
-  return {
-    userUs: m((x) => x.userUs),
-    sysUs: m((x) => x.sysUs),
-    voluntaryCtx: m((x) => x.voluntaryCtx),
-    involuntaryCtx: m((x) => x.involuntaryCtx),
-    serverUs: servers.length > 0 ? median(servers) : undefined,
-  };
-}
-
 /** Timed realm entries during a measurement (`--entry-timing`). */
 interface EntryStats {
   /** Entries per operation (or per statement, in throughput windows). */
@@ -486,18 +435,6 @@ function entryStats(samples: readonly number[], ops: number, wallMs: number): En
   };
 }
 
-function medianEntryStats(list: readonly EntryStats[]): EntryStats | undefined {
-  if (list.length === 0) return undefined;
-  const m = (f: (e: EntryStats) => number) => median(list.map(f));
-  return {
-    perOp: m((e) => e.perOp),
-    meanUs: m((e) => e.meanUs),
-    p50Us: m((e) => e.p50Us),
-    p99Us: m((e) => e.p99Us),
-    share: m((e) => e.share),
-  };
-}
-
 const profiles: string[] = [];
 /** The database server's pid when it runs here (for its CPU time), set once the database is open. */
 let serverPidValue: number | undefined;
@@ -508,7 +445,7 @@ async function profiled<T>(name: string, enabled: boolean, fn: () => Promise<T>)
   try {
     return await fn();
   } finally {
-    const file = path.join(RESULTS_DIR, `db-profile-${name}-${stamp()}.cpuprofile`);
+    const file = resultFile(`db-profile-${name}`, '.cpuprofile');
     await profiler.stop(file);
     profiles.push(`--- profile: ${name} (${path.relative(ROOT, file)})\n${summarizeProfile(file, { top: 20 })}`);
   }
@@ -580,8 +517,8 @@ async function runVariants(
     const runs = perRound.get(v.key) ?? [];
     const p50s = runs.map((r) => percentile(r.lat, 50));
     const breakdowns = runs.map((r) => r.breakdown).filter((b) => b !== undefined);
-    const entryMedian = medianEntryStats(entries.get(v.key) ?? []);
-    const acctMedian = medianAccounting(acct.get(v.key) ?? []);
+    const entryMedian = medianFields(entries.get(v.key) ?? []);
+    const acctMedian = medianFields(acct.get(v.key) ?? []);
     return {
       ...(acctMedian ? { acct: acctMedian } : {}),
       ...(entryMedian ? { entries: entryMedian } : {}),
@@ -981,27 +918,24 @@ function windowProbe(db: Db, start: number, end: number, profileName: string | u
       mark,
     };
   };
-  const file = profileName ? path.join(RESULTS_DIR, `db-profile-${profileName}-${stamp()}.cpuprofile`) : '';
-  const t1 = setTimeout(
+  const file = profileName ? resultFile(`db-profile-${profileName}`, '.cpuprofile') : '';
+  const marks = windowMarks(
+    start,
+    end,
     () => {
       takeEntrySamples();
       a = sample();
       if (profileName) profiler = WindowProfiler.start();
     },
-    Math.max(0, start - performance.now()),
-  );
-  const t2 = setTimeout(
     () => {
       b = sample();
       samples = takeEntrySamples();
       if (profiler) stopped = profiler.then((p) => p.stop(file));
     },
-    Math.max(0, end - performance.now()),
   );
   return {
     async result(statements: number): Promise<Pick<ThroughputRun, 'cpu' | 'entries' | 'acct'>> {
-      clearTimeout(t1);
-      clearTimeout(t2);
+      marks.cancel();
       if (stopped) {
         await stopped;
         profiles.push(
@@ -1024,16 +958,6 @@ function windowProbe(db: Db, start: number, end: number, profileName: string | u
   };
 }
 
-function summarizeWindow(counts: readonly number[], lat: number[], durationMs: number) {
-  const total = counts.reduce((x, y) => x + y, 0);
-  return {
-    total,
-    statementsPerSec: total / (durationMs / 1000),
-    p50Ms: percentile(lat, 50),
-    p99Ms: percentile(lat, 99),
-  };
-}
-
 const profileName = (options: Options, key: string, round: number) =>
   options.profile && round === 0 ? `throughput-${key}` : undefined;
 
@@ -1052,25 +976,11 @@ const rawPoolVariantOf = (withEntry: boolean): ThroughputVariant => ({
       const start = performance.now() + options.warmupMs;
       const end = start + options.durationMs;
       const probe = windowProbe(db, start, end, undefined);
-      const lat: number[] = [];
-      const counts = await Promise.all(
-        connections.map(async (c, j) => {
-          const enter = withEntry ? floorEntry() : undefined;
-          let n = 0;
-          for (let k = 0; k < 10_000_000; k++) {
-            const t = performance.now();
-            await c.query(SELECT_SQL, [idAt(k, j * 131)]);
-            enter?.();
-            const u = performance.now();
-            if (u >= end) break;
-            if (u >= start) {
-              n++;
-              lat.push(u - t);
-            }
-          }
-          return n;
-        }),
-      );
+      const enter = connections.map(() => (withEntry ? floorEntry() : undefined));
+      const { counts, lat } = await closedLoops(connections.length, start, end, async (j, k) => {
+        await connections[j]?.query(SELECT_SQL, [idAt(k, j * 131)]);
+        enter[j]?.();
+      });
       const summary = summarizeWindow(counts, lat, options.durationMs);
       return { ...summary, ...(await probe.result(summary.total)) };
     } finally {
@@ -1130,35 +1040,13 @@ const enginePerEvalVariant: ThroughputVariant = {
       const start = performance.now() + options.warmupMs;
       const end = start + options.durationMs;
       const probe = windowProbe(db, start, end, profileName(options, 'engines-eval', round));
-      const lat: number[] = [];
-      const counts = await Promise.all(
-        clients.map(async (c, j) => {
-          let n = 0;
-          for (let k = 0; k < 10_000_000; k++) {
-            const code = kyselySelect(idAt(k, j * 131));
-            const t = performance.now();
-            expectResult(await c.eval(code));
-            const u = performance.now();
-            if (u >= end) break;
-            if (u >= start) {
-              n++;
-              lat.push(u - t);
-            }
-          }
-          return n;
-        }),
+      const { counts, lat } = await closedLoops(clients.length, start, end, async (j, k) =>
+        expectResult(await (clients[j] as EngineClient).eval(kyselySelect(idAt(k, j * 131)))),
       );
       const summary = summarizeWindow(counts, lat, options.durationMs);
       return { ...summary, ...(await probe.result(summary.total)) };
     }),
 };
-
-interface GatewayMark {
-  readonly cpuMs: number;
-  /** The executor processes' CPU (ticks of 10 ms, from /proc). */
-  readonly executorsCpuMs: number;
-  readonly entries: EntryCounters;
-}
 
 const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
   key: workload === 'select' ? 'gateway' : 'gateway-insert',
@@ -1171,42 +1059,38 @@ const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
   async run(options, db, round) {
     const key = workload === 'select' ? 'gateway' : 'gateway-insert';
     const profile = profileName(options, key, round);
-    const profileFile = profile ? path.join(RESULTS_DIR, `db-profile-${profile}-${stamp()}.cpuprofile`) : '';
-    const gateway = new Child('gateway', __filename, [
-      '--role',
-      'gateway',
-      '--url',
-      db.url,
-      '--pool',
-      `${options.sessions}`,
-      '--executors',
-      `${options.executors}`,
+    const profileFile = profile ? resultFile(`db-profile-${profile}`, '.cpuprofile') : '';
+    const diagnostics = [
       ...(options.entryTiming ? ['--entry-timing'] : []),
       ...(options.untimed ? ['--what-if-untimed'] : []),
-    ]);
+    ];
+    const { child: gateway, ready } = await spawnGateway(
+      __filename,
+      {
+        limits: { maxSessions: 10_000, maxSessionsPerAddress: 10_000, heartbeatMs: 0 },
+        session: LIMITS,
+        database: { mode: 'url', url: db.url, ...DEFAULT_DATABASE_OPTIONS, poolSize: options.sessions },
+        executors: { count: options.executors },
+      },
+      { args: diagnostics },
+    );
     let client: Child | undefined;
     try {
-      const { port } = (await gateway.ready) as { port: number };
-      const marks: Record<string, GatewayMark & { server: number | undefined }> = {};
-      const pendingMarks: Promise<void>[] = [];
-      client = new Child('client', __filename, ['--role', 'client'], [], (event: ChildEvent) => {
+      const server: Record<string, number | undefined> = {};
+      let window: Promise<ServerWindow> | undefined;
+      const pendingMarks: Promise<unknown>[] = [];
+      client = Child.role(__filename, 'client', [], [], (event: ChildEvent) => {
         if (event.event !== 'window-start' && event.event !== 'window-end') return;
-        const server = processCpuMs(db.serverPid);
-        pendingMarks.push(
-          gateway.call<GatewayMark>('cpu').then((mark) => {
-            marks[event.event] = { ...mark, server };
-          }),
-        );
+        server[event.event] = processCpuMs(db.serverPid);
+        if (event.event === 'window-start') pendingMarks.push(gateway.call('window-start'));
+        else window = gateway.call<ServerWindow>('window-end');
         if (profile) {
-          pendingMarks.push(
-            gateway
-              .call(event.event === 'window-start' ? 'profile-start' : 'profile-stop', { file: profileFile })
-              .then(() => {}),
-          );
+          const call = event.event === 'window-start' ? 'profile-start' : 'profile-stop';
+          pendingMarks.push(gateway.call(call, { file: profileFile }));
         }
       });
       await client.ready;
-      await client.call('open', { port, sessions: options.sessions });
+      await client.call('open', { port: ready.port, sessions: options.sessions });
       const rowsBefore = workload === 'insert' ? await countTxRows(db) : 0;
       const result = await client.call<{
         counts: number[];
@@ -1221,34 +1105,36 @@ const gatewayVariantOf = (workload: GatewayWorkload): ThroughputVariant => ({
       });
       if (workload === 'insert') checkTxRows(result.acknowledged, (await countTxRows(db)) - rowsBefore);
       await Promise.all(pendingMarks);
+      const w = await window;
       if (profile) {
         profiles.push(
           `--- profile: ${profile}, the gateway process (${path.relative(ROOT, profileFile)})\n${summarizeProfile(profileFile, { top: 20 })}`,
         );
       }
       const secs = options.durationMs / 1000;
-      const a = marks['window-start'];
-      const b = marks['window-end'];
       const total = result.counts.reduce((x, y) => x + y, 0);
+      const timed = w?.timedEntries ?? 0;
       const entries =
-        options.entryTiming && a && b && b.entries.count > a.entries.count
+        options.entryTiming && timed > 0
           ? {
-              perOp: (b.entries.count - a.entries.count) / total,
-              meanUs: ((b.entries.totalMs - a.entries.totalMs) / (b.entries.count - a.entries.count)) * 1000,
+              perOp: timed / total,
+              meanUs: ((w?.timedEntryMs ?? 0) / timed) * 1000,
               p50Us: Number.NaN,
               p99Us: Number.NaN,
-              share: (b.entries.totalMs - a.entries.totalMs) / options.durationMs,
+              share: (w?.timedEntryMs ?? 0) / options.durationMs,
             }
           : undefined;
+      const a = server['window-start'];
+      const b = server['window-end'];
       return {
         statementsPerSec: total / secs,
         p50Ms: result.p50Ms,
         p99Ms: result.p99Ms,
         cpu: {
-          gateway: a && b ? (b.cpuMs - a.cpuMs) / 1000 / secs : undefined,
-          executors: a && b && options.executors > 0 ? (b.executorsCpuMs - a.executorsCpuMs) / 1000 / secs : undefined,
+          gateway: w ? w.cpuPct / 100 : undefined,
+          executors: w && options.executors > 0 ? w.childCpuPct / 100 : undefined,
           client: result.clientCpu,
-          server: a?.server !== undefined && b?.server !== undefined ? (b.server - a.server) / 1000 / secs : undefined,
+          server: a !== undefined && b !== undefined ? (b - a) / 1000 / secs : undefined,
         },
         ...(entries ? { entries } : {}),
       };
@@ -1299,28 +1185,15 @@ const rawPoolTxVariantOf = (mode: RawInsertMode): ThroughputVariant => ({
       const start = performance.now() + options.warmupMs;
       const end = start + options.durationMs;
       const probe = windowProbe(db, start, end, undefined);
-      const lat: number[] = [];
       let acknowledged = 0;
-      const counts = await Promise.all(
-        connections.map(async (c, j) => {
-          let n = 0;
-          for (let k = 0; k < 10_000_000; k++) {
-            const t = performance.now();
-            if (mode === 'text') await c.query(RAW_TX_INSERT, [j, k]);
-            else await c.execute(RAW_TX_INSERT, [j, k]);
-            await c.query('COMMIT');
-            if (mode === 'prepare-each') c.unprepare(RAW_TX_INSERT);
-            acknowledged++;
-            const u = performance.now();
-            if (u >= end) break;
-            if (u >= start) {
-              n++;
-              lat.push(u - t);
-            }
-          }
-          return n;
-        }),
-      );
+      const { counts, lat } = await closedLoops(connections.length, start, end, async (j, k) => {
+        const c = connections[j] as mysql.PoolConnection;
+        if (mode === 'text') await c.query(RAW_TX_INSERT, [j, k]);
+        else await c.execute(RAW_TX_INSERT, [j, k]);
+        await c.query('COMMIT');
+        if (mode === 'prepare-each') c.unprepare(RAW_TX_INSERT);
+        acknowledged++;
+      });
       checkTxRows(acknowledged, (await countTxRows(db)) - rowsBefore);
       const summary = summarizeWindow(counts, lat, options.durationMs);
       return { ...summary, ...(await probe.result(summary.total)) };
@@ -1354,14 +1227,9 @@ async function runThroughput(
   }
   return variants.map((v) => {
     const r = runs.get(v.key) ?? [];
-    const keys = new Set(r.flatMap((x) => Object.keys(x.cpu)));
-    const cpu: Record<string, number | undefined> = {};
-    for (const k of keys) {
-      const xs = r.map((x) => x.cpu[k]).filter((x): x is number => x !== undefined);
-      cpu[k] = xs.length > 0 ? median(xs) : undefined;
-    }
-    const entries = medianEntryStats(r.map((x) => x.entries).filter((x): x is EntryStats => x !== undefined));
-    const acct = medianAccounting(r.map((x) => x.acct).filter((x): x is Accounting => x !== undefined));
+    const cpu = medianFields(r.map((x) => x.cpu)) ?? {};
+    const entries = medianFields(r.map((x) => x.entries).filter((x): x is EntryStats => x !== undefined));
+    const acct = medianFields(r.map((x) => x.acct).filter((x): x is Accounting => x !== undefined));
     return {
       ...(acct ? { acct } : {}),
       key: v.key,
@@ -1441,19 +1309,6 @@ interface MemoryResult {
   readonly msPerSession: number;
 }
 
-function gc(): void {
-  const collect = (globalThis as { gc?: () => void }).gc;
-  if (!collect) throw new Error('the memory child runs with --expose-gc');
-  collect();
-}
-
-async function settleGc(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 async function memoryChild(url: string, flavor: ServerFlavor, config: MemoryConfig, n: number): Promise<MemoryResult> {
   const pid = await serverPid(url);
   kyselyScript();
@@ -1527,21 +1382,12 @@ async function phaseMemory(db: Db, options: Options): Promise<Array<MemoryResult
   for (let run = 0; run < options.memRuns; run++) {
     for (let i = 0; i < MEMORY_CONFIGS.length; i++) {
       const config = MEMORY_CONFIGS[(i + run) % MEMORY_CONFIGS.length] as MemoryConfig;
-      const child = new Child(`memory:${config}`, __filename, ['--role', 'memory'], ['--expose-gc']);
-      try {
-        await child.ready;
-        const result = await child.call<MemoryResult>(
-          'measure',
-          { url: db.url, flavor: db.flavor, config, n: options.memSessions },
-          600_000,
-        );
-        runs.get(config)?.push(result);
-        process.stderr.write(
-          `  run ${run + 1} ${config}: ${fmt(result.rssKb, 0)} KB RSS, ${fmt(result.heapKb, 0)} KB heap per session\n`,
-        );
-      } finally {
-        await child.stop();
-      }
+      const args = { url: db.url, flavor: db.flavor, config, n: options.memSessions };
+      const result = await runInChild<MemoryResult>(__filename, args);
+      runs.get(config)?.push(result);
+      process.stderr.write(
+        `  run ${run + 1} ${config}: ${fmt(result.rssKb, 0)} KB RSS, ${fmt(result.heapKb, 0)} KB heap per session\n`,
+      );
     }
   }
   return MEMORY_CONFIGS.map((config) => {
@@ -1563,44 +1409,6 @@ async function phaseMemory(db: Db, options: Options): Promise<Array<MemoryResult
 // ===========================================================================
 // Children: gateway, ws client, memory probe
 // ===========================================================================
-
-async function gatewayRole(args: Map<string, string>): Promise<void> {
-  const { startGateway } = await import('../gateway/server');
-  const url = args.get('url') as string;
-  const poolSize = Number(args.get('pool'));
-  const executors = Number(args.get('executors') ?? 0);
-  if (args.has('what-if-untimed')) installUntimedEntries();
-  if (args.has('entry-timing')) installEntryTiming();
-  let profiler: Promise<WindowProfiler> | undefined;
-  const gateway = await startGateway({
-    port: 0,
-    host: HOST,
-    logger: pino({ level: 'silent' }),
-    limits: { maxSessions: 10_000, maxSessionsPerAddress: 10_000, heartbeatMs: 0 },
-    session: LIMITS,
-    database: { mode: 'url', url, ...DEFAULT_DATABASE_OPTIONS, poolSize },
-    executors: { count: executors },
-  });
-  serveRpc({
-    cpu: () => {
-      const u = process.cpuUsage();
-      return { cpuMs: (u.user + u.system) / 1000, executorsCpuMs: childrenCpuMs(), entries: entryCounters() };
-    },
-    'profile-start': () => {
-      profiler = WindowProfiler.start();
-    },
-    'profile-stop': async (a) => {
-      const p = profiler;
-      profiler = undefined;
-      if (p) await (await p).stop(a.file as string);
-    },
-    stop: async () => {
-      await gateway.close('benchmark done');
-      setTimeout(() => process.exit(0), 50);
-    },
-  });
-  emitEvent({ event: 'ready', port: gateway.port });
-}
 
 function clientRole(): void {
   const sockets: Array<{ ws: WebSocket; pending: Map<number, (frame: { type: string }) => void> }> = [];
@@ -1663,41 +1471,24 @@ function clientRole(): void {
         const u = process.cpuUsage();
         return (u.user + u.system) / 1000;
       };
-      const t1 = setTimeout(
+      const marks = windowMarks(
+        start,
+        end,
         () => {
           cpuA = cpuNow();
           emitEvent({ event: 'window-start' });
         },
-        Math.max(0, start - performance.now()),
-      );
-      const t2 = setTimeout(
         () => {
           cpuB = cpuNow();
           emitEvent({ event: 'window-end' });
         },
-        Math.max(0, end - performance.now()),
       );
-      const lat: number[] = [];
       const workload = a.workload as GatewayWorkload;
       acknowledged = 0;
-      const counts = await Promise.all(
-        sockets.map(async (s, j) => {
-          let n = 0;
-          for (let k = 0; k < 10_000_000; k++) {
-            const t = performance.now();
-            await operation(s, j, k, workload);
-            const u = performance.now();
-            if (u >= end) break;
-            if (u >= start) {
-              n++;
-              lat.push(u - t);
-            }
-          }
-          return n;
-        }),
+      const { counts, lat } = await closedLoops(sockets.length, start, end, (j, k) =>
+        operation(sockets[j] as (typeof sockets)[number], j, k, workload),
       );
-      clearTimeout(t1);
-      clearTimeout(t2);
+      marks.cancel();
       return {
         counts,
         p50Ms: percentile(lat, 50),
@@ -1708,20 +1499,9 @@ function clientRole(): void {
     },
     stop: () => {
       for (const s of sockets) s.ws.close();
-      setTimeout(() => process.exit(0), 50);
+      return exitSoon();
     },
   });
-  emitEvent({ event: 'ready' });
-}
-
-function memoryRole(): void {
-  serveRpc({
-    measure: (a) => memoryChild(a.url as string, a.flavor as ServerFlavor, a.config as MemoryConfig, a.n as number),
-    stop: () => {
-      setTimeout(() => process.exit(0), 50);
-    },
-  });
-  emitEvent({ event: 'ready' });
 }
 
 // ===========================================================================
@@ -1868,14 +1648,7 @@ function memoryTable(rows: ReadonlyArray<MemoryResult & { runs: number[] }>): st
 // Main
 // ===========================================================================
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const role = args.get('role');
-  if (role === 'gateway') return gatewayRole(args);
-  if (role === 'client') return clientRole();
-  if (role === 'memory') return memoryRole();
-
-  const options = readOptions();
+async function main(options: Options): Promise<void> {
   if (options.untimed) installUntimedEntries();
   if (options.entryTiming) installEntryTiming();
   const fingerprint = sourceFingerprint();
@@ -1992,33 +1765,28 @@ async function main(): Promise<void> {
   }
   const text = out.join('\n');
   process.stdout.write(`${text}\n`);
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `db-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        machine: machineLine(fingerprint),
-        options: { ...options, phases: [...options.phases], variants: options.variants ? [...options.variants] : null },
-        results,
-        text,
-      },
-      null,
-      2,
-    ),
-  );
+  const file = resultFile('db', '.json');
+  writeJson(file, {
+    machine: machineLine(fingerprint),
+    options: { ...options, phases: [...options.phases], variants: options.variants ? [...options.variants] : null },
+    results,
+    text,
+  });
   process.stderr.write(`results written to ${path.relative(ROOT, file)}\n`);
   if (options.json) process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 
-main().then(
-  () => {
-    // Children keep their IPC channel open; the parent exits when done.
-    if (!parseArgs(process.argv.slice(2)).has('role')) process.exit(0);
-  },
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+const options = readOptions();
+if (options.role === 'gateway') {
+  if (options.untimed) installUntimedEntries();
+  if (options.entryTiming) installEntryTiming();
+  serveGateway();
+} else if (options.role === 'client') clientRole();
+else if (options.role === 'child') {
+  serveRpc({
+    run: (a) => memoryChild(a.url as string, a.flavor as ServerFlavor, a.config as MemoryConfig, a.n as number),
+  });
+} else {
+  // The parent exits when done (pools and timers of the phases may linger).
+  runMain(() => main(options).then(() => process.exit(0)));
+}

@@ -1,318 +1,51 @@
 /**
- * Executors (issue 5): what hosting sessions in executor processes costs and gives.
+ * Executors: what hosting sessions in executor processes costs and gives.
+ * Phases, options and figures: docs/benchmarks-executors.md.
  *
- *   npm run bench:executors [-- --quick] [--duration 5] [--connections 100] [--hold 10000]
- *                              [--rounds 2] [--dist] [--profile]
- *                              [--phases ipc,hop,throughput,cpu,latency,replace,hold]
- *
- * Phases:
- * - ipc: the hop alone — Node's IPC channel with `serialization: 'json'` vs
- *   `'advanced'`, engine-shaped messages (an eval in, a result out): round
- *   trip p50/p99 with one message in flight, messages/s with 100 in flight,
- *   and a 1 MB result;
- * - throughput: C connections (default 100) in a closed loop of
- *   `{"op":"eval","code":"1 + 1"}` against the gateway in-process
- *   (`executors: 0`), with 1 executor and with 2; evals/s, latency, and the
- *   CPU time per eval of the gateway process and of its executors;
- * - cpu: the same with an eval whose own JavaScript (~0.2 ms) outweighs the
- *   gateway's per-frame work: where executors add cores rather than a hop;
- * - hop: round trips at the engine interface (what a Session sees), in-process
- *   vs in an executor, for `interrupt` (answered at once: the hop alone) and
- *   for an eval of `1 + 1`;
- * - latency: the same with 1 connection: the p50 difference between
- *   in-process and 1 executor is the latency the hop adds to an eval;
- * - replace: SIGKILL an executor, time until its replacement reports ready;
- * - hold: N idle sessions (default 10 000) across 2 executors, resident
- *   memory of the gateway and of the executors before and after, per session;
- *   then 2 000 sessions that each ran one eval (a realm each).
- *
- * The gateway runs in its own process (`--role server`), the load client in
- * another (`--role client`), so client and gateway never share an event loop.
- * `--profile` writes a CPU profile of each gateway process to bench/results/
- * (the profiler slows it: quote figures from runs without it).
- * `--dist` runs the compiled gateway (npm run build), whose executors start
- * with plain `node`; otherwise everything runs from TypeScript sources and
- * executors start through @swc-node/register (slower to start).
+ * The gateway runs in its own process (`--role gateway`), the load client
+ * (clients/load) in another (`--role client`), so client and gateway never
+ * share an event loop. `--dist` runs the compiled gateway (npm run build),
+ * whose executors start with plain `node`.
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import WebSocket from 'ws';
-import type { EngineProvider } from '../executors/engine-provider';
+import type { LoadSummary } from '../clients/load/summary';
 import type { ExecutorPool } from '../executors/pool';
-import type { Gateway, StartOptions } from '../gateway/server';
-import {
-  fmt,
-  fmtInt,
-  fmtRatio,
-  intArg,
-  machineLine,
-  median,
-  parseArgs,
-  percentile,
-  sourceFingerprint,
-  table,
-} from './stats';
+import type { StartOptions } from '../gateway/server';
+import { benchCommand, int, listOf, parseOptions } from './lib/args';
+import { serveLoadClient } from './lib/clients';
+import { fmt, fmtInt, fmtRatio, machineLine, RESULTS_DIR, sourceFingerprint, table } from './lib/report';
+import { Child, type ChildEvent, runMain } from './lib/rpc';
+import { productModule, type ServerUsage, serveGateway, spawnGateway } from './lib/servers';
+import { median, percentile } from './lib/stats';
 
-const args = parseArgs(process.argv.slice(2));
-const role = args.get('role') ?? 'main';
-const ROOT = path.resolve(__dirname, '..');
+const PHASES = ['ipc', 'hop', 'throughput', 'cpu', 'latency', 'replace', 'hold'] as const;
 
-// ---- helpers ---------------------------------------------------------------------
-
-/** utime + stime of a process, in ms (Linux /proc). */
-function cpuMsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
+interface Options {
+  quick?: boolean;
+  duration?: number;
+  connections: number;
+  hold?: number;
+  rounds?: number;
+  dist?: boolean;
+  profile?: boolean;
+  phases: string[];
 }
 
-function rssOf(pid: number): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
-    return Number(line?.split(/\s+/)[1] ?? Number.NaN) * 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
+const options = parseOptions<Options>(
+  benchCommand('executors', 'in-process session engines vs executor processes (docs/benchmarks-executors.md)')
+    .option('--quick', '1 round, 2 s windows, 2 000 held sessions')
+    .option('--duration <s>', 'measured window per point, seconds (default 5, --quick 2)', int())
+    .option('--connections <n>', 'connections of the throughput and cpu phases', int(), 100)
+    .option('--hold <n>', 'idle sessions of the hold phase (default 10 000, --quick 2 000)', int())
+    .option('--rounds <n>', 'rounds, interleaved (default 2, --quick 1)', int())
+    .option('--dist', 'run the compiled gateway (npm run build)')
+    .option('--profile', 'CPU profile of each gateway process into bench/results/ (slows it)')
+    .option('--phases <list>', `among ${PHASES.join(',')}`, listOf(PHASES), [...PHASES]),
+);
 
-type Reply = Record<string, unknown>;
-
-/** A child process running this script in another role, with request/response over IPC. */
-class Peer {
-  readonly child: ChildProcess;
-  #seq = 0;
-  readonly #waiting = new Map<number, (reply: Reply) => void>();
-  readonly ready: Promise<Reply>;
-
-  constructor(roleName: string, extra: string[] = []) {
-    const profile = roleName === 'server' && args.get('profile') === 'true';
-    this.child = fork(__filename, ['--role', roleName, ...extra], {
-      execArgv: [
-        '-r',
-        '@swc-node/register',
-        '--expose-gc',
-        ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results')}`] : []),
-      ],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.ready = new Promise((resolve) => {
-      this.child.once('message', (m) => resolve(m as Reply));
-    });
-    void this.ready.then(() => {
-      this.child.on('message', (m) => {
-        const reply = m as Reply & { seq: number };
-        this.#waiting.get(reply.seq)?.(reply);
-        this.#waiting.delete(reply.seq);
-      });
-    });
-  }
-
-  ask(command: Reply): Promise<Reply> {
-    const seq = ++this.#seq;
-    return new Promise((resolve) => {
-      this.#waiting.set(seq, resolve);
-      this.child.send({ ...command, seq });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await exited;
-  }
-}
-
-function answer(handler: (command: Reply) => Promise<Reply>): void {
-  process.on('message', (m) => {
-    const command = m as Reply & { seq: number };
-    void handler(command).then((reply) => process.send?.({ ...reply, seq: command.seq }));
-  });
-}
-
-// ---- role: server ----------------------------------------------------------------------
-
-async function server(): Promise<void> {
-  const executors = Number(args.get('executors') ?? 0);
-  const dist = args.get('dist') === 'true';
-  const load = (module: string) =>
-    dist ? require(path.join(ROOT, 'dist', `${module}.js`)) : require(path.join(ROOT, `${module}.ts`));
-  const { startGateway } = load('gateway/server') as { startGateway: (o: StartOptions) => Promise<Gateway> };
-  const { engineProviderOf } = load('executors/engines') as {
-    engineProviderOf: (registry: object) => EngineProvider | undefined;
-  };
-  const gateway = await startGateway({
-    port: 0,
-    sharedFile: undefined,
-    logger: pino({ level: 'silent' }),
-    database: { mode: 'off' },
-    limits: { heartbeatMs: 0, resumeGraceMs: 0, maxSessions: 50_000, maxSessionsPerAddress: 50_000 },
-    executors: { count: executors, heapMb: Number(args.get('heap-mb') ?? 1024), maxRssMb: 8192 },
-  });
-  const provider = engineProviderOf(gateway.metrics.registry);
-  const pool = provider?.mode === 'executors' ? (provider as ExecutorPool) : undefined;
-  const pids = () => [process.pid, ...(pool?.executors.map((e) => e.pid ?? 0) ?? [])];
-  process.on('SIGTERM', () => void gateway.close().then(() => process.exit(0)));
-  answer(async (command) => {
-    switch (command.op) {
-      case 'usage': {
-        if (command.gc === true) global.gc?.();
-        const [self, ...children] = pids();
-        return {
-          gatewayCpuMs: cpuMsOf(self as number),
-          executorsCpuMs: children.reduce((n, pid) => n + cpuMsOf(pid), 0),
-          gatewayRss: rssOf(self as number),
-          executorsRss: children.map(rssOf),
-          sessions: gateway.sessions.size,
-        };
-      }
-      case 'replace': {
-        if (!pool) return { error: 'no executors' };
-        const index = Number(command.index ?? 0);
-        const victim = pool.executors[index];
-        if (!victim) return { error: 'no such executor' };
-        const started = performance.now();
-        victim.kill('benchmark');
-        await pool.replaced(index, victim, 60_000);
-        return { ms: performance.now() - started };
-      }
-      default:
-        return { error: `unknown op ${String(command.op)}` };
-    }
-  });
-  process.send?.({ url: gateway.url, pid: process.pid });
-}
-
-// ---- role: client ----------------------------------------------------------------------
-
-let evalCode = '1 + 1';
-const EVAL = (id: number) => JSON.stringify({ op: 'eval', id, code: evalCode });
-
-function open(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ['vmgate.v1'], { perMessageDeflate: false });
-    ws.once('message', () => resolve(ws)); // the hello
-    ws.once('error', reject);
-  });
-}
-
-/** One eval on `ws`, resolved with its round trip in ms. */
-function roundTrip(ws: WebSocket, id: number): Promise<number> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const onMessage = (data: WebSocket.RawData) => {
-      const text = data.toString();
-      if (!text.includes(`"id":${id},`)) return;
-      ws.off('message', onMessage);
-      resolve(performance.now() - started);
-    };
-    ws.on('message', onMessage);
-    ws.send(EVAL(id));
-  });
-}
-
-interface Running {
-  measuring: boolean;
-  stop: boolean;
-  done: number;
-  latencies: number[];
-  loops: Promise<void>[];
-  clients: WebSocket[];
-}
-
-async function client(): Promise<void> {
-  const sockets: WebSocket[] = [];
-  let running: Running | undefined;
-  let nextId = 0;
-  answer(async (command) => {
-    switch (command.op) {
-      case 'start': {
-        // Open, prime, start the closed loops and warm up; the loops keep running after the reply.
-        const url = String(command.url);
-        const connections = Number(command.connections);
-        evalCode = String(command.code ?? '1 + 1');
-        const clients = await Promise.all(Array.from({ length: connections }, () => open(url)));
-        await Promise.all(clients.map((ws) => roundTrip(ws, ++nextId)));
-        const state = {
-          measuring: false,
-          stop: false,
-          done: 0,
-          latencies: [] as number[],
-          loops: [] as Promise<void>[],
-          clients,
-        };
-        const loop = async (ws: WebSocket) => {
-          while (!state.stop) {
-            const ms = await roundTrip(ws, ++nextId);
-            if (state.measuring) {
-              state.done++;
-              if (state.latencies.length < 200_000) state.latencies.push(ms);
-            }
-          }
-        };
-        state.loops = clients.map(loop);
-        running = state;
-        await new Promise((r) => setTimeout(r, Number(command.warmupMs)));
-        return { started: true };
-      }
-      case 'measure': {
-        const state = running;
-        if (!state) return { error: 'not started' };
-        state.measuring = true;
-        const started = performance.now();
-        await new Promise((r) => setTimeout(r, Number(command.durationMs)));
-        state.measuring = false;
-        const wallMs = performance.now() - started;
-        return {
-          evalsPerSecond: (state.done / wallMs) * 1000,
-          p50: percentile(state.latencies, 50),
-          p99: percentile(state.latencies, 99),
-          evals: state.done,
-          wallMs,
-        };
-      }
-      case 'stop': {
-        const state = running;
-        running = undefined;
-        if (state) {
-          state.stop = true;
-          await Promise.all(state.loops);
-          for (const ws of state.clients) ws.terminate();
-        }
-        return { stopped: true };
-      }
-      case 'hold': {
-        const url = String(command.url);
-        const count = Number(command.count);
-        const withEval = command.withEval === true;
-        for (let i = 0; i < count; i += 200) {
-          const batch = await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => open(url)));
-          if (withEval) await Promise.all(batch.map((ws, k) => roundTrip(ws, k + 1)));
-          sockets.push(...batch);
-        }
-        return { held: sockets.length };
-      }
-      case 'release': {
-        for (const ws of sockets.splice(0)) ws.terminate();
-        return { released: true };
-      }
-      default:
-        return { error: `unknown op ${String(command.op)}` };
-    }
-  });
-  process.send?.({ ready: true });
-}
-
-// ---- role: ipc child -------------------------------------------------------------------
+// ---- the hop alone: Node IPC, engine-shaped messages -------------------------------------
 
 function ipcChild(): void {
   const stats = { ms: 0.123, cpuMs: 0.05, dbMs: 0, queries: 0, transactionMs: 0 };
@@ -394,13 +127,12 @@ async function ipcBench(serialization: 'json' | 'advanced'): Promise<string[]> {
  * answers at once (`interrupt` → `ok`: the hop alone) and for an eval.
  */
 async function hopBench(dist: boolean): Promise<string[][]> {
-  const load = (module: string) =>
-    dist ? require(path.join(ROOT, 'dist', `${module}.js`)) : require(path.join(ROOT, `${module}.ts`));
+  const load = (module: string) => productModule(module, dist);
   const { ExecutorPool: Pool } = load('executors/pool');
   const { LocalEngines } = load('executors/engines');
   const { EngineMetrics } = load('executors/metrics');
   const { resolveExecutorOptions } = load('executors/options');
-  const { DEFAULT_SESSION_LIMITS } = load('sandbox/session-engine');
+  const { DEFAULT_SESSION_LIMITS } = load('sandbox/session-limits');
   const { Registry } = require('prom-client') as typeof import('prom-client');
   const database = { engine: { pool: undefined, hint: 'none', kysely: () => undefined }, pool: undefined };
   const pool = await Pool.start({
@@ -463,22 +195,16 @@ async function hopBench(dist: boolean): Promise<string[][]> {
 const CPU_CODE = '(() => { let s = 0; for (let i = 0; i < 2e5; i++) s += i % 7; return s })()';
 
 async function main(): Promise<void> {
-  const quick = args.get('quick') === 'true';
-  const durationMs = intArg(args, 'duration', quick ? 2 : 5) * 1000;
-  const warmupMs = quick ? 500 : 1500;
-  const connections = intArg(args, 'connections', 100);
-  const hold = intArg(args, 'hold', quick ? 2000 : 10_000);
-  const rounds = intArg(args, 'rounds', quick ? 1 : 2);
-  const dist = args.get('dist') === 'true';
-  const phases = new Set((args.get('phases') ?? 'ipc,hop,throughput,cpu,latency,replace,hold').split(','));
-  const fingerprint = sourceFingerprint();
-  const out: string[] = [];
-  const say = (text: string) => {
-    out.push(text);
-    process.stdout.write(`${text}\n`);
-  };
+  const quick = options.quick === true;
+  const durationS = options.duration ?? (quick ? 2 : 5);
+  const warmupS = quick ? 0.5 : 1.5;
+  const hold = options.hold ?? (quick ? 2000 : 10_000);
+  const rounds = options.rounds ?? (quick ? 1 : 2);
+  const dist = options.dist === true;
+  const phases = new Set(options.phases);
+  const say = (text: string) => process.stdout.write(`${text}\n`);
   say(`# bench:executors ${dist ? '(compiled, dist/)' : '(TypeScript sources)'}`);
-  say(machineLine(fingerprint));
+  say(machineLine(sourceFingerprint()));
 
   if (phases.has('hop')) {
     say('\n## The hop at the engine interface (no WebSockets; median of 3 rounds of 2 500)');
@@ -492,7 +218,18 @@ async function main(): Promise<void> {
     say(table(['serialization', 'rtt p50 µs', 'rtt p99 µs', 'msgs/s (100 in flight)', '1 MB result ms'], rows));
   }
 
-  const client = new Peer('client');
+  const gatewayOf = (executors: number) => {
+    const start: StartOptions = {
+      database: { mode: 'off' },
+      limits: { heartbeatMs: 0, resumeGraceMs: 0, maxSessions: 50_000, maxSessionsPerAddress: 50_000 },
+      executors: { count: executors, heapMb: 1024, maxRssMb: 8192 },
+    };
+    const profile = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`] : [];
+    return spawnGateway(__filename, start, { dist, execArgv: ['--expose-gc', ...profile] });
+  };
+  // The server's CPU is read when the client's measured window opens and closes.
+  let onWindow: (event: ChildEvent) => void = () => {};
+  const client = Child.role(__filename, 'client', [], [], (event) => onWindow(event));
   await client.ready;
   const modes = [
     ['in-process', 0],
@@ -500,70 +237,61 @@ async function main(): Promise<void> {
     ['2 executors', 2],
   ] as const;
 
-  const runLoad = async (count: number, conns: number, code: string) => {
-    const serverPeer = new Peer('server', ['--executors', String(count), ...(dist ? ['--dist'] : [])]);
-    const { url } = (await serverPeer.ready) as { url: string };
-    await client.ask({ op: 'start', url, connections: conns, warmupMs, code });
-    // CPU is read around the measured window only (the client's loops keep running across it).
-    const before = await serverPeer.ask({ op: 'usage' });
-    const load = await client.ask({ op: 'measure', durationMs });
-    const after = await serverPeer.ask({ op: 'usage' });
-    await client.ask({ op: 'stop' });
-    await serverPeer.stop();
-    const evals = Number(load.evals);
+  const measure = async (count: number, sessions: number, code: string) => {
+    const { child: server, ready } = await gatewayOf(count);
+    const readings: Array<Promise<ServerUsage>> = [];
+    onWindow = () => readings.push(server.call<ServerUsage>('usage'));
+    // Every connection opened and primed first, then the warm-up, then the window.
+    const run = { url: ready.url, sessions, setup: '1 + 1', warmupAfterSetup: true, warmupS, durationS, code };
+    const load = await client.call<LoadSummary>('run', run);
+    const [before, after] = await Promise.all(readings);
+    await server.stop();
+    if (!before || !after || load.problem) throw new Error(`load run failed: ${load.problem ?? 'no window'}`);
+    const evals = (load.evals.perSec ?? Number.NaN) * load.windowS;
+    const executorsMs = (u: ServerUsage) => u.executors.reduce((n, e) => n + e.cpuMs, 0);
     return {
-      perSecond: Number(load.evalsPerSecond),
-      p50: Number(load.p50),
-      p99: Number(load.p99),
-      gatewayUs: ((Number(after.gatewayCpuMs) - Number(before.gatewayCpuMs)) * 1000) / evals,
-      executorsUs: ((Number(after.executorsCpuMs) - Number(before.executorsCpuMs)) * 1000) / evals,
+      perSecond: load.evals.perSec ?? Number.NaN,
+      p50: load.latencyMs.p50 ?? Number.NaN,
+      p99: load.latencyMs.p99 ?? Number.NaN,
+      gatewayUs: ((after.cpuMs - before.cpuMs) * 1000) / evals,
+      executorsUs: ((executorsMs(after) - executorsMs(before)) * 1000) / evals,
     };
   };
 
   for (const [phase, conns, code] of [
-    ['throughput', connections, '1 + 1'],
-    ['cpu', connections, CPU_CODE],
+    ['throughput', options.connections, '1 + 1'],
+    ['cpu', options.connections, CPU_CODE],
     ['latency', 1, '1 + 1'],
   ] as const) {
     if (!phases.has(phase)) continue;
-    const results = new Map<string, Array<Awaited<ReturnType<typeof runLoad>>>>();
+    const results = new Map<string, Array<Awaited<ReturnType<typeof measure>>>>();
     for (let r = 0; r < rounds; r++) {
-      for (const [name, count] of modes) {
-        const list = results.get(name) ?? [];
-        list.push(await runLoad(count, conns, code));
-        results.set(name, list);
-      }
+      for (const [name, count] of modes)
+        results.set(name, [...(results.get(name) ?? []), await measure(count, conns, code)]);
     }
-    const base = median((results.get('in-process') ?? []).map((x) => x.perSecond));
     const inProcess = results.get('in-process') ?? [];
+    const base = median(inProcess.map((x) => x.perSecond));
     // Paired by round (the machine's load drifts between rounds): median of the per-round differences.
     const added = (list: ReadonlyArray<{ p50: number }>) =>
       median(list.map((x, round) => x.p50 - (inProcess[round]?.p50 ?? Number.NaN)));
     say(`\n## ${conns} connection${conns === 1 ? '' : 's'}, closed loop of \`${code}\` (median of ${rounds} round(s))`);
+    const header = ['mode', 'evals/s', 'vs in-process', 'p50 ms', 'p99 ms', 'added p50 µs'];
     say(
       table(
-        [
-          'mode',
-          'evals/s',
-          'vs in-process',
-          'p50 ms',
-          'p99 ms',
-          'added p50 µs',
-          'gateway CPU µs/eval',
-          'executors CPU µs/eval',
-        ],
+        [...header, 'gateway CPU µs/eval', 'executors CPU µs/eval'],
         modes.map(([name]) => {
           const list = results.get(name) ?? [];
-          const p50 = median(list.map((x) => x.p50));
+          const of = (key: 'perSecond' | 'p50' | 'p99' | 'gatewayUs' | 'executorsUs') =>
+            median(list.map((x) => x[key]));
           return [
             name,
-            fmtInt(median(list.map((x) => x.perSecond))),
-            fmtRatio(median(list.map((x) => x.perSecond)) / base),
-            fmt(p50, 3),
-            fmt(median(list.map((x) => x.p99)), 3),
+            fmtInt(of('perSecond')),
+            fmtRatio(of('perSecond') / base),
+            fmt(of('p50'), 3),
+            fmt(of('p99'), 3),
             name === 'in-process' ? '—' : fmt(added(list) * 1000, 0),
-            fmt(median(list.map((x) => x.gatewayUs)), 1),
-            fmt(median(list.map((x) => x.executorsUs)), 1),
+            fmt(of('gatewayUs'), 1),
+            fmt(of('executorsUs'), 1),
           ];
         }),
       ),
@@ -571,21 +299,13 @@ async function main(): Promise<void> {
   }
 
   if (phases.has('replace')) {
-    const serverPeer = new Peer('server', ['--executors', '2', ...(dist ? ['--dist'] : [])]);
-    await serverPeer.ready;
+    const { child: server } = await gatewayOf(2);
     const times: number[] = [];
-    for (let i = 0; i < (quick ? 3 : 6); i++) {
-      const reply = await serverPeer.ask({ op: 'replace', index: i % 2 });
-      times.push(Number(reply.ms));
-    }
-    await serverPeer.stop();
+    for (let i = 0; i < (quick ? 3 : 6); i++) times.push(await server.call<number>('replace', { index: i % 2 }));
+    await server.stop();
     say('\n## Replacing a killed executor (SIGKILL → the new process reports ready)');
-    say(
-      table(
-        ['runs', 'median ms', 'min ms', 'max ms'],
-        [[String(times.length), fmt(median(times), 0), fmt(Math.min(...times), 0), fmt(Math.max(...times), 0)]],
-      ),
-    );
+    const row = [String(times.length), fmt(median(times), 0), fmt(Math.min(...times), 0), fmt(Math.max(...times), 0)];
+    say(table(['runs', 'median ms', 'min ms', 'max ms'], [row]));
   }
 
   if (phases.has('hold')) {
@@ -594,52 +314,49 @@ async function main(): Promise<void> {
       [`${hold} idle sessions`, hold, false],
       ['2000 sessions, one eval each', 2000, true],
     ] as const) {
-      const serverPeer = new Peer('server', ['--executors', '2', ...(dist ? ['--dist'] : [])]);
-      const { url } = (await serverPeer.ready) as { url: string };
+      const { child: server, ready } = await gatewayOf(2);
       await new Promise((r) => setTimeout(r, 500));
-      const before = await serverPeer.ask({ op: 'usage', gc: true });
-      await client.ask({ op: 'hold', url, count, withEval });
+      const before = await server.call<ServerUsage>('usage', { gc: true });
+      const evalCode = withEval ? { evalCode: '1 + 1' } : {};
+      await client.call('hold', { url: ready.url, count, parallel: 200, timeoutMs: 120_000, ...evalCode }, 600_000);
       await new Promise((r) => setTimeout(r, 1000));
-      const after = await serverPeer.ask({ op: 'usage', gc: true });
-      await client.ask({ op: 'release' });
-      await serverPeer.stop();
-      const sum = (v: unknown) => (v as number[]).reduce((n, x) => n + x, 0);
-      const gatewayKb = (Number(after.gatewayRss) - Number(before.gatewayRss)) / 1024 / count;
-      const executorsKb = (sum(after.executorsRss) - sum(before.executorsRss)) / 1024 / count;
+      const after = await server.call<ServerUsage>('usage', { gc: true });
+      await client.call('release', {}, 120_000);
+      await server.stop();
+      const executorsRss = (u: ServerUsage) => u.executors.reduce((n, e) => n + e.rss, 0);
+      const gatewayKb = (after.rss - before.rss) / 1024 / count;
+      const executorsKb = (executorsRss(after) - executorsRss(before)) / 1024 / count;
       rows.push([
         label,
-        fmtInt(Number(after.sessions)),
-        fmt(Number(after.gatewayRss) / 2 ** 20, 0),
-        (after.executorsRss as number[]).map((b) => fmt(b / 2 ** 20, 0)).join(' + '),
+        fmtInt(after.sessions),
+        fmt(after.rss / 2 ** 20, 0),
+        after.executors.map((e) => fmt(e.rss / 2 ** 20, 0)).join(' + '),
         fmt(gatewayKb, 1),
         fmt(executorsKb, 1),
         fmt(gatewayKb + executorsKb, 1),
       ]);
     }
     say('\n## Sessions held across 2 executors (resident memory)');
-    say(
-      table(
-        [
-          'held',
-          'sessions',
-          'gateway MiB',
-          'executors MiB',
-          'gateway KiB/session',
-          'executors KiB/session',
-          'total KiB/session',
-        ],
-        rows,
-      ),
-    );
+    const perSession = ['gateway KiB/session', 'executors KiB/session', 'total KiB/session'];
+    say(table(['held', 'sessions', 'gateway MiB', 'executors MiB', ...perSession], rows));
   }
   await client.stop();
 }
 
-if (role === 'server') void server();
-else if (role === 'client') void client();
-else if (role === 'ipc-child') ipcChild();
-else
-  void main().catch((error) => {
-    process.stderr.write(`${(error as Error).stack}\n`);
-    process.exit(1);
-  });
+if (options.role === 'gateway') {
+  serveGateway((gateway, dist) => ({
+    replace: async (args) => {
+      const provider = productModule('executors/engines', dist).engineProviderOf(gateway.metrics.registry);
+      const pool: ExecutorPool | undefined = provider?.mode === 'executors' ? provider : undefined;
+      const index = Number(args.index ?? 0);
+      const victim = pool?.executors[index];
+      if (!pool || !victim) throw new Error('no such executor');
+      const started = performance.now();
+      victim.kill('benchmark');
+      await pool.replaced(index, victim, 60_000);
+      return performance.now() - started;
+    },
+  }));
+} else if (options.role === 'client') serveLoadClient();
+else if (options.role === 'ipc-child') ipcChild();
+else runMain(main);

@@ -39,12 +39,13 @@
  * they cost O(live contexts); other names, and objects that are not
  * prototypes, do not.
  */
-import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
 import { Realm } from '../sandbox/realm';
 import { SessionEngine } from '../sandbox/session-engine';
-import { fmt, intArg, machineLine, parseArgs, sourceFingerprint, table } from './stats';
+import { benchCommand, int, listOf, parseOptions } from './lib/args';
+import { fmt, machineLine, printJson, sourceFingerprint, table } from './lib/report';
+import { runInChild, runMain, serveRpc } from './lib/rpc';
 
 const ERROR_NAMES = `['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'AggregateError']`;
 
@@ -121,44 +122,20 @@ async function runChild(config: Config, n: number, step: number): Promise<number
   return blocks;
 }
 
-function spawn(config: Config, n: number, step: number): Promise<number[]> {
-  const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--child', config, '--contexts', String(n), '--step', String(step)], {
-      execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let result: number[] | undefined;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000);
-    child.on('message', (message) => {
-      result = message as number[];
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (result) resolve(result);
-      else reject(new Error(`${config} exited (${code}) without a result`));
-    });
-  });
-}
+const options = parseOptions<{ contexts: number; step: number; configs: Config[] }>(
+  benchCommand('realm-growth', 'ms per new realm as the number of live realms grows')
+    .option('--contexts <n>', 'contexts created (and kept) per configuration', int(), 4000)
+    .option('--step <n>', 'one column per this many contexts', int(), 1000)
+    .option('--configs <list>', `among ${CONFIGS.join(',')}`, listOf(CONFIGS), [...CONFIGS]),
+);
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const n = intArg(args, 'contexts', 4000);
-  const step = intArg(args, 'step', 1000);
-  const child = args.get('child');
-  if (child !== undefined) {
-    process.send?.(await runChild(child as Config, n, step));
-    return;
-  }
-  const configs = (args.get('configs')?.split(',') ?? [...CONFIGS]) as Config[];
-  for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown config ${c}`);
+  const { contexts: n, step, configs } = options;
   const fingerprint = sourceFingerprint();
   const rows: Array<[Config, number[]]> = [];
-  for (const config of configs) rows.push([config, await spawn(config, n, step)]);
-  if (args.has('json')) {
-    process.stdout.write(
-      `${JSON.stringify({ benchmark: 'realm-growth', machine: machineLine(fingerprint), step, rows: Object.fromEntries(rows) }, null, 2)}\n`,
-    );
+  for (const config of configs) rows.push([config, await runInChild<number[]>(__filename, { config, n, step })]);
+  if (options.json) {
+    printJson({ benchmark: 'realm-growth', machine: machineLine(fingerprint), step, rows: Object.fromEntries(rows) });
     return;
   }
   const header = [
@@ -180,7 +157,6 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+if (options.role === 'child') {
+  serveRpc({ run: (a) => runChild(a.config as Config, a.n as number, a.step as number) });
+} else runMain(main);

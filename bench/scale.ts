@@ -4,7 +4,7 @@
  *   npm run bench:scale [-- --sessions 10000] [--batch 500] [--parallel 100] [--executors 2]
  *                          [--heap-mb 1024] [--phases plain,shared] [--shared-mb 50] [--json]
  *
- * A real gateway (`startGateway` in a child process: executors on, one per
+ * A real gateway (`startGateway` in a child process, bench/lib/servers.ts: executors on, one per
  * core unless `--executors` says otherwise, no database; `plain` without a
  * shared state, `shared` with a generated JSON one of `--shared-mb` MB) and
  * real WebSocket clients in this process. Sessions are opened in batches of
@@ -21,31 +21,20 @@
  * clients spread over several loopback source addresses (127.0.0.x), since
  * one address pair has only ~28,000 ephemeral ports.
  */
-import { type ChildProcess, fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
-import WebSocket from 'ws';
-import { startGateway } from '../gateway/server';
-import { writeLargeSharedState } from './make-shared-state';
-import { processTree } from './proc';
-import {
-  fmt,
-  fmtInt,
-  intArg,
-  machineLine,
-  median,
-  otherCpuPct,
-  parseArgs,
-  sourceFingerprint,
-  systemCpu,
-  table,
-} from './stats';
+import { benchCommand, int, listOf, parseOptions } from './lib/args';
+import { type HeldSession, openMany } from './lib/clients';
+import { processTree } from './lib/proc';
+import { fmt, fmtInt, machineLine, printJson, sourceFingerprint, table } from './lib/report';
+import { runMain } from './lib/rpc';
+import { serveGateway, spawnGateway } from './lib/servers';
+import { writeLargeSharedState } from './lib/shared-state';
+import { median, otherCpuPct, systemCpu } from './lib/stats';
 
-const PROTOCOL = 'vmgate.v1';
-const HOST = '127.0.0.1';
 /** Sessions per loopback source address (ephemeral ports 32768–60999 per address pair). */
 const PER_SOURCE_ADDRESS = 20_000;
 const PHASES = ['plain', 'shared'] as const;
@@ -56,9 +45,20 @@ interface Settings {
   readonly batch: number;
   readonly parallel: number;
   readonly executors: number;
-  readonly heapMb: number | undefined;
+  readonly heapMb?: number | undefined;
   readonly sharedMb: number;
 }
+
+const options = parseOptions<Settings & { phases: Phase[] }>(
+  benchCommand('scale', 'open + first eval per batch, and memory, as sessions accumulate through one gateway')
+    .option('--sessions <n>', 'sessions opened and kept open', int(), 10_000)
+    .option('--batch <n>', 'sessions per batch (one row per tenth of the batches)', int(), 500)
+    .option('--parallel <n>', 'handshakes in flight', int(), 100)
+    .option('--executors <n>', 'executor processes of the gateway', int(0), 2)
+    .option('--heap-mb <mb>', "executors' heap limit (default: the gateway's)", int())
+    .option('--shared-mb <mb>', 'size of the generated shared state of the shared phase', int(), 50)
+    .option('--phases <list>', `among ${PHASES.join(',')}`, listOf(PHASES), [...PHASES]),
+);
 
 interface BatchRow {
   /** Sessions alive after this batch. */
@@ -86,183 +86,70 @@ interface PhaseResult {
   readonly seconds: number;
 }
 
-// --- the gateway (child process) -------------------------------------------
-
-async function runServer(args: Map<string, string>): Promise<void> {
-  const sessions = intArg(args, 'sessions', 10_000);
-  const heapMb = args.has('heap-mb') ? intArg(args, 'heap-mb', 1024) : undefined;
-  const gateway = await startGateway({
-    port: 0,
-    host: HOST,
-    sharedFile: args.get('shared-file'),
-    logger: pino({ level: 'silent' }),
-    limits: { maxSessions: sessions, maxSessionsPerAddress: sessions },
-    executors: { count: intArg(args, 'executors', 2), ...(heapMb ? { heapMb } : {}) },
-  });
-  process.on('disconnect', () => void gateway.close().finally(() => process.exit(0)));
-  process.send?.({ port: gateway.port, executors: gateway.executors });
-}
-
-function spawnServer(
-  settings: Settings,
-  sharedFile: string | undefined,
-): Promise<{ child: ChildProcess; port: number; executors: number }> {
-  const args = ['--role', 'server', '--sessions', String(settings.sessions), '--executors', String(settings.executors)];
-  if (settings.heapMb) args.push('--heap-mb', String(settings.heapMb));
-  if (sharedFile) args.push('--shared-file', sharedFile);
-  const child = fork(__filename, args, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => {
-      const { port, executors } = message as { port: number; executors: number };
-      resolve({ child, port, executors });
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before it listened`)));
-  });
-}
-
-// --- the clients (this process) --------------------------------------------
-
-interface Client {
-  readonly ws: WebSocket;
-  /** The close code, once the gateway closed this session after its first answer (e.g. 1011: its executor died). */
-  closedWith?: number;
-  /** Resolves the next result frame (the clients send one eval at a time). */
-  next?: (text: string) => void;
-}
-
-function isResult(text: string, value: number): boolean {
-  try {
-    const frame = JSON.parse(text) as { type?: unknown; value?: unknown };
-    return frame.type === 'result' && frame.value === value;
-  } catch {
-    return false;
-  }
-}
-
-/** Opens one session, sends `1 + 1` on open, resolves on its checked answer (bounded). */
-function openSession(url: string, localAddress: string, timeoutMs: number): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [PROTOCOL], { perMessageDeflate: false, localAddress });
-    const client: Client = { ws };
-    let hello = false;
-    let settled = false;
-    const timer = setTimeout(() => fail(new Error('no answer in time')), timeoutMs);
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.terminate();
-      reject(error);
-    };
-    ws.on('open', () => ws.send('{"op":"eval","id":1,"code":"1 + 1"}'));
-    ws.on('message', (data) => {
-      const text = String(data);
-      if (!hello) {
-        hello = true;
-        return;
-      }
-      if (settled) return client.next?.(text);
-      if (!isResult(text, 2)) return fail(new Error(`bad answer ${text.slice(0, 120)}`));
-      settled = true;
-      clearTimeout(timer);
-      resolve(client);
-    });
-    ws.on('error', (error) => fail(error));
-    ws.on('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
-    ws.on('close', (code) => {
-      if (!settled) return fail(new Error(`closed (${code}) before the answer`));
-      client.closedWith = code;
-      client.next?.('');
-    });
-  });
-}
-
-/** Asks every held session `2 + 2`; resolves with how many answered correctly. */
-async function askAll(clients: readonly Client[], timeoutMs: number): Promise<number> {
-  let answered = 0;
-  await Promise.all(
-    clients.map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, timeoutMs);
-          client.next = (text) => {
-            clearTimeout(timer);
-            if (isResult(text, 4)) answered++;
-            resolve();
-          };
-          client.ws.send('{"op":"eval","id":2,"code":"2 + 2"}');
-        }),
-    ),
-  );
-  return answered;
-}
-
 async function runPhase(phase: Phase, settings: Settings, sharedFile: string | undefined): Promise<PhaseResult> {
-  const server = await spawnServer(settings, sharedFile);
-  const url = `ws://${HOST}:${server.port}`;
+  const { child, ready } = await spawnGateway(__filename, {
+    sharedFile,
+    limits: { maxSessions: settings.sessions, maxSessionsPerAddress: settings.sessions },
+    executors: { count: settings.executors, ...(settings.heapMb ? { heapMb: settings.heapMb } : {}) },
+  });
+  const pid = child.child.pid as number;
+  const ourCpu = () => processTree(pid).cpuMs + (process.cpuUsage().user + process.cpuUsage().system) / 1000;
   const t0 = performance.now();
   const cpu0 = systemCpu();
-  const ours0 =
-    processTree(server.child.pid as number).cpuMs + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
+  const ours0 = ourCpu();
   // Executors have loaded the shared state by now: the baseline includes it.
-  const baseRss = processTree(server.child.pid as number).rss;
-  const clients: Client[] = [];
+  const baseRss = processTree(pid).rss;
+  const held: HeldSession[] = [];
   const batches: BatchRow[] = [];
   const errors: string[] = [];
   for (let opened = 0; opened < settings.sessions; ) {
     const size = Math.min(settings.batch, settings.sessions - opened);
-    const latencies: number[] = [];
-    let failed = 0;
-    let next = 0;
     const tb = performance.now();
-    const worker = async () => {
-      while (next < size) {
-        const index = opened + next++;
-        const source = `127.0.0.${2 + Math.floor(index / PER_SOURCE_ADDRESS)}`;
-        const ts = performance.now();
-        try {
-          clients.push(await openSession(url, source, 120_000));
-          latencies.push(performance.now() - ts);
-        } catch (error) {
-          failed++;
-          if (errors.length < 5) errors.push(error instanceof Error ? error.message : String(error));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(settings.parallel, size) }, worker));
+    const batch = await openMany(ready.url, size, {
+      parallel: settings.parallel,
+      evalCode: '1 + 1',
+      expect: 2,
+      localAddress: (i) => `127.0.0.${2 + Math.floor((opened + i) / PER_SOURCE_ADDRESS)}`,
+      timeoutMs: 120_000,
+    });
     const ms = performance.now() - tb;
     opened += size;
+    held.push(...batch.sessions);
+    errors.push(...batch.errors.slice(0, 5 - errors.length));
     batches.push({
-      live: clients.length,
+      live: held.length,
       msPerSession: ms / size,
-      p50: median(latencies),
-      rss: processTree(server.child.pid as number).rss,
-      failed,
+      p50: median(batch.sessions.map((s) => s.answerMs ?? Number.NaN)),
+      rss: processTree(pid).rss,
+      failed: batch.failed,
     });
-    if (clients.length % 5000 === 0 || opened === settings.sessions) {
-      process.stderr.write(`  ${phase}: ${clients.length} live, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    if (held.length % 5000 === 0 || opened === settings.sessions) {
+      process.stderr.write(`  ${phase}: ${held.length} live, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     }
-    if (failed >= size) break; // nothing opens any more: the ceiling
+    if (batch.failed >= size) break; // nothing opens any more: the ceiling
   }
-  const answered = await askAll(
-    clients.filter((c) => c.closedWith === undefined),
-    120_000,
+  // Every held session that is still open is asked `2 + 2` once more.
+  let answered = 0;
+  await Promise.all(
+    held.map(async ({ connection }) => {
+      if (connection.dropCode !== undefined) return;
+      const outcome = await connection.eval('2 + 2', { guardMs: 120_000, collectLogs: false });
+      if (outcome.kind === 'result' && outcome.wire === 4) answered++;
+    }),
   );
   const lost = new Map<number, number>();
-  for (const c of clients) if (c.closedWith !== undefined) lost.set(c.closedWith, (lost.get(c.closedWith) ?? 0) + 1);
+  for (const { connection: c } of held)
+    if (c.dropCode !== undefined) lost.set(c.dropCode, (lost.get(c.dropCode) ?? 0) + 1);
   const wall = performance.now() - t0;
-  const ours1 =
-    processTree(server.child.pid as number).cpuMs + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
-  const other = otherCpuPct(cpu0, systemCpu(), ours1 - ours0, wall);
-  for (const client of clients) client.ws.terminate();
-  server.child.disconnect();
-  await new Promise((resolve) => server.child.once('exit', resolve));
+  const other = otherCpuPct(cpu0, systemCpu(), ourCpu() - ours0, wall);
+  for (const { connection } of held) connection.terminate();
+  await child.stop();
   return {
     phase,
     baseRss,
-    executors: server.executors,
+    executors: ready.executors,
     batches,
-    held: clients.length,
+    held: held.length,
     answered,
     lost: [...lost].map(([code, count]) => `${count} closed with ${code}`),
     errors,
@@ -357,18 +244,9 @@ function reexecWithNofile(sessions: number): boolean {
   process.exit(result.status ?? 1);
 }
 
-async function runParent(args: Map<string, string>): Promise<void> {
-  const settings: Settings = {
-    sessions: intArg(args, 'sessions', 10_000),
-    batch: intArg(args, 'batch', 500),
-    parallel: intArg(args, 'parallel', 100),
-    executors: intArg(args, 'executors', 2),
-    heapMb: args.has('heap-mb') ? intArg(args, 'heap-mb', 1024) : undefined,
-    sharedMb: intArg(args, 'shared-mb', 50),
-  };
+async function main(): Promise<void> {
+  const { phases, json, role: _, ...settings } = options;
   reexecWithNofile(settings.sessions);
-  const phases = (args.get('phases')?.split(',') ?? [...PHASES]) as Phase[];
-  for (const p of phases) if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}`);
   const fingerprint = sourceFingerprint();
   const results: PhaseResult[] = [];
   let dir: string | undefined;
@@ -385,19 +263,13 @@ async function runParent(args: Map<string, string>): Promise<void> {
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
-  if (args.has('json')) {
-    process.stdout.write(
-      `${JSON.stringify({ benchmark: 'scale', machine: machineLine(fingerprint), settings, results }, null, 2)}\n`,
-    );
+  if (json) {
+    printJson({ benchmark: 'scale', machine: machineLine(fingerprint), settings, results });
   } else {
-    process.stdout.write(
-      `${report(results, settings, fingerprint)}\n(open-file limit ${process.env.VMGATE_BENCH_NOFILE ? spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim() : '?'})\n`,
-    );
+    const limit = process.env.VMGATE_BENCH_NOFILE ? spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim() : '?';
+    process.stdout.write(`${report(results, settings, fingerprint)}\n(open-file limit ${limit})\n`);
   }
 }
 
-const args = parseArgs(process.argv.slice(2));
-(args.get('role') === 'server' ? runServer(args) : runParent(args)).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+if (options.role === 'gateway') serveGateway();
+else runMain(main);

@@ -5,7 +5,7 @@
  *                            [--configs floor,realm,realm-50mb,engine-eval] [--json]
  *
  * Configurations, each measured in its own child process (this script run
- * with `--child <config>`), so RSS deltas never mix:
+ * with `--role child`), so RSS deltas never mix:
  *
  * - `floor`        bare `vm.createContext(Object.create(null), { codeGeneration off,
  *                  microtaskMode: 'afterEvaluate' })` + running a tiny precompiled
@@ -27,7 +27,6 @@
  * even when creation gets slower as sessions accumulate. `--runs R` repeats every child R times and reports the median of the
  * per-run figures.
  */
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,21 +35,12 @@ import vm from 'node:vm';
 import { Realm } from '../sandbox/realm';
 import { SessionEngine } from '../sandbox/session-engine';
 import { loadSharedState } from '../shared-state/load';
-import { writeLargeSharedState } from './make-shared-state';
-import {
-  fmt,
-  fmtRatio,
-  intArg,
-  machineLine,
-  mean,
-  median,
-  otherCpuPct,
-  parseArgs,
-  percentile,
-  sourceFingerprint,
-  systemCpu,
-  table,
-} from './stats';
+import { benchCommand, int, listOf, parseOptions } from './lib/args';
+import { settleGc } from './lib/gc';
+import { fmt, fmtRatio, machineLine, printJson, sourceFingerprint, table } from './lib/report';
+import { runInChild, runMain, serveRpc } from './lib/rpc';
+import { writeLargeSharedState } from './lib/shared-state';
+import { mean, medianFields, otherCpuPct, percentile, systemCpu } from './lib/stats';
 
 const CONFIGS = ['floor', 'realm', 'realm-50mb', 'engine-eval'] as const;
 type Config = (typeof CONFIGS)[number];
@@ -62,12 +52,19 @@ const LABELS: Record<Config, string> = {
   'engine-eval': '(d) SessionEngine + first eval `1 + 1`',
 };
 
+const options = parseOptions<{ sessions: number; runs: number; sharedMb: number; budget: number; configs: Config[] }>(
+  benchCommand('sessions', 'what one session costs: time to create it and the memory it holds')
+    .option('--sessions <n>', 'sessions created (and kept) per configuration', int(), 5000)
+    .option('--runs <n>', 'children per configuration, interleaved; medians', int(), 1)
+    .option('--shared-mb <mb>', 'size of the generated shared state of realm-50mb', int(), 50)
+    .option('--budget <s>', 'a child stops creating after this many seconds', int(), 25)
+    .option('--configs <list>', `among ${CONFIGS.join(',')}`, listOf(CONFIGS), [...CONFIGS]),
+);
+
 /** Targets for an idle session (rows b and c). */
 const TARGET_KB = 250;
 const TARGET_MS = 1.5;
 const WARMUP = 25;
-/** A child that has not reported by then is killed (bounded run). */
-const CHILD_TIMEOUT_MS = 10 * 60_000;
 
 interface ChildResult {
   readonly config: Config;
@@ -102,19 +99,6 @@ interface ChildResult {
 // ---------------------------------------------------------------------------
 // child
 // ---------------------------------------------------------------------------
-
-function gc(): void {
-  const collect = (globalThis as { gc?: () => void }).gc;
-  if (!collect) throw new Error('run with --expose-gc (npm run bench:sessions does)');
-  collect();
-}
-
-async function settleGc(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 async function runChild(config: Config, requested: number, sharedFile: string, budgetMs: number): Promise<ChildResult> {
   let shared: unknown;
@@ -244,61 +228,17 @@ async function runChild(config: Config, requested: number, sharedFile: string, b
 // parent
 // ---------------------------------------------------------------------------
 
-function spawnChild(config: Config, n: number, sharedFile: string, budgetS: number): Promise<ChildResult> {
-  const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];
-  return new Promise((resolve, reject) => {
-    const child = fork(
-      __filename,
-      ['--child', config, '--sessions', String(n), '--shared-file', sharedFile, '--budget', String(budgetS)],
-      {
-        execArgv,
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      },
-    );
-    let result: ChildResult | undefined;
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.on('message', (message) => {
-      result = message as ChildResult;
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (result) resolve(result);
-      else reject(new Error(`child ${config} exited (${signal ?? code}) without a result`));
-    });
-  });
-}
-
 type Row = ChildResult & { readonly runs: number };
 
 /** Median of each numeric field across runs. */
 function combine(results: readonly ChildResult[]): Row {
-  const first = results[0] as ChildResult;
-  const out: Record<string, unknown> = { ...first, runs: results.length };
-  for (const key of Object.keys(first) as (keyof ChildResult)[]) {
-    if (typeof first[key] === 'number') out[key] = median(results.map((r) => r[key] as number));
-  }
-  return out as unknown as Row;
+  return { ...(medianFields(results) as ChildResult), runs: results.length };
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const n = intArg(args, 'sessions', 5000);
-
-  const child = args.get('child');
-  if (child !== undefined) {
-    if (!(CONFIGS as readonly string[]).includes(child)) throw new Error(`unknown config ${child}`);
-    const result = await runChild(child as Config, n, args.get('shared-file') ?? '', intArg(args, 'budget', 25) * 1000);
-    process.send?.(result);
-    return;
-  }
-
   const fingerprint = sourceFingerprint();
-  const runs = intArg(args, 'runs', 1);
-  const sharedMb = intArg(args, 'shared-mb', 50);
-  const budget = intArg(args, 'budget', 25);
-  const json = args.has('json');
-  const configs = (args.get('configs')?.split(',') ?? [...CONFIGS]) as Config[];
-  for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown config ${c}`);
+  const { sessions: n, runs, sharedMb, budget, configs } = options;
+  const json = options.json === true;
   const say = (text: string) => {
     if (!json) process.stderr.write(`${text}\n`);
   };
@@ -326,7 +266,8 @@ async function main(): Promise<void> {
       for (const config of configs) {
         say(`run ${run + 1}/${runs}: ${config} × ${n} ...`);
         const t0 = performance.now();
-        const result = await spawnChild(config, n, config === 'realm-50mb' ? largeFile : tinyFile, budget);
+        const sharedFile = config === 'realm-50mb' ? largeFile : tinyFile;
+        const result = await runInChild<ChildResult>(__filename, { config, n, sharedFile, budgetMs: budget * 1000 });
         say(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         results.set(config, [...(results.get(config) ?? []), result]);
       }
@@ -400,22 +341,16 @@ function report(
   };
 
   if (json) {
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          benchmark: 'sessions',
-          machine: machineLine(fingerprint),
-          sessions: n,
-          budgetSeconds: budget,
-          runs,
-          targets: { kbPerIdleSession: TARGET_KB, msPerIdleSession: TARGET_MS },
-          rows: [...rows.values()],
-          checks,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    printJson({
+      benchmark: 'sessions',
+      machine: machineLine(fingerprint),
+      sessions: n,
+      budgetSeconds: budget,
+      runs,
+      targets: { kbPerIdleSession: TARGET_KB, msPerIdleSession: TARGET_MS },
+      rows: [...rows.values()],
+      checks,
+    });
     return;
   }
 
@@ -523,7 +458,8 @@ function report(
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+if (options.role === 'child') {
+  serveRpc({
+    run: (a) => runChild(a.config as Config, a.n as number, a.sharedFile as string, a.budgetMs as number),
+  });
+} else runMain(main);

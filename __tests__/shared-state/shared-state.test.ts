@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
-import { writeLargeSharedState } from '../../bench/make-shared-state';
+import { writeLargeSharedState } from '../../bench/lib/shared-state';
 import { loadSharedState, type SharedState, SharedStateError, transformSharedModule } from '../../shared-state/load';
 import { SharedStateStore } from '../../shared-state/store';
 

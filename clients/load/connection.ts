@@ -13,7 +13,14 @@ import { CLOSE_CODES, type EvalStatsFrame, type HelloFrame, JSON_SUBPROTOCOL } f
 export type Hello = Pick<HelloFrame, 'type' | 'session'> & Partial<Pick<HelloFrame, 'limits'>>;
 
 export type OpenResult =
-  | { readonly ok: true; readonly connection: LoadConnection; readonly hello: Hello; readonly openMs: number }
+  | {
+      readonly ok: true;
+      readonly connection: LoadConnection;
+      readonly hello: Hello;
+      readonly openMs: number;
+      /** Time from the connect call to the end of the WebSocket handshake ('open'), before `hello`. */
+      readonly upgradeMs: number;
+    }
   /** `reason`: `HTTP 401`, `ECONNREFUSED`, `OPEN_TIMEOUT`, `CLOSE 4404`, `NOT_VMGATE`, `CANCELLED`, ... */
   | { readonly ok: false; readonly reason: string; readonly detail: string };
 
@@ -46,6 +53,8 @@ interface Pending {
 export interface OpenOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly openTimeoutMs: number;
+  /** Local source address (many sessions spread over 127.0.0.x to get past one address pair's ports). */
+  readonly localAddress?: string;
 }
 
 /** A handle on a connection attempt, so a run that stops can cancel it. */
@@ -91,8 +100,10 @@ export class LoadConnection {
       handshakeTimeout: options.openTimeoutMs,
       followRedirects: false,
       maxPayload: 64 * 1024 * 1024,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
     let settle: (make: () => OpenResult) => void = () => {};
+    let upgradeMs = Number.NaN;
     const result = new Promise<OpenResult>((resolve) => {
       let settled = false;
       const timer = setTimeout(
@@ -125,6 +136,7 @@ export class LoadConnection {
       });
       ws.once('close', (code, reason) => fail(`CLOSE ${code}`, `closed before hello: ${code} ${reason.toString()}`));
       ws.once('open', () => {
+        upgradeMs = performance.now() - start;
         if (ws.protocol !== JSON_SUBPROTOCOL) fail('NOT_VMGATE', `the server did not accept ${JSON_SUBPROTOCOL}`);
       });
       ws.once('message', (data) => {
@@ -135,7 +147,7 @@ export class LoadConnection {
         }
         const openMs = performance.now() - start;
         const hello = frame;
-        settle(() => ({ ok: true, connection: new LoadConnection(ws), hello, openMs }));
+        settle(() => ({ ok: true, connection: new LoadConnection(ws), hello, openMs, upgradeMs }));
       });
     });
     return { result, cancel: () => settle(() => ({ ok: false, reason: 'CANCELLED', detail: 'the run stopped' })) };

@@ -32,6 +32,12 @@ export interface LoadOptions extends LoadScript {
   readonly durationS?: number;
   /** Seconds before the measured window (default 0). */
   readonly warmupS?: number;
+  /**
+   * Start the warm-up (and so the measured window) once every session is open
+   * and set up, rather than when the run starts: a benchmark then measures
+   * the closed loops alone, not the opening of many sessions.
+   */
+  readonly warmupAfterSetup?: boolean;
   /** `timeoutMs` sent with each eval (default: the gateway's default). */
   readonly timeoutMs?: number;
   /** Stop after this many measured evals were sent. */
@@ -52,6 +58,8 @@ export interface LoadOptions extends LoadScript {
 
 export interface LoadHooks {
   readonly onProgress?: (progress: LoadProgress) => void;
+  /** Called when the measured window opens and when the run stops (benchmarks sample servers over it). */
+  readonly onWindow?: (edge: 'start' | 'end') => void;
 }
 
 const DEFAULTS = { sessions: 10, durationS: 10, warmupS: 0, openTimeoutMs: 10_000, progressIntervalMs: 1_000 };
@@ -140,6 +148,9 @@ class LoadRun {
   #nextOpenAt = 0;
   #maxGuardMs = 0;
   #watchdog: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  /** Slots whose session is set up (or that gave up): the clock of `warmupAfterSetup` starts when all are. */
+  #slotsReady = 0;
   #cancelOpenings: NodeJS.Timeout | undefined;
 
   // figures. During the warm-up `#latency` is `#warmupLatency`; the first
@@ -201,11 +212,10 @@ class LoadRun {
   async run(): Promise<LoadSummary> {
     const cpuBefore = process.cpuUsage();
     this.#start = performance.now();
-    this.#warmupEnd = this.#start + this.#warmupMs;
-    if (this.#warmupMs === 0) this.#enterMeasure();
+    this.#warmupEnd = Number.POSITIVE_INFINITY;
+    if (!this.#options.warmupAfterSetup) this.#startClock();
     this.#nextOpenAt = this.#start;
     this.#progressAt = this.#start;
-    const deadline = setTimeout(() => this.#stop('duration'), this.#warmupMs + this.#durationMs);
     const interval = this.#options.progressIntervalMs ?? DEFAULTS.progressIntervalMs;
     const progress = this.#hooks.onProgress ? setInterval(() => this.#reportProgress(), interval) : undefined;
     const signal = this.#options.signal;
@@ -217,7 +227,7 @@ class LoadRun {
       await Promise.all(slots);
       this.#stop('no-sessions'); // all slots ended before any other reason: nothing left to run
     } finally {
-      clearTimeout(deadline);
+      clearTimeout(this.#deadline);
       clearTimeout(this.#watchdog);
       clearTimeout(this.#cancelOpenings);
       if (progress) clearInterval(progress);
@@ -230,6 +240,18 @@ class LoadRun {
 
   // ---------------------------------------------------------------- control
 
+  /** The warm-up starts now, the measured window after it. */
+  #startClock(): void {
+    if (this.#deadline !== undefined || this.#stopping) return;
+    this.#warmupEnd = performance.now() + this.#warmupMs;
+    if (this.#warmupMs === 0) this.#enterMeasure();
+    this.#deadline = setTimeout(() => this.#stop('duration'), this.#warmupMs + this.#durationMs);
+  }
+
+  #slotReady(): void {
+    if (++this.#slotsReady === this.#sessions) this.#startClock();
+  }
+
   get #stopping(): boolean {
     return this.#stopReason !== undefined;
   }
@@ -238,6 +260,7 @@ class LoadRun {
     if (this.#stopping) return;
     this.#stopReason = reason;
     this.#stopAt = performance.now();
+    if (this.#measuring) this.#hooks.onWindow?.('end');
     for (const wake of this.#wakers) wake();
     this.#wakers.clear();
     // A connection attempt under way gets a moment to finish, so that it can be
@@ -292,6 +315,19 @@ class LoadRun {
   // ---------------------------------------------------------------- a session slot
 
   async #slot(slot: number): Promise<void> {
+    let ready = false;
+    const markReady = () => {
+      if (!ready) this.#slotReady();
+      ready = true;
+    };
+    try {
+      await this.#slotLoop(slot, markReady);
+    } finally {
+      markReady();
+    }
+  }
+
+  async #slotLoop(slot: number, markReady: () => void): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
     let failures = 0;
     for (let attempt = 0; attempt < ATTEMPTS_PER_SLOT && failures < FAILURES_IN_A_ROW; attempt++) {
@@ -323,7 +359,12 @@ class LoadRun {
       this.#peakOpen = Math.max(this.#peakOpen, this.#open);
       let next: 'retire' | 'replace';
       try {
-        next = await this.#session(connection, { session: slot, sessionId: hello.session }, this.#guardMs(hello));
+        next = await this.#session(
+          connection,
+          { session: slot, sessionId: hello.session },
+          this.#guardMs(hello),
+          markReady,
+        );
       } finally {
         this.#open--;
         if (connection.dropCode !== undefined) {
@@ -343,7 +384,12 @@ class LoadRun {
   }
 
   /** Setup, then the eval loop. 'replace': open another session in this slot; 'retire': do not. */
-  async #session(connection: LoadConnection, context: SessionContext, guardMs: number): Promise<'retire' | 'replace'> {
+  async #session(
+    connection: LoadConnection,
+    context: SessionContext,
+    guardMs: number,
+    markReady: () => void,
+  ): Promise<'retire' | 'replace'> {
     const evalOptions = { timeoutMs: this.#timeoutMs, guardMs, collectLogs: this.#script.check !== undefined };
     // setup
     let setup: readonly string[];
@@ -366,6 +412,7 @@ class LoadRun {
       this.#sample(`setup:${outcome.code}`, outcome.message);
       return 'retire';
     }
+    markReady();
     // the closed loop
     for (let iteration = 0; !this.#stopping && connection.isOpen; iteration++) {
       const measured = performance.now() >= this.#warmupEnd;
@@ -441,6 +488,7 @@ class LoadRun {
   #enterMeasure(): void {
     this.#measuring = true;
     this.#latency = new LatencyHistogram();
+    this.#hooks.onWindow?.('start');
   }
 
   #record(outcome: EvalOutcome, failure: { code: string; message: string } | undefined, measured: boolean): void {

@@ -428,6 +428,32 @@ describe('the library (clients/load)', () => {
     expect(failures.filter((f) => !/p99 latency/.test(f))).toEqual([]); // latency depends on the machine
   });
 
+  test('warmupAfterSetup: the window opens after every session is set up; onWindow marks both edges', async () => {
+    const gateway = await startTestGateway();
+    const edges: Array<{ edge: string; open: number }> = [];
+    const summary = await runLoad(
+      {
+        url: gateway.url,
+        sessions: 4,
+        setup: 'await new Promise((r) => setTimeout(r, 300)); 1',
+        code: '1 + 1',
+        warmupS: 0.2,
+        warmupAfterSetup: true,
+        durationS: 0.5,
+      },
+      { onWindow: (edge) => edges.push({ edge, open: gateway.sessions.size }) },
+    );
+    expect(summary.problem).toBeNull();
+    expect(summary.stopReason).toBe('duration');
+    expect(edges.map((e) => e.edge)).toEqual(['start', 'end']);
+    expect(edges[0]?.open).toBe(4);
+    // The clock started after the setups (≥ 300 ms), so the run outlasts warm-up + window by them.
+    expect(summary.elapsedS).toBeGreaterThanOrEqual(0.95);
+    expect(summary.windowS).toBeGreaterThanOrEqual(0.45); // a late timer on a busy machine only lengthens it
+    expect(summary.evals.ok).toBeGreaterThan(0);
+    expect(await waitFor(() => gateway.sessions.size === 0, 3_000)).toBe(true);
+  });
+
   test('plain script files, the histogram, URLs', () => {
     expect(parsePlainScript('1 + 1')).toEqual({ code: '1 + 1' });
     expect(parsePlainScript('let a = 1\n// --- eval ---\na++\n//---eval---\na')).toEqual({

@@ -1,5 +1,5 @@
 /**
- * The raw mysql2 side of `bench/db.ts`: connections opened exactly as the
+ * The raw mysql2 side of bench:db: connections opened exactly as the
  * gateway opens its own (db/pool.ts), so the baseline differs from a vmgate
  * session only by what vmgate adds.
  *
@@ -7,15 +7,15 @@
  * statement `DatabasePool` runs on every new connection: `autocommit = 0`,
  * UTC, the server-side statement timeout).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
-import { parseDatabaseUrl } from '../db/database-url';
+import { parseDatabaseUrl } from '../../db/database-url';
 import {
   connectionOptions,
   DEFAULT_DATABASE_OPTIONS,
   sessionSetupSql as poolSessionSetupSql,
   type ServerFlavor,
-} from '../db/pool';
+} from '../../db/pool';
 
 /** The gateway's own connection options (db/pool.ts) for `url`. */
 export function rawConnectionOptions(url: string): mysql.ConnectionOptions {
@@ -82,53 +82,6 @@ export async function serverPid(url: string): Promise<number | undefined> {
     } finally {
       await connection.end();
     }
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time (ms, user + system) a process has used, from /proc; undefined if unreadable. */
-export function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after "(comm)": state is [0]; utime is field 14 overall → [11], stime → [12]. Ticks of 1/100 s.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time (ms) of this process's direct children (the gateway's executors), from /proc; 0 without /proc. */
-export function childrenCpuMs(): number {
-  let total = 0;
-  let pids: string[] = [];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return 0;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // ppid is field 4 overall → [1].
-      if (Number(fields[1]) === process.pid) total += processCpuMs(Number(pid)) ?? 0;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
-/** Resident set size (KB) of a process, from /proc; undefined if unreadable. */
-export function processRssKb(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return match ? Number(match[1]) : undefined;
   } catch {
     return undefined;
   }

@@ -1,7 +1,8 @@
 /**
- * A minimal request/reply channel over Node's IPC for `bench/db.ts` and its
- * child processes (gateway, ws client, memory probe). The parent calls;
- * children answer, and may send events (`{ event: ... }`).
+ * One request/reply channel over Node's IPC for every benchmark that runs
+ * parts of itself in child processes (servers, load clients, measuring
+ * children). The parent calls; children answer, and may send events
+ * (`{ event: ... }`, e.g. the marks of a measured window).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 
@@ -21,10 +22,17 @@ export interface ChildEvent {
   readonly [key: string]: unknown;
 }
 
-type Handler = (args: Record<string, unknown>) => unknown;
+export type Handler = (args: Record<string, unknown>) => unknown;
 
-/** In a child: answer the parent's calls; `stop` is expected to end the process. */
-export function serveRpc(handlers: Record<string, Handler>): void {
+/**
+ * In a child: answer the parent's calls, then report `ready` (with `ready`'s
+ * fields). Without a `stop` handler, `stop` ends the process.
+ */
+export function serveRpc(handlers: Record<string, Handler>, ready: Record<string, unknown> = {}): void {
+  // A child whose parent is gone (killed, timed out) must not linger.
+  process.on('disconnect', () => process.exit(0));
+  // Not copied: a child may add handlers later (the gateway's, once it runs).
+  handlers.stop ??= exitSoon;
   process.on('message', (message: RpcRequest) => {
     if (typeof message?.rpc !== 'number') return;
     void (async () => {
@@ -34,15 +42,19 @@ export function serveRpc(handlers: Record<string, Handler>): void {
         if (!handler) throw new Error(`unknown command ${message.cmd}`);
         reply = { rpc: message.rpc, ok: true, result: await handler(message.args) };
       } catch (error) {
-        reply = {
-          rpc: message.rpc,
-          ok: false,
-          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-        };
+        const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        reply = { rpc: message.rpc, ok: false, error: text };
       }
       process.send?.(reply);
     })();
   });
+  emitEvent({ event: 'ready', pid: process.pid, ...ready });
+}
+
+/** Ends this process once the current reply has gone out. */
+export function exitSoon(): true {
+  setTimeout(() => process.exit(0), 50);
+  return true;
 }
 
 export function emitEvent(event: ChildEvent): void {
@@ -56,7 +68,10 @@ export class Child {
   readonly ready: Promise<Record<string, unknown>>;
   readonly child: ChildProcess;
 
-  /** Forks `script` with `args`; `execArgv` defaults to this process's (the swc loader). */
+  /**
+   * Forks `script` with `args`; the child runs with this process's execArgv
+   * (the swc loader) minus a CPU profiler, plus `extraExecArgv`.
+   */
   constructor(
     readonly name: string,
     script: string,
@@ -97,6 +112,23 @@ export class Child {
     });
   }
 
+  /** Forks this benchmark's own script in another role (`--role <role>`). */
+  static role(
+    script: string,
+    role: string,
+    args: readonly string[] = [],
+    extraExecArgv: readonly string[] = [],
+    onEvent?: (event: ChildEvent) => void,
+  ): Child {
+    return new Child(
+      `${role}${args[1] ? `:${args[1]}` : ''}`,
+      script,
+      ['--role', role, ...args],
+      extraExecArgv,
+      onEvent,
+    );
+  }
+
   call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 180_000): Promise<T> {
     if (this.#exited) return Promise.reject(new Error(`${this.name} has exited`));
     const rpc = ++this.#next;
@@ -131,5 +163,33 @@ export class Child {
     const killer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(killer);
+  }
+}
+
+/** Runs `main` unless this process is a child role; reports a failure and exits 1. */
+export function runMain(main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
+
+/**
+ * Runs the `run` call once in a fresh child process (`script --role child`)
+ * and stops it: a measurement whose memory readings must not mix with any
+ * other's. The child answers with `serveRpc({ run })`.
+ */
+export async function runInChild<T>(
+  script: string,
+  args: Record<string, unknown>,
+  extraExecArgv: readonly string[] = ['--expose-gc'],
+  timeoutMs = 10 * 60_000,
+): Promise<T> {
+  const child = Child.role(script, 'child', [], extraExecArgv);
+  try {
+    await child.ready;
+    return await child.call<T>('run', args, timeoutMs);
+  } finally {
+    await child.stop();
   }
 }

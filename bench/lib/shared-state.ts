@@ -16,7 +16,7 @@ const NOUNS = ['drill', 'kettle', 'lamp', 'speaker', 'backpack', 'chair', 'noteb
  * Writes a realistic shared-state JSON file of roughly `megabytes` MB: a
  * product catalog (`products`: records with nested price, stock, dimensions
  * and tag arrays) plus small lookup tables. Deterministic for a given size,
- * written in chunks so memory stays flat. Used by `npm run bench:sessions`.
+ * written in chunks so memory stays flat. Used by bench:sessions and bench:scale.
  */
 export function writeLargeSharedState(file: string, megabytes: number): LargeSharedStateInfo {
   const target = Math.max(1, Math.round(megabytes * 1024 * 1024));
@@ -33,7 +33,7 @@ export function writeLargeSharedState(file: string, megabytes: number): LargeSha
   };
   try {
     const header = {
-      generatedBy: 'vmgate bench/make-shared-state.ts',
+      generatedBy: 'vmgate bench/lib/shared-state.ts',
       currencies: { EUR: 1, USD: 1.0842, GBP: 0.8521, CHF: 0.9563 },
       categories: CATEGORIES,
       warehouses: WAREHOUSES.map((code, i) => ({ code, city: code.slice(0, 3), dock: i + 1 })),

@@ -1,10 +1,11 @@
 /**
- * Diagnostics for `bench/db.ts` (opt-in; they perturb what they measure a
- * little, so quote figures from runs without them):
+ * Diagnostics of bench:db and bench:gateway (opt-in; they perturb what they
+ * measure a little, so quote figures from runs without them):
  *
  * - entry timing (`--entry-timing`): wraps `vm.Script.prototype.runInContext`
- *   in this process and times every call made with a `timeout` (every entry
- *   into a session realm after its creation: evals, pumps, Kysely loads).
+ *   in this process and times every call; the counters and samples cover the
+ *   calls made with a `timeout` (every entry into a session realm after its
+ *   creation: evals, pumps, Kysely loads), `allEntries` every call.
  *   Costs two `performance.now()` calls per entry (~0.1 µs);
  * - what-if (`--what-if-untimed`): realm entries without their timeout, to
  *   measure the cost of Node's per-call watchdog (never a valid configuration);
@@ -21,6 +22,8 @@ let installed = false;
 let count = 0;
 let totalMs = 0;
 let samples: number[] = [];
+/** Every call, timed or not. */
+const all = { count: 0, ms: 0 };
 
 export interface EntryCounters {
   readonly count: number;
@@ -36,15 +39,18 @@ export function installEntryTiming(): void {
     context: vm.Context,
     options?: vm.RunningScriptOptions,
   ) {
-    if (options?.timeout === undefined) return original.call(this, context, options);
     const t = performance.now();
     try {
       return original.call(this, context, options);
     } finally {
       const ms = performance.now() - t;
-      count++;
-      totalMs += ms;
-      if (samples.length < 1_000_000) samples.push(ms);
+      all.count++;
+      all.ms += ms;
+      if (options?.timeout !== undefined) {
+        count++;
+        totalMs += ms;
+        if (samples.length < 1_000_000) samples.push(ms);
+      }
     }
   };
 }
@@ -75,6 +81,11 @@ export function entryTimingInstalled(): boolean {
 
 export function entryCounters(): EntryCounters {
   return { count, totalMs };
+}
+
+/** Every `runInContext` call so far, with a timeout or not. */
+export function allEntries(): EntryCounters {
+  return { count: all.count, totalMs: all.ms };
 }
 
 /** The per-entry durations (ms) recorded since the last call. */
