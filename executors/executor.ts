@@ -3,6 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { findPackageRoot } from '../common/package-root';
+import { executorsUseNativeWatchdog, NATIVE_WATCHDOG_DIR, WATCHDOG_ENV } from '../sandbox/watchdog';
 import { type Batched, MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorOptions } from './options';
 import type { ExecutorInit, ExecutorReport, FromExecutor, TestResult, ToExecutor } from './protocol';
@@ -39,6 +40,7 @@ function readablePaths(sharedFile: string | undefined): string[] {
     ? ['executors', 'common', 'sandbox', 'db', 'protocol', 'shared-state', 'tsconfig.json']
     : ['dist', path.join('sandbox', 'realm'), path.join('shared-state', 'realm')];
   const paths = [...code, 'node_modules', 'package.json'].map((entry) => path.join(ROOT, entry));
+  if (executorsUseNativeWatchdog()) paths.push(NATIVE_WATCHDOG_DIR);
   if (sharedFile) paths.push(path.resolve(sharedFile));
   return paths;
 }
@@ -48,8 +50,9 @@ export function executorArgs(options: ExecutorOptions, sharedFile: string | unde
     `--max-old-space-size=${options.heapMb}`,
     '--experimental-permission',
     ...readablePaths(sharedFile).map((p) => `--allow-fs-read=${p}`),
-    // Running from TypeScript sources needs swc's native transformer (development and tests only).
-    ...(FROM_SOURCES ? ['--allow-addons'] : []),
+    // The watchdog addon (sandbox/watchdog.ts), and, running from TypeScript
+    // sources, swc's native transformer (development and tests only).
+    ...(FROM_SOURCES || executorsUseNativeWatchdog() ? ['--allow-addons'] : []),
     // Even the executor's own realm cannot compile strings: an escaped `Function` builds nothing.
     '--disallow-code-generation-from-strings',
     // Lets the realm credit ArrayBuffers freed during an entry (sandbox/realm/allocation-limits.js).
@@ -64,6 +67,8 @@ export function executorArgs(options: ExecutorOptions, sharedFile: string | unde
 function executorEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   if (process.env.TZ) env.TZ = process.env.TZ;
+  // The executor uses the watchdog the gateway chose (and allowed it to load).
+  env[WATCHDOG_ENV] = executorsUseNativeWatchdog() ? 'native' : 'node';
   // swc-node would write its cache to the temp directory, which the executor may not.
   if (FROM_SOURCES) {
     env.SWC_NODE_CACHE = '0';
