@@ -47,8 +47,9 @@ function complain(text: string): void {
   process.stderr.write(`vmgate executor: ${text}\n`);
 }
 
-// The gateway gave this process the native watchdog: entries fall back to node:vm's if it would not load.
-if (process.env[WATCHDOG_ENV] === 'native' && watchdogKind() !== 'native') complain(describeWatchdog());
+// Loads the watchdog addon now, before `disarm` removes `dlopen`. Given the
+// native watchdog but unable to load it, entries fall back to node:vm's: say so.
+if (watchdogKind() !== 'native' && process.env[WATCHDOG_ENV] === 'native') complain(describeWatchdog());
 
 process.on('message', (raw: unknown) => {
   if (!unbatch<ToExecutor>(raw, onMessage)) complain('malformed message');
