@@ -4,7 +4,7 @@ import { DatabasePool } from '../db/pool';
 import { errorBody } from '../protocol/error-codes';
 import type { EngineDatabase } from '../sandbox/database-calls';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
-import { describeWatchdog, WATCHDOG_ENV, watchdogKind } from '../sandbox/watchdog';
+import { describeWatchdog, NATIVE_WATCHDOG_ARG, watchdogKind } from '../sandbox/watchdog';
 import { SharedStateStore } from '../shared-state/store';
 import { MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorInit, ExecutorReport, FromExecutor, OpenInfo, TestResult, ToExecutor } from './protocol';
@@ -49,7 +49,7 @@ function complain(text: string): void {
 
 // Loads the watchdog addon now, before `disarm` removes `dlopen`. Given the
 // native watchdog but unable to load it, entries fall back to node:vm's: say so.
-if (watchdogKind() !== 'native' && process.env[WATCHDOG_ENV] === 'native') complain(describeWatchdog());
+if (watchdogKind() !== 'native' && process.argv.includes(NATIVE_WATCHDOG_ARG)) complain(describeWatchdog());
 
 process.on('message', (raw: unknown) => {
   if (!unbatch<ToExecutor>(raw, onMessage)) complain('malformed message');

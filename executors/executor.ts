@@ -3,7 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { findPackageRoot } from '../common/package-root';
-import { executorsUseNativeWatchdog, NATIVE_WATCHDOG_DIR, WATCHDOG_ENV } from '../sandbox/watchdog';
+import { executorsUseNativeWatchdog, NATIVE_WATCHDOG_ARG, NATIVE_WATCHDOG_DIR } from '../sandbox/watchdog';
 import { type Batched, MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorOptions } from './options';
 import type { ExecutorInit, ExecutorReport, FromExecutor, TestResult, ToExecutor } from './protocol';
@@ -67,8 +67,6 @@ export function executorArgs(options: ExecutorOptions, sharedFile: string | unde
 function executorEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   if (process.env.TZ) env.TZ = process.env.TZ;
-  // The executor uses the watchdog the gateway chose (and allowed it to load).
-  env[WATCHDOG_ENV] = executorsUseNativeWatchdog() ? 'native' : 'node';
   // swc-node would write its cache to the temp directory, which the executor may not.
   if (FROM_SOURCES) {
     env.SWC_NODE_CACHE = '0';
@@ -125,7 +123,9 @@ export class ExecutorProcess implements EngineHost {
     this.generation = generation;
     this.#hooks = hooks;
     this.#log = log;
-    this.#child = fork(ENTRY, [], {
+    // The executor loads the watchdog addon when it may (`--allow-addons`, the
+    // addon readable); the argument only tells it to report a fallback.
+    this.#child = fork(ENTRY, executorsUseNativeWatchdog() ? [NATIVE_WATCHDOG_ARG] : [], {
       cwd: ROOT,
       execPath: process.execPath,
       execArgv: executorArgs(options, init.sharedFile),

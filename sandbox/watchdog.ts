@@ -28,6 +28,9 @@ interface NativeWatchdog {
 /** The environment variable that forces node:vm's watchdog (`node`), e.g. to compare. */
 export const WATCHDOG_ENV = 'VMGATE_WATCHDOG';
 
+/** Given to an executor the gateway lets load the addon: it reports on stderr if it could not. */
+export const NATIVE_WATCHDOG_ARG = '--vmgate-native-watchdog';
+
 /** The directory of the built addon: executors must be allowed to read it. */
 export const NATIVE_WATCHDOG_DIR = path.join(findPackageRoot(__dirname), 'native', 'watchdog', 'build', 'Release');
 const ADDON = path.join(NATIVE_WATCHDOG_DIR, 'watchdog.node');
@@ -43,7 +46,7 @@ function load(): { readonly native: NativeWatchdog | undefined; readonly why: st
   if (process.env[WATCHDOG_ENV] === 'node') {
     loaded = { native: undefined, why: `${WATCHDOG_ENV}=node` };
   } else if (!existsSync(ADDON)) {
-    loaded = { native: undefined, why: 'the native addon is not built' };
+    loaded = { native: undefined, why: 'the native addon is not built (or not readable)' };
   } else {
     try {
       const module = { exports: {} as NativeWatchdog };
