@@ -45,17 +45,20 @@ function load(): { readonly native: NativeWatchdog | undefined; readonly why: st
   if (loaded) return loaded;
   if (process.env[WATCHDOG_ENV] === 'node') {
     loaded = { native: undefined, why: `${WATCHDOG_ENV}=node` };
-  } else if (!existsSync(ADDON)) {
-    loaded = { native: undefined, why: 'the native addon is not built (or not readable)' };
-  } else {
-    try {
+    return loaded;
+  }
+  try {
+    // Under the permission model even asking whether an unreadable file exists throws.
+    if (!existsSync(ADDON)) {
+      loaded = { native: undefined, why: 'the native addon is not built' };
+    } else {
       const module = { exports: {} as NativeWatchdog };
       process.dlopen(module, ADDON);
       loaded = { native: module.exports, why: 'one thread per process' };
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      loaded = { native: undefined, why: `the native addon did not load (${typeof code === 'string' ? code : err})` };
     }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    loaded = { native: undefined, why: `the native addon did not load (${typeof code === 'string' ? code : err})` };
   }
   return loaded;
 }
