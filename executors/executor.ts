@@ -58,7 +58,8 @@ export function executorArgs(options: ExecutorOptions, sharedFile: string | unde
     // Lets the realm credit ArrayBuffers freed during an entry (sandbox/realm/allocation-limits.js).
     '--harmony-weak-refs-with-cleanup-some',
     '--disable-warning=ExperimentalWarning',
-    ...(FROM_SOURCES ? ['--disable-warning=SecurityWarning'] : []),
+    // Node warns about `--allow-addons` at every start: a choice made here (docs/security.md).
+    ...(FROM_SOURCES || executorsUseNativeWatchdog() ? ['--disable-warning=SecurityWarning'] : []),
     ...(FROM_SOURCES ? ['-r', '@swc-node/register'] : []),
   ];
 }
