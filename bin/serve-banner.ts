@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Gateway } from '../gateway/server';
 import { VERSION } from '../gateway/version';
+import { watchdogKind } from '../sandbox/watchdog';
 
 /**
  * What `vmgate serve` prints for a person on a terminal once it listens:
@@ -28,11 +29,14 @@ function relative(cwd: string, file: string): string {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-/** The descriptor limit (Node raised the soft one to the hard one) and the memory budget for frames. */
+/** The descriptor limit (Node raised the soft one to the hard one), the memory budget for frames, what times evals. */
 function limitsLine(gateway: BannerFacts['gateway']): string {
   const budget = `frames held for clients ≤ ${Math.round(gateway.budget.limit / 1024 / 1024)} MiB`;
+  const watchdog = `${watchdogKind() === 'native' ? 'native' : 'node:vm'} watchdog`;
   const fds = gateway.descriptors;
-  return fds && Number.isFinite(fds.soft) ? `${fds.soft} file descriptors (nofile), ${budget}` : budget;
+  return fds && Number.isFinite(fds.soft)
+    ? `${fds.soft} file descriptors (nofile), ${budget}, ${watchdog}`
+    : `${budget}, ${watchdog}`;
 }
 
 export function serveBanner({ gateway, cwd }: BannerFacts): string {

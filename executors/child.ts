@@ -4,6 +4,7 @@ import { DatabasePool } from '../db/pool';
 import { errorBody } from '../protocol/error-codes';
 import type { EngineDatabase } from '../sandbox/database-calls';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
+import { describeWatchdog, NATIVE_WATCHDOG_ARG, watchdogKind } from '../sandbox/watchdog';
 import { SharedStateStore } from '../shared-state/store';
 import { MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorInit, ExecutorReport, FromExecutor, OpenInfo, TestResult, ToExecutor } from './protocol';
@@ -15,7 +16,8 @@ import { AccountedEngine, UsageLedger } from './usage';
  * the gateway, with its own copy of the shared state and its own database
  * pool. It holds no sockets to clients, no tokens and no secrets in its
  * environment; it runs under Node's permission model (no file writes, no
- * child processes, no workers, no addons, reads limited to the code it runs),
+ * child processes, no workers, no addons but the watchdog's, reads limited to
+ * the code it runs),
  * with code generation from strings disallowed in its own realm and a V8 heap
  * limit. The gateway's watchdog kills it when it stops answering or grows
  * past its memory bound.
@@ -44,6 +46,10 @@ function send(message: FromExecutor): void {
 function complain(text: string): void {
   process.stderr.write(`vmgate executor: ${text}\n`);
 }
+
+// Loads the watchdog addon now, before `disarm` removes `dlopen`. Given the
+// native watchdog but unable to load it, entries fall back to node:vm's: say so.
+if (watchdogKind() !== 'native' && process.argv.includes(NATIVE_WATCHDOG_ARG)) complain(describeWatchdog());
 
 process.on('message', (raw: unknown) => {
   if (!unbatch<ToExecutor>(raw, onMessage)) complain('malformed message');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { findPackageRoot } from '../common/package-root';
+import { executorsUseNativeWatchdog, NATIVE_WATCHDOG_ARG, NATIVE_WATCHDOG_DIR } from '../sandbox/watchdog';
 import { type Batched, MessageBatcher, unbatch } from './message-batch';
 import type { ExecutorOptions } from './options';
 import type { ExecutorInit, ExecutorReport, FromExecutor, TestResult, ToExecutor } from './protocol';
@@ -39,6 +40,7 @@ function readablePaths(sharedFile: string | undefined): string[] {
     ? ['executors', 'common', 'sandbox', 'db', 'protocol', 'shared-state', 'tsconfig.json']
     : ['dist', path.join('sandbox', 'realm'), path.join('shared-state', 'realm')];
   const paths = [...code, 'node_modules', 'package.json'].map((entry) => path.join(ROOT, entry));
+  if (executorsUseNativeWatchdog()) paths.push(NATIVE_WATCHDOG_DIR);
   if (sharedFile) paths.push(path.resolve(sharedFile));
   return paths;
 }
@@ -48,14 +50,16 @@ export function executorArgs(options: ExecutorOptions, sharedFile: string | unde
     `--max-old-space-size=${options.heapMb}`,
     '--experimental-permission',
     ...readablePaths(sharedFile).map((p) => `--allow-fs-read=${p}`),
-    // Running from TypeScript sources needs swc's native transformer (development and tests only).
-    ...(FROM_SOURCES ? ['--allow-addons'] : []),
+    // The watchdog addon (sandbox/watchdog.ts), and, running from TypeScript
+    // sources, swc's native transformer (development and tests only).
+    ...(FROM_SOURCES || executorsUseNativeWatchdog() ? ['--allow-addons'] : []),
     // Even the executor's own realm cannot compile strings: an escaped `Function` builds nothing.
     '--disallow-code-generation-from-strings',
     // Lets the realm credit ArrayBuffers freed during an entry (sandbox/realm/allocation-limits.js).
     '--harmony-weak-refs-with-cleanup-some',
     '--disable-warning=ExperimentalWarning',
-    ...(FROM_SOURCES ? ['--disable-warning=SecurityWarning'] : []),
+    // Node warns about `--allow-addons` at every start: a choice made here (docs/security.md).
+    ...(FROM_SOURCES || executorsUseNativeWatchdog() ? ['--disable-warning=SecurityWarning'] : []),
     ...(FROM_SOURCES ? ['-r', '@swc-node/register'] : []),
   ];
 }
@@ -120,7 +124,9 @@ export class ExecutorProcess implements EngineHost {
     this.generation = generation;
     this.#hooks = hooks;
     this.#log = log;
-    this.#child = fork(ENTRY, [], {
+    // The executor loads the watchdog addon when it may (`--allow-addons`, the
+    // addon readable); the argument only tells it to report a fallback.
+    this.#child = fork(ENTRY, executorsUseNativeWatchdog() ? [NATIVE_WATCHDOG_ARG] : [], {
       cwd: ROOT,
       execPath: process.execPath,
       execArgv: executorArgs(options, init.sharedFile),

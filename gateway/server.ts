@@ -10,6 +10,7 @@ import { startEngines } from '../executors/engines';
 import { helloFrame } from '../protocol/frames';
 import { CLOSE_CODES, JSON_SUBPROTOCOL } from '../protocol/messages';
 import { promiseHooksEnabled } from '../sandbox/process-guards';
+import { describeWatchdog } from '../sandbox/watchdog';
 import { SharedStateStore } from '../shared-state/store';
 import { createWebConsole } from '../web/serve-web';
 import { AuditLog } from './audit-log';
@@ -392,6 +393,7 @@ export async function startGateway(start: StartOptions = {}): Promise<Gateway> {
       database: database.description,
       descriptors: descriptors ? { soft: descriptors.soft, hard: descriptors.hard } : null,
       memoryBudgetBytes: budget.limit,
+      watchdog: describeWatchdog(),
     },
     'gateway listening',
   );

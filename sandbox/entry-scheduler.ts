@@ -1,22 +1,27 @@
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
+import { guarded } from './watchdog';
 
 /**
  * Timed entries into session realms, batched per turn of the event loop.
  *
- * Every entry into a realm runs under a timeout, and node:vm's timeout starts
- * a watchdog thread per call (~50 µs here, docs/design.md §6): more than the work
- * of a small eval. Entries requested during one turn (frames from many
- * sockets, database answers for many sessions) therefore run together under
- * ONE watchdog: a timed `runInContext` of a trivial script in a private
- * context calls back into the host, which enters each realm in turn with an
- * untimed `runInContext` (each still drains its realm's microtasks, as
+ * Every entry into a realm runs under a timeout. With the native watchdog
+ * (watchdog.ts: one thread per process), a timed entry is an untimed
+ * `runInContext` inside a guarded call, which costs well under a microsecond.
+ * Without it, node:vm's timeout starts a watchdog thread per call (~100 µs
+ * here, docs/design.md §6): more than the work of a small eval. Entries
+ * requested during one turn (frames from many sockets, database answers for
+ * many sessions) therefore run together under ONE watchdog: a guarded call
+ * (or a timed `runInContext` of a trivial script in a private context) calls
+ * back into the host, which enters each realm in turn with an untimed
+ * `runInContext` (each still drains its realm's microtasks, as
  * `afterEvaluate` does for any entry). The outer watchdog covers the nested
  * entries: when it fires, V8 terminates everything on the stack (realm and
  * host frames alike; no catch or finally runs) up to the outer call, which
- * Node turns into its timeout error. The host notes which entry it is in
- * before entering, so the culprit is known; entries not yet started run in
- * the next batch. A turn with a single entry uses a plain timed entry.
+ * reports the timeout. The host notes which entry it is in before entering,
+ * so the culprit is known; entries not yet started run in the next batch. A
+ * turn with a single entry uses a plain timed entry. Batches also keep the
+ * fairness and budget rules below, whichever watchdog runs them.
  *
  * Budgets: a batch's watchdog gets the smallest budget in it; only entries
  * whose budgets are within BUDGET_SLACK of it join, and an entry starts only
@@ -129,10 +134,15 @@ export function isTimeout(elapsedMs: number, timeoutMs: number): boolean {
   return elapsedMs >= timeoutMs - 1;
 }
 
-/** Runs `run` as one timed entry of its own. */
-export function runTimed(run: (timeoutMs: number) => void, budgetMs: number): EntryOutcome {
+/**
+ * Runs `run` as one timed entry of its own: `run` gets the timeout to give
+ * `runInContext`, or undefined when the native watchdog already guards it.
+ */
+export function runTimed(run: (timeoutMs: number | undefined) => void, budgetMs: number): EntryOutcome {
   const timeout = Math.max(1, Math.ceil(budgetMs));
   const started = performance.now();
+  const status = guarded(() => run(undefined), timeout);
+  if (status !== undefined) return { kind: status, ms: performance.now() - started };
   try {
     run(timeout);
     return { kind: 'ok', ms: performance.now() - started };
@@ -236,7 +246,9 @@ function runBatch(batch: Slot[]): number {
   let timedOut = false;
   current = { batch, started, span };
   try {
-    batchScript().runInContext(batchContext(), { timeout, displayErrors: false });
+    const status = guarded(runBatchBody, timeout);
+    if (status === undefined) batchScript().runInContext(batchContext(), { timeout, displayErrors: false });
+    else timedOut = status === 'timeout';
   } catch {
     // Only the watchdog ends the outer entry: every nested throw is caught below.
     timedOut = isTimeout(performance.now() - started, timeout);
@@ -290,7 +302,7 @@ function runBatchBody(): void {
 let context: vm.Context | undefined;
 let script: vm.Script | undefined;
 
-/** A private context that holds the host's batch function; no user code ever runs in it. */
+/** node:vm's watchdog only: a private context that holds the host's batch function; no user code ever runs in it. */
 function batchContext(): vm.Context {
   if (!context) {
     const global = Object.create(null) as Record<string, unknown>;

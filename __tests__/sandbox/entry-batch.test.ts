@@ -1,4 +1,5 @@
 import vm from 'node:vm';
+import { guardedCallCount } from '../../sandbox/watchdog';
 import { openSession } from '../helpers/engine';
 
 /**
@@ -7,7 +8,10 @@ import { openSession } from '../helpers/engine';
  * own result, its own TIMEOUT, its own budget.
  */
 
-/** Counts runInContext calls with and without a timeout while `fn` runs. */
+/**
+ * Counts watchdogs (runInContext calls with a timeout, and calls guarded by
+ * the native watchdog) and untimed runInContext calls while `fn` runs.
+ */
 async function countEntries<T>(fn: () => Promise<T>): Promise<{ result: T; timed: number; untimed: number }> {
   const original = vm.Script.prototype.runInContext;
   let timed = 0;
@@ -17,8 +21,10 @@ async function countEntries<T>(fn: () => Promise<T>): Promise<{ result: T; timed
     else untimed++;
     return original.call(this, context, options);
   };
+  const guardedBefore = guardedCallCount();
   try {
-    return { result: await fn(), timed, untimed };
+    const result = await fn();
+    return { result, timed: timed + guardedCallCount() - guardedBefore, untimed };
   } finally {
     vm.Script.prototype.runInContext = original;
   }
