@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
-import { buildRealmFunctionSource } from '../common/realm-source';
+import { REALM_EXPORTS, realmBundle, realmFunctionSource } from '../common/realm-bundle';
 import { type EntryOutcome, runTimed } from './entry-scheduler';
 import { INPUT_FILENAME } from './input-cache';
 
@@ -54,22 +54,6 @@ export interface RealmOptions {
   readonly modules?: Readonly<Record<string, () => vm.Script>>;
 }
 
-const REALM_MODULES = [
-  'primordials',
-  'base64',
-  'inspect',
-  'value-codec',
-  'host-bridge',
-  'error-policy',
-  'allocation-limits',
-  'console',
-  'timers',
-  'web-globals',
-  'database',
-  'completion',
-  'bootstrap',
-] as const;
-
 let bootstrapScript: vm.Script | undefined;
 let pumpScript: vm.Script | undefined;
 let completeScript: vm.Script | undefined;
@@ -78,7 +62,11 @@ function scripts(): { bootstrap: vm.Script; pump: vm.Script; complete: vm.Script
   // Compiled once per process; running a compiled script in a new context
   // shares its bytecode, so a realm pays only for the closures it creates.
   bootstrapScript ??= new vm.Script(
-    buildRealmFunctionSource(REALM_MODULES, 'return bootstrap(host, config, shared);', 'host, config, shared'),
+    realmFunctionSource(
+      realmBundle('session'),
+      `return ${REALM_EXPORTS}.bootstrap(host, config, shared);`,
+      'host, config, shared',
+    ),
     { filename: 'vmgate:realm' },
   );
   pumpScript ??= new vm.Script('__vmgate.p()', { filename: 'vmgate:pump' });

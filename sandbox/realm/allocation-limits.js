@@ -40,6 +40,42 @@
 // the same kind, or from realm code; a typed array's wrapper is built after
 // the ArrayBuffer one (`.buffer`); %TypedArray% itself cannot construct.
 
+import {
+  ArrayBufferCtor,
+  ArrayBufferPrototypeGetByteLength,
+  ArrayFrom,
+  ArrayIsArray,
+  ArrayPrototypeForEach,
+  FunctionPrototypeCall,
+  isArrayBuffer,
+  isTypedArray,
+  MathMax,
+  MathRound,
+  MathTrunc,
+  NumberIsNaN,
+  ObjectCreate,
+  ObjectDefineProperty,
+  ObjectFreeze,
+  ObjectGetOwnPropertyDescriptor,
+  ObjectGetPrototypeOf,
+  ObjectKeys,
+  ObjectSetPrototypeOf,
+  ReflectApply,
+  ReflectConstruct,
+  ReflectOwnKeys,
+  SafeWeakSet,
+  SymbolIterator,
+  TypedArrayCtors,
+  TypedArrayPrototype,
+  TypedArrayPrototypeGetBuffer,
+  TypedArrayPrototypeGetByteLength,
+  TypedArrayPrototypeGetLength,
+  TypedArrayPrototypeSet,
+  uncurryThis,
+  WeakSetPrototypeAdd,
+  WeakSetPrototypeHas,
+} from './primordials.js';
+
 const IntrinsicFinalizationRegistry = typeof FinalizationRegistry === 'function' ? FinalizationRegistry : undefined;
 const FinalizationRegistryPrototypeRegister =
   IntrinsicFinalizationRegistry !== undefined
@@ -77,7 +113,7 @@ const DEFAULT_ALLOCATION_LIMITS = ObjectFreeze({
   maxStringLength: 64 * 1024 * 1024,
 });
 
-function installAllocationLimits(global, limits) {
+export function installAllocationLimits(global, limits) {
   const maxBufferBytes =
     limits !== undefined && typeof limits.maxBufferBytes === 'number'
       ? limits.maxBufferBytes

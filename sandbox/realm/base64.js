@@ -6,7 +6,21 @@
 // ignored, padding may be omitted, anything else that is not in the alphabet
 // (or padding in the wrong place) throws a TypeError of the realm running it.
 
-function createBase64() {
+import {
+  ArrayPrototypeJoin,
+  ArrayPrototypePush,
+  isTypedArray,
+  MathMin,
+  ReflectApply,
+  StringFromCharCode,
+  StringPrototypeCharCodeAt,
+  TypedArrayPrototypeGetLength,
+  TypedArrayPrototypeGetSymbolToStringTag,
+  TypeErrorCtor,
+  Uint8ArrayCtor,
+} from './primordials.js';
+
+export function createBase64() {
   const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const CHUNK_GROUPS = 4096; // 3-byte groups per String.fromCharCode call (16 KiB of output)
   const encodeTable = new Uint8ArrayCtor(64);

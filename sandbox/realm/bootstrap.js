@@ -4,7 +4,60 @@
 // host's scripts call (`r` run an input, `p` pump host events, `c` complete,
 // `d`/`k`/`g`/`v` REPL bindings).
 
-function bootstrap(host, configJson, shared) {
+import { installAllocationLimits } from './allocation-limits.js';
+import { createCompleter, installProxyRegistry, trustGetter } from './completion.js';
+import { createConsole } from './console.js';
+import { createDatabase } from './database.js';
+import { describeError, installErrorPolicy, isErrorLike, ownStack } from './error-policy.js';
+import { createHostBridge } from './host-bridge.js';
+import { createInspector } from './inspect/index.js';
+import {
+  ArrayIsArray,
+  ArrayPrototypeFilter,
+  ArrayPrototypeForEach,
+  ArrayPrototypeJoin,
+  ArrayPrototypePush,
+  isPromise,
+  JSONParse,
+  JSONStringify,
+  MapPrototypeDelete,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  NumberIsFinite,
+  ObjectCreate,
+  ObjectDefineProperty,
+  ObjectFreeze,
+  ObjectGetOwnPropertyDescriptor,
+  ObjectIs,
+  ObjectKeys,
+  ObjectPreventExtensions,
+  ObjectPrototype,
+  PromiseCtor,
+  PromisePrototypeThen,
+  PromiseResolve,
+  ReflectApply,
+  RegExpPrototypeExec,
+  SafeMap,
+  SafeWeakSet,
+  StringPrototypeEndsWith,
+  StringPrototypeSlice,
+  StringPrototypeSplit,
+  StringPrototypeStartsWith,
+  StringPrototypeTrim,
+  WeakSetPrototypeAdd,
+  WeakSetPrototypeHas,
+} from './primordials.js';
+import { createTimers } from './timers.js';
+import { createValueCodecWith } from './value-codec/index.js';
+import {
+  createCrypto,
+  createLatin1Base64,
+  createStructuredClone,
+  createTextCodecs,
+  createUrlClasses,
+} from './web-globals.js';
+
+export function bootstrap(host, configJson, shared) {
   const global = globalThis;
   const config = JSONParse(configJson);
   const bridge = createHostBridge(host);

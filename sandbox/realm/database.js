@@ -7,9 +7,19 @@
 // `db.transaction().execute(...)` becomes a savepoint: nothing a user does
 // commits silently.
 
+import {
+  ArrayPrototypePop,
+  ArrayPrototypePush,
+  ArrayPrototypeSplice,
+  JSONParse,
+  ObjectFreeze,
+  RegExpPrototypeTest,
+  WeakSetPrototypeAdd,
+} from './primordials.js';
+
 const SAVEPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-function createDatabase(kysely, callHost, codec, dbErrors) {
+export function createDatabase(kysely, callHost, codec, dbErrors) {
   const { Kysely, MysqlAdapter, MysqlQueryCompiler, MysqlIntrospector } = kysely;
 
   class DatabaseError extends Error {

@@ -7,7 +7,9 @@
 // stack overflow on entry to a host function creates a *host* RangeError)
 // is swallowed here and never reaches user code.
 
-function createHostBridge(host) {
+import { ObjectFreeze } from './primordials.js';
+
+export function createHostBridge(host) {
   const hostLog = host.log;
   const hostSettle = host.settle;
   const hostTimer = host.timer;

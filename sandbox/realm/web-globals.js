@@ -3,9 +3,83 @@
 // host must help (randomness, WHATWG URL parsing) only strings cross.
 // Each factory runs on first use of its global (see bootstrap.js).
 
+import { createBase64 } from './base64.js';
+import { isErrorLike, ownStack } from './error-policy.js';
+import {
+  ArrayBufferPrototypeSlice,
+  ArrayIsArray,
+  ArrayPrototypeFilter,
+  ArrayPrototypeForEach,
+  ArrayPrototypeIndexOf,
+  ArrayPrototypeJoin,
+  ArrayPrototypeMap,
+  ArrayPrototypePush,
+  ArrayPrototypeSlice,
+  ArrayPrototypeSome,
+  ArrayPrototypeSort,
+  DataViewPrototypeGetBuffer,
+  DataViewPrototypeGetByteLength,
+  DataViewPrototypeGetByteOffset,
+  DatePrototypeGetTime,
+  FunctionPrototypeToString,
+  isArrayBuffer,
+  isBoxedPrimitive,
+  isDataView,
+  isDate,
+  isMap,
+  isPromise,
+  isRegExp,
+  isSet,
+  isTypedArray,
+  isWeakMap,
+  isWeakSet,
+  JSONParse,
+  MapPrototypeGet,
+  MapPrototypeHas,
+  MapPrototypeSet,
+  MathMin,
+  mapEntries,
+  NumberParseInt,
+  NumberPrototypeToString,
+  ObjectCtor,
+  ObjectDefineProperty,
+  ObjectKeys,
+  ReflectApply,
+  SafeMap,
+  SafeSet,
+  SafeWeakMap,
+  SetPrototypeAdd,
+  StringFromCharCode,
+  StringFromCodePoint,
+  StringPrototypeCharCodeAt,
+  StringPrototypeIncludes,
+  StringPrototypeIndexOf,
+  StringPrototypeReplace,
+  StringPrototypeReplaceAll,
+  StringPrototypeSlice,
+  StringPrototypeSplit,
+  StringPrototypeStartsWith,
+  StringPrototypeToLowerCase,
+  StringPrototypeTrim,
+  SymbolIterator,
+  SymbolPrototypeToString,
+  setValues,
+  TypedArrayPrototypeGetBuffer,
+  TypedArrayPrototypeGetByteLength,
+  TypedArrayPrototypeGetByteOffset,
+  TypedArrayPrototypeGetLength,
+  TypedArrayPrototypeGetSymbolToStringTag,
+  TypedArrayPrototypeSet,
+  TypedArrayPrototypeSubarray,
+  Uint8ArrayCtor,
+  unboxPrimitive,
+  WeakMapPrototypeGet,
+  WeakMapPrototypeSet,
+} from './primordials.js';
+
 // `exposeBuffer` (allocation-limits.js): encode() hands out Uint8Arrays made
 // with the intrinsic constructor.
-function createTextCodecs(exposeBuffer) {
+export function createTextCodecs(exposeBuffer) {
   if (exposeBuffer !== undefined) exposeBuffer('Uint8Array');
   function utf8Encode(input) {
     const str = `${input}`;
@@ -154,7 +228,7 @@ function createTextCodecs(exposeBuffer) {
   return { TextEncoder, TextDecoder };
 }
 
-function createUrlClasses(bridge) {
+export function createUrlClasses(bridge) {
   const FIELDS = [
     'href',
     'origin',
@@ -369,7 +443,7 @@ function createUrl(fields, parse, resetParams, URLSearchParams) {
   return URL;
 }
 
-function createStructuredClone() {
+export function createStructuredClone() {
   const cloneError = (message) => {
     const error = new Error(message);
     error.name = 'DataCloneError';
@@ -452,7 +526,7 @@ function describeFunction(fn) {
   }
 }
 
-function createLatin1Base64() {
+export function createLatin1Base64() {
   const b64 = createBase64();
   const invalidCharacter = (message) => {
     const error = new Error(message);
@@ -493,7 +567,7 @@ function createLatin1Base64() {
   };
 }
 
-function createCrypto(bridge) {
+export function createCrypto(bridge) {
   const MAX_BYTES = 65536;
   const hexBytes = (n) => {
     const hex = bridge.random(n);
