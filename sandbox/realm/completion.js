@@ -18,6 +18,7 @@ import {
   ArrayPrototypePush,
   ArrayPrototypeSort,
   FunctionPrototypeCall,
+  isObjectLike,
   JSONParse,
   JSONStringify,
   ObjectCreate,
@@ -78,8 +79,6 @@ export function trustGetter(getter) {
   WeakSetPrototypeAdd(trustedGetters, getter);
   return getter;
 }
-
-export const isObjectLike = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
 /**
  * The value of `name` on `value` (own, else inherited), when it is a data

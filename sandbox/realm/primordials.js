@@ -168,6 +168,10 @@ export const SafeSet = Set;
 export const SafeWeakMap = WeakMap;
 export const SafeWeakSet = WeakSet;
 
+export const isObjectLike = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
+/** Whether a property descriptor (one of this realm's) is an accessor's. */
+export const isAccessor = (desc) => ObjectPrototypeHasOwnProperty(desc, 'get');
+
 // Brand checks that do not run user code (no getters, no Symbol.toStringTag):
 // each calls an intrinsic that throws on the wrong receiver.
 export function isBranded(check, value) {
