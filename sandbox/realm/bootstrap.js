@@ -57,6 +57,12 @@ import {
   createUrlClasses,
 } from './web-globals.js';
 
+/**
+ * Prepares this realm for a session (sandbox/realm.ts calls it once, before any user code).
+ * @param {import('../host-api').HostApi} host
+ * @param {string} configJson `{ maxLogLine, inspectDepth, encodeLimits, allocationLimits? }` (JSON text)
+ * @param {unknown} shared the shared state's root (shared-state/), if any
+ */
 export function bootstrap(host, configJson, shared) {
   const global = globalThis;
   const config = JSONParse(configJson);
@@ -199,7 +205,7 @@ export function bootstrap(host, configJson, shared) {
         enumerable: false,
         configurable: true,
       });
-      const get = ObjectGetOwnPropertyDescriptor(global, name).get;
+      const get = /** @type {PropertyDescriptor} */ (ObjectGetOwnPropertyDescriptor(global, name)).get;
       if (ownCode) trustGetter(get);
       else {
         ours ??= [];
@@ -266,12 +272,12 @@ export function bootstrap(host, configJson, shared) {
 
   // ---- entries from the host --------------------------------------------
 
-  const settleResult = (seq, value) => {
-    bridge.settle(seq, 'result', render(value), encode(value));
+  const settleResult = (evalId, value) => {
+    bridge.settle(evalId, 'result', render(value), encode(value));
   };
-  const settleError = (seq, error) => {
+  const settleError = (evalId, error) => {
     const { name, message, text, stack } = describeThrown(error);
-    bridge.settle(seq, 'error', text, encode(error), name, message, stack, errorDetails(error));
+    bridge.settle(evalId, 'error', text, encode(error), name, message, stack, errorDetails(error));
   };
 
   /**
@@ -279,7 +285,7 @@ export function bootstrap(host, configJson, shared) {
    * a reaction on a settled promise runs one microtask later, so the state is
    * known by the time the second job runs (all inside the same timed entry).
    */
-  const settlePromiseResult = (seq, promise) => {
+  const settlePromiseResult = (evalId, promise) => {
     const state = { status: 'pending', value: undefined };
     PromisePrototypeThen(
       promise,
@@ -298,44 +304,44 @@ export function bootstrap(host, configJson, shared) {
           ...renderOptions,
           promiseState: (p) => (p === promise ? state : undefined),
         });
-        bridge.settle(seq, 'result', text, encode(promise));
+        bridge.settle(evalId, 'result', text, encode(promise));
       } catch {
-        settleResult(seq, promise);
+        settleResult(evalId, promise);
       }
     });
   };
 
-  const finish = (seq, value) => {
+  const finish = (evalId, value) => {
     rememberValue(value);
-    if (isPromise(value)) settlePromiseResult(seq, value);
-    else settleResult(seq, value);
+    if (isPromise(value)) settlePromiseResult(evalId, value);
+    else settleResult(evalId, value);
   };
-  const fail = (seq, error) => {
+  const fail = (evalId, error) => {
     rememberError(error);
-    settleError(seq, error);
+    settleError(evalId, error);
   };
 
   // Called by every input script (repl-transform.ts); the host says which eval is running.
   function run(fn, isAsync) {
-    const seq = bridge.seq();
-    if (typeof seq !== 'number' || typeof fn !== 'function') return;
+    const evalId = bridge.evalId();
+    if (typeof evalId !== 'number' || typeof fn !== 'function') return;
     let value;
     try {
       value = fn();
     } catch (error) {
-      fail(seq, error);
+      fail(evalId, error);
       return;
     }
     if (!isAsync) {
-      finish(seq, value);
+      finish(evalId, value);
       return;
     }
     // An async input resolves to its completion value in a one-element box
     // (an array of this realm, made by the input script itself).
     PromisePrototypeThen(
       value,
-      (box) => finish(seq, ArrayIsArray(box) ? box[0] : undefined),
-      (e) => fail(seq, e),
+      (box) => finish(evalId, ArrayIsArray(box) ? box[0] : undefined),
+      (e) => fail(evalId, e),
     );
   }
 

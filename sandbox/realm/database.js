@@ -19,6 +19,9 @@ import {
 
 const SAVEPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+/**
+ * @param {{ Kysely: new (config: object) => object } & Record<string, any>} kysely the bundle's exports (db/kysely-bundle.ts)
+ */
 export function createDatabase(kysely, callHost, codec, dbErrors) {
   const { Kysely, MysqlAdapter, MysqlQueryCompiler, MysqlIntrospector } = kysely;
 
@@ -43,7 +46,7 @@ export function createDatabase(kysely, callHost, codec, dbErrors) {
     } catch (failure) {
       let info;
       try {
-        info = JSONParse(failure);
+        info = JSONParse(/** @type {string} */ (failure));
       } catch {
         info = { code: 'DB_UNAVAILABLE', message: 'the database call failed' };
       }

@@ -117,7 +117,7 @@ export function installErrorPolicy(global, captureFrames) {
       lock(Wrapper, 'prepareStackTrace', IntrinsicError.prepareStackTrace);
       lock(Wrapper, 'captureStackTrace', captureStackTrace);
     } else {
-      ObjectSetPrototypeOf(Wrapper, ErrorWrapper);
+      ObjectSetPrototypeOf(Wrapper, /** @type {Function} */ (ErrorWrapper));
     }
     ObjectDefineProperty(global, name, { value: Wrapper, writable: true, enumerable: false, configurable: true });
   }

@@ -2,10 +2,14 @@
 //
 // Intrinsics captured once, when the realm is created and before any user code
 // runs, so trusted realm code keeps working after user code replaces
-// `Array.prototype.push` or `JSON.stringify` in its own realm. Every realm file
-// is concatenated into one bootstrap function; names defined here are in scope
-// for the files that follow.
+// `Array.prototype.push` or `JSON.stringify` in its own realm. Every realm
+// module imports what it uses from here; the bundle runs this module first, in
+// each realm (common/realm-bundle.ts).
 
+/**
+ * `uncurryThis(Array.prototype.push)(list, x)` calls the captured `push` on `list`.
+ * @type {<T, A extends any[], R>(fn: (this: T, ...args: A) => R) => (self: T, ...args: A) => R}
+ */
 export const uncurryThis = Function.prototype.bind.bind(Function.prototype.call);
 
 export const ObjectCreate = Object.create;
@@ -19,6 +23,17 @@ export const ObjectSetPrototypeOf = Object.setPrototypeOf;
 export const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
 export const ObjectGetOwnPropertySymbols = Object.getOwnPropertySymbols;
 export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+
+/**
+ * The getter of an accessor every realm has (`Map.prototype.size`…).
+ * @param {object} proto
+ * @param {PropertyKey} key
+ * @returns {(this: any) => any}
+ */
+function getterOf(proto, key) {
+  const desc = /** @type {PropertyDescriptor} */ (ObjectGetOwnPropertyDescriptor(proto, key));
+  return /** @type {(this: any) => any} */ (desc.get);
+}
 export const ObjectIs = Object.is;
 export const ObjectPrototype = Object.prototype;
 export const ObjectPrototypeHasOwnProperty = uncurryThis(Object.prototype.hasOwnProperty);
@@ -37,14 +52,17 @@ export const ArrayPrototypePush = uncurryThis(Array.prototype.push);
 export const ArrayPrototypePop = uncurryThis(Array.prototype.pop);
 export const ArrayPrototypeJoin = uncurryThis(Array.prototype.join);
 export const ArrayPrototypeSlice = uncurryThis(Array.prototype.slice);
-export const ArrayPrototypeSplice = uncurryThis(Array.prototype.splice);
+// Overloaded methods: typed by the overload realm code uses (uncurryThis would keep the last).
+/** @type {(self: any[], start: number, deleteCount?: number, ...items: any[]) => any[]} */
+export const ArrayPrototypeSplice = uncurryThis(/** @type {any} */ (Array.prototype.splice));
 export const ArrayPrototypeIndexOf = uncurryThis(Array.prototype.indexOf);
 export const ArrayPrototypeIncludes = uncurryThis(Array.prototype.includes);
 export const ArrayPrototypeMap = uncurryThis(Array.prototype.map);
 export const ArrayPrototypeFilter = uncurryThis(Array.prototype.filter);
 export const ArrayPrototypeForEach = uncurryThis(Array.prototype.forEach);
 export const ArrayPrototypeSort = uncurryThis(Array.prototype.sort);
-export const ArrayPrototypeReduce = uncurryThis(Array.prototype.reduce);
+/** @type {(self: any[], reducer: (result: any, item: any, index: number, array: any[]) => any, initial?: any) => any} */
+export const ArrayPrototypeReduce = uncurryThis(/** @type {any} */ (Array.prototype.reduce));
 export const ArrayPrototypeSome = uncurryThis(Array.prototype.some);
 export const ArrayPrototypeConcat = uncurryThis(Array.prototype.concat);
 
@@ -55,9 +73,12 @@ export const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
 export const StringPrototypeIncludes = uncurryThis(String.prototype.includes);
 export const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith);
 export const StringPrototypeEndsWith = uncurryThis(String.prototype.endsWith);
-export const StringPrototypeSplit = uncurryThis(String.prototype.split);
-export const StringPrototypeReplace = uncurryThis(String.prototype.replace);
-export const StringPrototypeReplaceAll = uncurryThis(String.prototype.replaceAll);
+/** @type {(self: string, separator: string | RegExp, limit?: number) => string[]} */
+export const StringPrototypeSplit = uncurryThis(/** @type {any} */ (String.prototype.split));
+/** @type {(self: string, pattern: string | RegExp, replacement: string | ((match: string, ...args: any[]) => string)) => string} */
+export const StringPrototypeReplace = uncurryThis(/** @type {any} */ (String.prototype.replace));
+/** @type {(self: string, pattern: string | RegExp, replacement: string | ((match: string, ...args: any[]) => string)) => string} */
+export const StringPrototypeReplaceAll = uncurryThis(/** @type {any} */ (String.prototype.replaceAll));
 export const StringPrototypeRepeat = uncurryThis(String.prototype.repeat);
 export const StringPrototypePadStart = uncurryThis(String.prototype.padStart);
 export const StringPrototypePadEnd = uncurryThis(String.prototype.padEnd);
@@ -82,9 +103,7 @@ export const BooleanPrototypeValueOf = uncurryThis(Boolean.prototype.valueOf);
 export const BigIntPrototypeValueOf = uncurryThis(BigInt.prototype.valueOf);
 export const SymbolPrototypeToString = uncurryThis(Symbol.prototype.toString);
 export const SymbolPrototypeValueOf = uncurryThis(Symbol.prototype.valueOf);
-export const SymbolPrototypeGetDescription = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(Symbol.prototype, 'description').get,
-);
+export const SymbolPrototypeGetDescription = uncurryThis(getterOf(Symbol.prototype, 'description'));
 export const SymbolIterator = Symbol.iterator;
 export const SymbolToStringTag = Symbol.toStringTag;
 
@@ -104,11 +123,11 @@ export const MapPrototypeSet = uncurryThis(Map.prototype.set);
 export const MapPrototypeHas = uncurryThis(Map.prototype.has);
 export const MapPrototypeDelete = uncurryThis(Map.prototype.delete);
 export const MapPrototypeEntries = uncurryThis(Map.prototype.entries);
-export const MapPrototypeGetSize = uncurryThis(ObjectGetOwnPropertyDescriptor(Map.prototype, 'size').get);
+export const MapPrototypeGetSize = uncurryThis(getterOf(Map.prototype, 'size'));
 export const SetPrototypeAdd = uncurryThis(Set.prototype.add);
 export const SetPrototypeHas = uncurryThis(Set.prototype.has);
 export const SetPrototypeValues = uncurryThis(Set.prototype.values);
-export const SetPrototypeGetSize = uncurryThis(ObjectGetOwnPropertyDescriptor(Set.prototype, 'size').get);
+export const SetPrototypeGetSize = uncurryThis(getterOf(Set.prototype, 'size'));
 export const WeakMapPrototypeGet = uncurryThis(WeakMap.prototype.get);
 export const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set);
 const WeakMapPrototypeHas = uncurryThis(WeakMap.prototype.has);
@@ -132,35 +151,19 @@ export const PromiseResolve = Promise.resolve.bind(Promise);
 export const PromisePrototypeThen = uncurryThis(Promise.prototype.then);
 
 export const ArrayBufferCtor = ArrayBuffer;
-export const ArrayBufferPrototypeGetByteLength = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get,
-);
+export const ArrayBufferPrototypeGetByteLength = uncurryThis(getterOf(ArrayBuffer.prototype, 'byteLength'));
 export const ArrayBufferPrototypeSlice = uncurryThis(ArrayBuffer.prototype.slice);
 export const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
-export const TypedArrayPrototypeGetSymbolToStringTag = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, Symbol.toStringTag).get,
-);
-export const TypedArrayPrototypeGetLength = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'length').get,
-);
-export const TypedArrayPrototypeGetBuffer = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'buffer').get,
-);
-export const TypedArrayPrototypeGetByteOffset = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'byteOffset').get,
-);
-export const TypedArrayPrototypeGetByteLength = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength').get,
-);
+export const TypedArrayPrototypeGetSymbolToStringTag = uncurryThis(getterOf(TypedArrayPrototype, Symbol.toStringTag));
+export const TypedArrayPrototypeGetLength = uncurryThis(getterOf(TypedArrayPrototype, 'length'));
+export const TypedArrayPrototypeGetBuffer = uncurryThis(getterOf(TypedArrayPrototype, 'buffer'));
+export const TypedArrayPrototypeGetByteOffset = uncurryThis(getterOf(TypedArrayPrototype, 'byteOffset'));
+export const TypedArrayPrototypeGetByteLength = uncurryThis(getterOf(TypedArrayPrototype, 'byteLength'));
 export const TypedArrayPrototypeSubarray = uncurryThis(TypedArrayPrototype.subarray);
 export const TypedArrayPrototypeSet = uncurryThis(TypedArrayPrototype.set);
-export const DataViewPrototypeGetBuffer = uncurryThis(ObjectGetOwnPropertyDescriptor(DataView.prototype, 'buffer').get);
-export const DataViewPrototypeGetByteOffset = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteOffset').get,
-);
-export const DataViewPrototypeGetByteLength = uncurryThis(
-  ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteLength').get,
-);
+export const DataViewPrototypeGetBuffer = uncurryThis(getterOf(DataView.prototype, 'buffer'));
+export const DataViewPrototypeGetByteOffset = uncurryThis(getterOf(DataView.prototype, 'byteOffset'));
+export const DataViewPrototypeGetByteLength = uncurryThis(getterOf(DataView.prototype, 'byteLength'));
 export const Uint8ArrayCtor = Uint8Array;
 
 export const SafeMap = Map;
@@ -194,7 +197,7 @@ export const isRegExp = (v) => {
     return false;
   }
 };
-export const regExpSourceGetter = uncurryThis(ObjectGetOwnPropertyDescriptor(RegExp.prototype, 'source').get);
+export const regExpSourceGetter = uncurryThis(getterOf(RegExp.prototype, 'source'));
 export const isArrayBuffer = (v) => isBranded(ArrayBufferPrototypeGetByteLength, v);
 export const isTypedArray = (v) => TypedArrayPrototypeGetSymbolToStringTag(v) !== undefined;
 export const isDataView = (v) => isBranded(DataViewPrototypeGetByteLength, v);
@@ -261,10 +264,7 @@ export const TypedArrayCtors = ObjectFreeze({
   BigUint64Array,
   ...(typeof Float16Array === 'function' ? { Float16Array } : {}),
 });
-export const TypedArrayPrototypeSymbolToStringTagGetter = ObjectGetOwnPropertyDescriptor(
-  TypedArrayPrototype,
-  Symbol.toStringTag,
-).get;
+export const TypedArrayPrototypeSymbolToStringTagGetter = getterOf(TypedArrayPrototype, Symbol.toStringTag);
 export const SymbolToPrimitive = Symbol.toPrimitive;
 export const AsyncFunctionPrototype = ObjectGetPrototypeOf(async function () {});
 export const GeneratorFunctionPrototype = ObjectGetPrototypeOf(function* () {});

@@ -262,6 +262,10 @@ export function createUrlClasses(bridge) {
   class URLSearchParams {
     #list = [];
     #onChange;
+    /**
+     * @param {any} [init]
+     * @param {unknown} [onChange]
+     */
     constructor(init = '', onChange = undefined) {
       this.#onChange = typeof onChange === 'function' ? onChange : undefined;
       if (init !== null && typeof init === 'object') {
@@ -384,7 +388,7 @@ export function createUrlClasses(bridge) {
     configurable: true,
   });
   const resetParams = URLSearchParams._reset;
-  delete URLSearchParams._reset;
+  delete (/** @type {any} */ (URLSearchParams)._reset);
 
   return { URL: createUrl(FIELDS, parse, resetParams, URLSearchParams), URLSearchParams };
 }
@@ -431,7 +435,7 @@ function createUrl(fields, parse, resetParams, URLSearchParams) {
       set:
         field === 'origin'
           ? undefined
-          : function (value) {
+          : /** @this {unknown} */ function (value) {
               const s = stateOf(this);
               s.parts = parse('set', s.parts.href, field, `${value}`);
               if (field === 'href' || field === 'search') resetParams(s.params, s.parts.search);

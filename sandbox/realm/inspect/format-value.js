@@ -213,7 +213,8 @@ export function formatValue(ctx, value, recurseTimes, typedArray) {
 }
 
 function formatRaw(ctx, value, recurseTimes, typedArray) {
-  let keys;
+  /** @type {PropertyKey[]} */
+  let keys = [];
   const ctorName = getConstructorName(value, ctx, recurseTimes);
   let tag = getTag(value);
   if (
@@ -224,8 +225,10 @@ function formatRaw(ctx, value, recurseTimes, typedArray) {
     tag = '';
   }
   let base = '';
+  /** @type {(ctx: any, value: any, recurseTimes: number) => string[]} */
   let formatter = getEmptyFormatArray;
-  let braces;
+  /** @type {string[]} */
+  let braces = [];
   let noIterator = true;
   let extrasType = kObjectType;
 

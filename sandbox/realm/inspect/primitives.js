@@ -131,7 +131,7 @@ export function getStringWidth(str) {
     if (code >= 127) {
       const rest = StringPrototypeNormalize(StringPrototypeSlice(str, i), 'NFC');
       for (let j = 0; j < rest.length; j++) {
-        const point = StringPrototypeCodePointAt(rest, j);
+        const point = /** @type {number} */ (StringPrototypeCodePointAt(rest, j));
         if (point > 0xffff) j++;
         if (isFullWidthCodePoint(point)) width += 2;
         else if (!isZeroWidthCodePoint(point)) width++;
