@@ -36,7 +36,7 @@ interface RealmValueCodec {
 
 let codec: RealmValueCodec | undefined;
 
-type Factory = (host: undefined) => RealmValueCodec;
+type Factory = () => RealmValueCodec;
 
 /**
  * Compiles the codec in the realm this module runs in, so the values it
@@ -57,7 +57,7 @@ function compileInThisRealm(source: string): Factory {
 function getCodec(): RealmValueCodec {
   if (codec === undefined) {
     const source = realmFunctionSource(realmBundle('codec'), `return ${REALM_EXPORTS}.createValueCodec();`);
-    codec = compileInThisRealm(source)(undefined);
+    codec = compileInThisRealm(source)();
   }
   return codec;
 }

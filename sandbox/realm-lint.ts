@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
 import { findPackageRoot } from '../common/package-root';
-import { REALM_ENTRIES } from '../common/realm-bundle';
+import { REALM_ENTRY_EXPORTS, realmEntrySource } from '../common/realm-bundle';
 
 /**
  * The check behind `npm run check:realm`: realm code (the ES modules under `sandbox/realm/`)
@@ -208,7 +208,9 @@ export function lintRealmDirectory(
   const methods = capturedMethodNames(primordials);
   const findings: RealmLintFinding[] = [];
   for (const [file, source] of sources) findings.push(...lintRealmSource(file, source, methods));
-  const entries = Object.entries(REALM_ENTRIES);
+  const entries = Object.entries(REALM_ENTRY_EXPORTS).map(
+    ([name, exports]) => [name, realmEntrySource(exports)] as const,
+  );
   // The host's entry points use names too.
   findings.push(...unusedTopLevelNames(new Map([...sources, ...entries])));
   findings.push(

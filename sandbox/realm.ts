@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
-import { REALM_EXPORTS, realmBundle, realmFunctionSource } from '../common/realm-bundle';
+import { sessionFunctionSource } from '../common/realm-bundle';
 import { type EntryOutcome, runTimed } from './entry-scheduler';
 import type { HostApi, LogLevel } from './host-api';
 import { INPUT_FILENAME } from './input-cache';
@@ -63,14 +63,7 @@ let completeScript: vm.Script | undefined;
 function scripts(): { bootstrap: vm.Script; pump: vm.Script; complete: vm.Script } {
   // Compiled once per process; running a compiled script in a new context
   // shares its bytecode, so a realm pays only for the closures it creates.
-  bootstrapScript ??= new vm.Script(
-    realmFunctionSource(
-      realmBundle('session'),
-      `return ${REALM_EXPORTS}.bootstrap(host, config, shared);`,
-      'host, config, shared',
-    ),
-    { filename: 'vmgate:realm' },
-  );
+  bootstrapScript ??= new vm.Script(sessionFunctionSource(), { filename: 'vmgate:realm' });
   pumpScript ??= new vm.Script('__vmgate.p()', { filename: 'vmgate:pump' });
   completeScript ??= new vm.Script('__vmgate.c()', { filename: 'vmgate:complete' });
   return { bootstrap: bootstrapScript, pump: pumpScript, complete: completeScript };

@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { bundleRealmModules, REALM_EXPORTS, realmFunctionSource } from '../../common/realm-bundle';
+import { bundleRealmModules, REALM_EXPORTS, realmEntrySource, realmFunctionSource } from '../../common/realm-bundle';
 
 /**
  * A context built like a session realm (null-prototype global object, no code
@@ -10,11 +10,11 @@ import { bundleRealmModules, REALM_EXPORTS, realmFunctionSource } from '../../co
  */
 
 const HARNESS_GLOBAL = '__vmgateHarness';
-const ENTRY = [
-  "export { createBase64 } from './base64.js';",
-  "export { createInspector } from './inspect/index.js';",
-  "export { createValueCodec } from './value-codec/index.js';",
-].join('\n');
+const ENTRY = realmEntrySource({
+  createBase64: './base64.js',
+  createInspector: './inspect/index.js',
+  createValueCodec: './value-codec/index.js',
+});
 
 let script: vm.Script | undefined;
 
@@ -26,7 +26,7 @@ function getScript(): vm.Script {
       `return { inspector: ${r}.createInspector(), codec: ${r}.createValueCodec(), base64: ${r}.createBase64() };`,
     );
     script = new vm.Script(
-      `Object.defineProperty(globalThis, ${JSON.stringify(HARNESS_GLOBAL)}, { value: ${fn}(undefined) });`,
+      `Object.defineProperty(globalThis, ${JSON.stringify(HARNESS_GLOBAL)}, { value: ${fn}() });`,
       { filename: 'vmgate:test/realm-harness.js' },
     );
   }

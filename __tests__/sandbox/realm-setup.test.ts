@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { bundleRealmModules, REALM_EXPORTS, realmFunctionSource } from '../../common/realm-bundle';
+import { bundleRealmModules, REALM_EXPORTS, realmEntrySource, realmFunctionSource } from '../../common/realm-bundle';
 import { TestSession } from '../helpers/engine';
 
 /**
@@ -101,7 +101,7 @@ describe('ArrayBuffer and typed-array wrappers are built on first need', () => {
     const context = vm.createContext(Object.create(null), { codeGeneration: { strings: false, wasm: false } });
     const factory = vm.runInContext(
       realmFunctionSource(
-        bundleRealmModules("export { createValueCodecWith } from './value-codec/index.js';"),
+        bundleRealmModules(realmEntrySource({ createValueCodecWith: './value-codec/index.js' })),
         `const seen = []; return { codec: ${REALM_EXPORTS}.createValueCodecWith((kind) => seen.push(kind)), seen };`,
       ),
       context,

@@ -1,5 +1,5 @@
 // Realm-side source (runs inside each session realm, and in the host through
-// protocol/value-codec.ts). Not a module: concatenated after primordials.js.
+// protocol/value-codec.ts).
 //
 // Standard base64 (RFC 4648 alphabet, `=` padding). Decoding follows the
 // WHATWG "forgiving-base64" rules that `atob` uses: ASCII whitespace is

@@ -1,4 +1,4 @@
-// Realm-side source, concatenated last. Runs once per realm, before any user
+// Realm-side source: the session realm's entry point. Runs once per realm, before any user
 // code: removes what a realm must not have, installs the console and the
 // convenience globals, and publishes `__vmgate`, the only entry points the
 // host's scripts call (`r` run an input, `p` pump host events, `c` complete,
@@ -10,7 +10,6 @@ import { createConsole } from './console.js';
 import { createDatabase } from './database.js';
 import { describeError, installErrorPolicy, isErrorLike, ownStack } from './error-policy.js';
 import { createHostBridge } from './host-bridge.js';
-import { createInspector } from './inspect/index.js';
 import {
   ArrayIsArray,
   ArrayPrototypeFilter,
@@ -48,22 +47,21 @@ import {
   WeakSetPrototypeHas,
 } from './primordials.js';
 import { createTimers } from './timers.js';
-import { createValueCodecWith } from './value-codec/index.js';
-import {
-  createCrypto,
-  createLatin1Base64,
-  createStructuredClone,
-  createTextCodecs,
-  createUrlClasses,
-} from './web-globals.js';
+import { createUrlClasses } from './url.js';
+import { createCrypto, createLatin1Base64, createStructuredClone, createTextCodecs } from './web-globals.js';
 
 /**
  * Prepares this realm for a session (sandbox/realm.ts calls it once, before any user code).
  * @param {import('../host-api').HostApi} host
  * @param {string} configJson `{ maxLogLine, inspectDepth, encodeLimits, allocationLimits? }` (JSON text)
  * @param {unknown} shared the shared state's root (shared-state/), if any
+ * @param {() => {
+ *   createInspector: typeof import('./inspect/index.js').createInspector,
+ *   createValueCodecWith: typeof import('./value-codec/index.js').createValueCodecWith,
+ * }} loadDeferred runs the inspector's and the value codec's modules in this realm
+ *   (common/realm-bundle.ts), on the first value rendered or encoded
  */
-export function bootstrap(host, configJson, shared) {
+export function bootstrap(host, configJson, shared, loadDeferred) {
   const global = globalThis;
   const config = JSONParse(configJson);
   const bridge = createHostBridge(host);
@@ -84,14 +82,19 @@ export function bootstrap(host, configJson, shared) {
   // exception). No new property may be added to Object.prototype.
   ObjectPreventExtensions(ObjectPrototype);
 
+  let deferred;
+  const deferredPart = () => {
+    deferred ??= loadDeferred();
+    return deferred;
+  };
   let inspector;
   let codec;
   const getInspector = () => {
-    inspector ??= createInspector();
+    inspector ??= deferredPart().createInspector();
     return inspector;
   };
   const getCodec = () => {
-    codec ??= createValueCodecWith(exposeBuffer);
+    codec ??= deferredPart().createValueCodecWith(exposeBuffer);
     return codec;
   };
   const renderOptions = { depth: config.inspectDepth };

@@ -228,7 +228,7 @@ export function unboxPrimitive(v) {
   return SymbolPrototypeValueOf(v);
 }
 
-// ---- Added for inspect.js / base64.js / value-codec.js (captured before user code runs).
+// ---- Added for inspect/, base64.js and value-codec/ (captured before user code runs).
 export const FunctionPrototype = Function.prototype;
 const ErrorPrototype = Error.prototype;
 export const StringPrototypeNormalize = uncurryThis(String.prototype.normalize);

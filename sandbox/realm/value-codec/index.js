@@ -1,6 +1,6 @@
 // Realm-side source: the wire encoding of values (docs/protocol.md, "Value
-// encoding"). Not a module: concatenated after primordials.js and base64.js.
-// The same text runs inside each session realm (encoding realm values into a
+// encoding"), the entry point of its own bundle (common/realm-bundle.ts). The
+// same text runs inside each session realm (encoding realm values into a
 // JSON string that crosses to the host as a primitive), in the host realm
 // (protocol/value-codec.ts) and can run in a browser.
 //
