@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as acorn from 'acorn';
 import { buildSync } from 'esbuild';
@@ -42,25 +41,8 @@ export type RealmEntry = 'session' | 'deferred' | 'codec';
 export type RealmBundles = Readonly<Record<RealmEntry, string>>;
 
 let bundles: Partial<Record<RealmEntry, string>> = {};
-let names: readonly string[] | undefined;
-
-/** Every name primordials.js exports. */
-function primordialNames(): readonly string[] {
-  if (names !== undefined) return names;
-  const program = acorn.parse(readFileSync(PRIMORDIALS, 'utf8'), { ecmaVersion: 'latest', sourceType: 'module' });
-  const found: string[] = [];
-  for (const item of program.body) {
-    if (item.type !== 'ExportNamedDeclaration' || !item.declaration) continue;
-    const d = item.declaration;
-    if (d.type === 'VariableDeclaration') {
-      for (const v of d.declarations) if (v.id.type === 'Identifier') found.push(v.id.name);
-    } else if (d.id) {
-      found.push(d.id.name);
-    }
-  }
-  names = found;
-  return names;
-}
+/** The primordials the deferred part reads (its bundle's imports of primordials.js). */
+let passed: readonly string[] | undefined;
 
 /**
  * The source of an entry module: imports `exports` (name → module path in
@@ -82,8 +64,12 @@ export const REALM_ENTRY_EXPORTS: Readonly<Record<RealmEntry, Readonly<Record<st
 
 function entrySourceOf(entry: RealmEntry): string {
   if (entry !== 'session') return realmEntrySource(REALM_ENTRY_EXPORTS[entry]);
-  // `primordials()` hands this realm's captured intrinsics to the deferred part.
-  const all = primordialNames().join(', ');
+  // `primordials()` hands the deferred part the intrinsics this realm captured
+  // at start (only those it uses: each one a closure refers to lives on in the realm).
+  // The deferred bundle's imports say which: build it first (again, if it was provided).
+  if (passed === undefined) realmBundle('deferred');
+  if (passed === undefined) bundleRealmModules(entrySourceOf('deferred'), true);
+  const all = (passed ?? []).join(', ');
   return `import { ${all} } from './primordials.js';\n${realmEntrySource(
     REALM_ENTRY_EXPORTS.session,
     `primordials: () => ({ ${all} })`,
@@ -119,6 +105,7 @@ export function bundleRealmModules(entrySource: string, passPrimordials = false)
 function readPassedPrimordials(text: string): string {
   const program = acorn.parse(text, { ecmaVersion: 'latest', sourceType: 'module' });
   const bindings: string[] = [];
+  const imported: string[] = [];
   let out = '';
   let at = 0;
   for (const item of program.body) {
@@ -130,12 +117,14 @@ function readPassedPrimordials(text: string): string {
       if (s.type !== 'ImportSpecifier' || s.imported.type !== 'Identifier') {
         throw new Error('realm modules import primordials by name');
       }
+      imported.push(s.imported.name);
       bindings.push(s.imported.name === s.local.name ? s.local.name : `${s.imported.name}: ${s.local.name}`);
     }
     out += text.slice(at, item.start);
     at = item.end;
   }
   out += text.slice(at);
+  passed = [...new Set(imported)].sort();
   return `const { ${bindings.join(', ')} } = ${PASSED_PRIMORDIALS};\n${out}`;
 }
 
