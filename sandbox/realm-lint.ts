@@ -126,7 +126,7 @@ export function unusedTopLevelNames(sources: ReadonlyMap<string, string>): Realm
     const use = (name: string) => uses.set(name, (uses.get(name) ?? 0) + 1);
     walk.full(program, (node) => {
       if (node.type === 'Identifier') use(node.name);
-      // The walker skips export specifiers (`export { bootstrap } from …` is an entry point's use).
+      // The walker skips export specifiers (`export { x }` lists).
       if (node.type === 'ExportNamedDeclaration') {
         for (const s of node.specifiers) if (s.local.type === 'Identifier') use(s.local.name);
       }
@@ -160,7 +160,8 @@ export function unusedExports(
       if (item.type === 'ImportDeclaration' || (item.type === 'ExportNamedDeclaration' && item.source)) {
         const from = path.posix.join(path.posix.dirname(file), String(item.source!.value));
         for (const s of item.specifiers) {
-          const name = s.type === 'ImportSpecifier' || s.type === 'ExportSpecifier' ? s.local : undefined;
+          // The name as the imported module exports it.
+          const name = s.type === 'ImportSpecifier' ? s.imported : s.type === 'ExportSpecifier' ? s.local : undefined;
           if (name?.type === 'Identifier') imported.add(`${from}#${name.name}`);
         }
       } else if (item.type === 'ExportNamedDeclaration' && item.declaration) {
