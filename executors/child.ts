@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import { provideRealmBundles } from '../common/realm-bundle';
 import { compileKyselyBundle } from '../db/kysely-bundle';
 import { DatabasePool } from '../db/pool';
 import { errorBody } from '../protocol/error-codes';
@@ -103,6 +104,7 @@ process.on('SIGINT', () => {});
 
 function start(config: ExecutorInit): void {
   init = config;
+  provideRealmBundles(config.realmBundles);
   try {
     shared = config.sharedFile ? SharedStateStore.load(config.sharedFile) : undefined;
   } catch (error) {

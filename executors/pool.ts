@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { realmBundles } from '../common/realm-bundle';
 import { StartError } from '../common/start-error';
 import { kyselyBundle } from '../db/kysely-bundle';
 import type { EngineHandle } from '../sandbox/engine-handle';
@@ -96,6 +97,7 @@ export class ExecutorPool implements EngineProvider {
           }
         : { kind: 'none', hint: database.engine.hint },
       kyselyBundle: kyselyBundle(),
+      realmBundles: realmBundles(),
       testHooks: options.testHooks,
     };
     for (let index = 0; index < options.count; index++) {

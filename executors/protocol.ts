@@ -1,3 +1,4 @@
+import type { RealmBundles } from '../common/realm-bundle';
 import type { DatabaseOptions } from '../db/pool';
 import type { EngineInput, EngineOutput } from '../sandbox/engine-messages';
 import type { SessionLimits } from '../sandbox/session-limits';
@@ -25,6 +26,8 @@ export interface ExecutorInit {
     | { readonly kind: 'none'; readonly hint: string };
   /** The Kysely bundle's source (executors cannot run esbuild: no child processes). */
   readonly kyselyBundle: string;
+  /** The realm code's bundles (common/realm-bundle.ts), for the same reason. */
+  readonly realmBundles: RealmBundles;
   /** Enables the `test` message (tests only: proves the permission model from inside the process). */
   readonly testHooks: boolean;
 }

@@ -1,11 +1,11 @@
 import vm from 'node:vm';
-import { buildRealmFunctionSource } from '../common/realm-source';
+import { REALM_EXPORTS, realmBundle, realmFunctionSource } from '../common/realm-bundle';
 
 /**
  * The wire encoding of values (docs/protocol.md, "Value encoding"), host side.
  *
  * This is the very same code that runs inside each session realm
- * (`sandbox/realm/value-codec.js`), compiled once into the host realm: the
+ * (`sandbox/realm/value-codec/`), compiled once into the host realm: the
  * host encodes host values (database rows, parameters) and decodes text that
  * crossed from a realm into host objects.
  */
@@ -36,7 +36,7 @@ interface RealmValueCodec {
 
 let codec: RealmValueCodec | undefined;
 
-type Factory = (host: undefined) => RealmValueCodec;
+type Factory = () => RealmValueCodec;
 
 /**
  * Compiles the codec in the realm this module runs in, so the values it
@@ -56,8 +56,8 @@ function compileInThisRealm(source: string): Factory {
 
 function getCodec(): RealmValueCodec {
   if (codec === undefined) {
-    const source = buildRealmFunctionSource(['primordials', 'base64', 'value-codec'], 'return createValueCodec();');
-    codec = compileInThisRealm(source)(undefined);
+    const source = realmFunctionSource(realmBundle('codec'), `return ${REALM_EXPORTS}.createValueCodec();`);
+    codec = compileInThisRealm(source)();
   }
   return codec;
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
-import { buildRealmFunctionSource } from '../common/realm-source';
+import { sessionFunctionSource } from '../common/realm-bundle';
 import { type EntryOutcome, runTimed } from './entry-scheduler';
+import type { HostApi, LogLevel } from './host-api';
 import { INPUT_FILENAME } from './input-cache';
 
 /**
@@ -16,11 +17,12 @@ import { INPUT_FILENAME } from './input-cache';
  * value: the realm calls back with primitives only.
  */
 
-export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
+export type { LogLevel } from './host-api';
+
 const LOG_LEVELS: ReadonlySet<string> = new Set(['log', 'info', 'warn', 'error', 'debug']);
 
 export interface RealmSettlement {
-  readonly seq: number;
+  readonly evalId: number;
   readonly kind: 'result' | 'error';
   /** Human rendering, as the Node REPL prints it (for errors: `Name: message` and frames). */
   readonly text: string;
@@ -54,22 +56,6 @@ export interface RealmOptions {
   readonly modules?: Readonly<Record<string, () => vm.Script>>;
 }
 
-const REALM_MODULES = [
-  'primordials',
-  'base64',
-  'inspect',
-  'value-codec',
-  'host-bridge',
-  'error-policy',
-  'allocation-limits',
-  'console',
-  'timers',
-  'web-globals',
-  'database',
-  'completion',
-  'bootstrap',
-] as const;
-
 let bootstrapScript: vm.Script | undefined;
 let pumpScript: vm.Script | undefined;
 let completeScript: vm.Script | undefined;
@@ -77,10 +63,7 @@ let completeScript: vm.Script | undefined;
 function scripts(): { bootstrap: vm.Script; pump: vm.Script; complete: vm.Script } {
   // Compiled once per process; running a compiled script in a new context
   // shares its bytecode, so a realm pays only for the closures it creates.
-  bootstrapScript ??= new vm.Script(
-    buildRealmFunctionSource(REALM_MODULES, 'return bootstrap(host, config, shared);', 'host, config, shared'),
-    { filename: 'vmgate:realm' },
-  );
+  bootstrapScript ??= new vm.Script(sessionFunctionSource(), { filename: 'vmgate:realm' });
   pumpScript ??= new vm.Script('__vmgate.p()', { filename: 'vmgate:pump' });
   completeScript ??= new vm.Script('__vmgate.c()', { filename: 'vmgate:complete' });
   return { bootstrap: bootstrapScript, pump: pumpScript, complete: completeScript };
@@ -146,7 +129,7 @@ export class Realm {
     });
     const { bootstrap } = scripts();
     const init = bootstrap.runInContext(this.#context, { displayErrors: false }) as (
-      host: object,
+      host: HostApi,
       config: string,
       shared: unknown,
     ) => undefined;
@@ -202,10 +185,10 @@ export class Realm {
     this.#completion = undefined;
   }
 
-  /** How to map stack positions of input `input` (run as eval `seq`) back to what the user typed. */
-  registerSource(input: number, seq: number, map: PositionMap): void {
+  /** How to map stack positions of input `input` (run as eval `evalId`) back to what the user typed. */
+  registerSource(input: number, evalId: number, map: PositionMap): void {
     this.#sources.delete(input);
-    this.#sources.set(input, { seq, map });
+    this.#sources.set(input, { evalId, map });
     // Functions from older inputs can still appear in stacks; keep a bounded history.
     if (this.#sources.size > 256) this.#sources.delete(this.#sources.keys().next().value as number);
   }
@@ -297,9 +280,9 @@ export class Realm {
    * primitives only, validates every argument with `typeof` (which never runs
    * realm code), and never throws.
    */
-  #hostApi(): object {
+  #hostApi(): HostApi {
     const hooks = this.#hooks;
-    const api = {
+    const api: HostApi = {
       log: (level: unknown, text: unknown): undefined => {
         if (typeof level === 'string' && typeof text === 'string' && LOG_LEVELS.has(level) && !this.#disposed) {
           guard(() => hooks.log(level as LogLevel, text));
@@ -307,7 +290,7 @@ export class Realm {
         return undefined;
       },
       settle: (
-        seq: unknown,
+        evalId: unknown,
         kind: unknown,
         text: unknown,
         json: unknown,
@@ -316,10 +299,10 @@ export class Realm {
         stack: unknown,
         details: unknown,
       ): undefined => {
-        if (typeof seq !== 'number' || (kind !== 'result' && kind !== 'error')) return undefined;
+        if (typeof evalId !== 'number' || (kind !== 'result' && kind !== 'error')) return undefined;
         if (typeof text !== 'string' || typeof json !== 'string') return undefined;
         const settlement: RealmSettlement = {
-          seq,
+          evalId,
           kind,
           text,
           json,
@@ -369,7 +352,7 @@ export class Realm {
         );
       },
       now: (): number => performance.now(),
-      seq: (): number => this.#entryOwner,
+      evalId: (): number => this.#entryOwner,
       stack: (): string => guard(() => userFrames(this.#sources)) ?? '',
       // Fallback for a realm that reaches `db` without the host having preloaded
       // Kysely (e.g. `globalThis['d' + 'b']`): a nested run, still inside the
@@ -414,7 +397,7 @@ export class Realm {
 export type PositionMap = (line: number, column: number) => readonly [number, number] | undefined;
 
 interface InputSource {
-  readonly seq: number;
+  readonly evalId: number;
   readonly map: PositionMap;
 }
 
@@ -436,7 +419,7 @@ function userFrames(sources: ReadonlyMap<number, InputSource>): string {
       if (!source) continue;
       const position = source.map(site.getLineNumber() ?? 0, site.getColumnNumber() ?? 0);
       if (!position) continue; // the wrapper around an input, not the user's code
-      const location = `REPL${source.seq}:${position[0]}:${position[1]}`;
+      const location = `REPL${source.evalId}:${position[0]}:${position[1]}`;
       const name = site.getFunctionName();
       frames.push(name ? `    at ${site.isConstructor() ? 'new ' : ''}${name} (${location})` : `    at ${location}`);
     }

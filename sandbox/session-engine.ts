@@ -46,7 +46,7 @@ type EngineState = 'ready' | 'closing' | 'closed';
 
 interface ActiveEval {
   readonly ref: number;
-  readonly seq: number;
+  readonly evalId: number;
   readonly timeoutMs: number;
   readonly started: number;
   readonly dbMsAtStart: number;
@@ -70,7 +70,7 @@ export class SessionEngine {
   #database: SessionDatabase | undefined;
   /** A commit or rollback request in progress (evals wait behind it). */
   #busy = false;
-  /** Host calls in flight: call id → the eval (seq) that made it. */
+  /** Host calls in flight: call id → the eval that made it. */
   readonly #calls = new Map<number, number>();
   #callSeq = 0;
   #realm: Realm | undefined;
@@ -78,14 +78,14 @@ export class SessionEngine {
   #paused = false;
   readonly #queue: Queued[] = [];
   #active: ActiveEval | undefined;
-  #seq = 0;
+  #lastEvalId = 0;
   /** A pump entry is queued with the entry scheduler. */
   #pumpScheduled = false;
   #closed: Promise<void> | undefined;
   readonly #output: OutputMeter;
   /** Refs of evals whose timers may still produce background output. */
-  readonly #refBySeq = new Map<number, number>();
-  /** The eval (seq) whose timer the current background entry serves. */
+  readonly #refByEvalId = new Map<number, number>();
+  /** The eval whose timer the current background entry serves. */
   #backgroundOwner = 0;
   /** performance.now() at the start of the entry in progress, 0 outside entries. */
   #entryStarted = 0;
@@ -195,7 +195,7 @@ export class SessionEngine {
     }
     this.#realm?.dispose();
     this.#realm = undefined;
-    this.#refBySeq.clear();
+    this.#refByEvalId.clear();
     this.#calls.clear();
     // Rolls back an open transaction before the connection is released.
     await this.#database?.close();
@@ -252,10 +252,10 @@ export class SessionEngine {
   }
 
   #start(request: Extract<Queued, { kind: 'eval' }>): void {
-    const seq = ++this.#seq;
+    const evalId = ++this.#lastEvalId;
     const active: ActiveEval = {
       ref: request.ref,
-      seq,
+      evalId,
       timeoutMs: request.timeoutMs,
       started: performance.now(),
       dbMsAtStart: this.#database?.dbMs ?? 0,
@@ -272,7 +272,7 @@ export class SessionEngine {
       const input = compileInput(request.code);
       usesDatabase = input.usesDatabase;
       script = input.script;
-      this.#ensureRealm().registerSource(input.id, seq, input.originalPosition);
+      this.#ensureRealm().registerSource(input.id, evalId, input.originalPosition);
     } catch (error) {
       this.#finishError(active, syntaxPayload(error));
       return;
@@ -295,7 +295,7 @@ export class SessionEngine {
       prepare: () => (this.#active === active && this.#state === 'ready' ? request.timeoutMs : undefined),
       run: (timeout) => {
         this.#entryStarted = performance.now();
-        realm.enter(script, seq, timeout);
+        realm.enter(script, evalId, timeout);
       },
       finish: (outcome) => {
         realm.leave();
@@ -376,7 +376,7 @@ export class SessionEngine {
 
   #applySettlement(settlement: RealmSettlement): void {
     const active = this.#active;
-    if (!active || settlement.seq !== active.seq) return; // a late answer to an eval that already ended
+    if (!active || settlement.evalId !== active.evalId) return; // a late answer to an eval that already ended
     if (settlement.kind === 'result') {
       this.#finish(active, {
         type: 'result',
@@ -403,8 +403,8 @@ export class SessionEngine {
     // An eval that did not complete leaves nothing running behind it: its
     // timers, its pending host calls, its running statement.
     if (error.code === 'TIMEOUT' || error.code === 'INTERRUPTED') {
-      this.#realm?.clearTimers(active.seq);
-      for (const [id, owner] of this.#calls) if (owner === active.seq) this.#calls.delete(id);
+      this.#realm?.clearTimers(active.evalId);
+      for (const [id, owner] of this.#calls) if (owner === active.evalId) this.#calls.delete(id);
       // Queued statements and connection waits are cancelled, the running statement killed.
       void this.#database?.cancel();
     }
@@ -419,9 +419,9 @@ export class SessionEngine {
     void this.#database?.endOfEval();
     this.#emit(message);
     if (this.#realm && this.#realm.timerCount > 0) {
-      this.#refBySeq.set(active.seq, active.ref);
+      this.#refByEvalId.set(active.evalId, active.ref);
       // Attribution only: keep the most recent evals.
-      if (this.#refBySeq.size > 64) this.#refBySeq.delete(this.#refBySeq.keys().next().value as number);
+      if (this.#refByEvalId.size > 64) this.#refByEvalId.delete(this.#refByEvalId.keys().next().value as number);
     }
     if (this.#state === 'ready') {
       // Run the next eval outside the current stack (we may be inside a host callback).
@@ -551,7 +551,7 @@ export class SessionEngine {
   #onCall(op: string, payload: string): number | undefined {
     if (!isDatabaseOp(op)) return undefined;
     const id = ++this.#callSeq;
-    this.#calls.set(id, this.#active?.seq ?? 0);
+    this.#calls.set(id, this.#active?.evalId ?? 0);
     this.#performCall(op, payload).then(
       (answer) => this.#deliver(id, true, answer),
       (error: unknown) => {
@@ -594,7 +594,7 @@ export class SessionEngine {
           return undefined;
         }
         active = this.#active;
-        owner = active ? active.seq : realm.nextEventOwner;
+        owner = active ? active.evalId : realm.nextEventOwner;
         const budget = active
           ? active.timeoutMs - (performance.now() - active.started)
           : this.limits.backgroundTimeoutMs;
@@ -647,7 +647,7 @@ export class SessionEngine {
   #onLog(level: LogLevel, text: string): void {
     const active = this.#active;
     if (!active) {
-      this.#emitLog(this.#refBySeq.get(this.#backgroundOwner) ?? null, level, text);
+      this.#emitLog(this.#refByEvalId.get(this.#backgroundOwner) ?? null, level, text);
       return;
     }
     const verdict = this.#output.forEval(active, text);

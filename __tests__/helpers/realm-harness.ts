@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { buildRealmFunctionSource } from '../../common/realm-source';
+import { bundleRealmModules, REALM_EXPORTS, realmEntrySource, realmFunctionSource } from '../../common/realm-bundle';
 
 /**
  * A context built like a session realm (null-prototype global object, no code
@@ -10,18 +10,23 @@ import { buildRealmFunctionSource } from '../../common/realm-source';
  */
 
 const HARNESS_GLOBAL = '__vmgateHarness';
-const MODULES = ['primordials', 'base64', 'inspect', 'value-codec'] as const;
+const ENTRY = realmEntrySource({
+  createBase64: './base64.js',
+  createInspector: './inspect/index.js',
+  createValueCodec: './value-codec/index.js',
+});
 
 let script: vm.Script | undefined;
 
 function getScript(): vm.Script {
   if (script === undefined) {
-    const fn = buildRealmFunctionSource(
-      MODULES,
-      'return { inspector: createInspector(), codec: createValueCodec(), base64: createBase64() };',
+    const r = REALM_EXPORTS;
+    const fn = realmFunctionSource(
+      bundleRealmModules(ENTRY),
+      `return { inspector: ${r}.createInspector(), codec: ${r}.createValueCodec(), base64: ${r}.createBase64() };`,
     );
     script = new vm.Script(
-      `Object.defineProperty(globalThis, ${JSON.stringify(HARNESS_GLOBAL)}, { value: ${fn}(undefined) });`,
+      `Object.defineProperty(globalThis, ${JSON.stringify(HARNESS_GLOBAL)}, { value: ${fn}() });`,
       { filename: 'vmgate:test/realm-harness.js' },
     );
   }

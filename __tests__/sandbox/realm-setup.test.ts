@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { buildRealmFunctionSource } from '../../common/realm-source';
+import { bundleRealmModules, REALM_EXPORTS, realmEntrySource, realmFunctionSource } from '../../common/realm-bundle';
 import { TestSession } from '../helpers/engine';
 
 /**
@@ -100,9 +100,9 @@ describe('ArrayBuffer and typed-array wrappers are built on first need', () => {
   test('the value codec announces every bytes kind it decodes (database rows go through it)', () => {
     const context = vm.createContext(Object.create(null), { codeGeneration: { strings: false, wasm: false } });
     const factory = vm.runInContext(
-      buildRealmFunctionSource(
-        ['primordials', 'base64', 'value-codec'],
-        'const seen = []; return { codec: createValueCodecWith((kind) => seen.push(kind)), seen };',
+      realmFunctionSource(
+        bundleRealmModules(realmEntrySource({ createValueCodecWith: './value-codec/index.js' })),
+        `const seen = []; return { codec: ${REALM_EXPORTS}.createValueCodecWith((kind) => seen.push(kind)), seen };`,
       ),
       context,
     ) as (host: unknown) => { codec: { decode(text: string): unknown }; seen: string[] };

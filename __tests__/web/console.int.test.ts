@@ -592,7 +592,7 @@ describe('web console', () => {
     const codec = await fetch(`${base}static/codec.js`);
     expect(codec.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     const source = await codec.text();
-    // The very text the realms run (sandbox/realm/value-codec.js), as a module.
+    // The very text the realms run (the bundle of sandbox/realm/value-codec/), as a module.
     expect(source).toContain('function createValueCodec()');
     expect(source).toMatch(/export default codec;/);
     const etag = codec.headers.get('etag') ?? '';

@@ -40,6 +40,42 @@
 // the same kind, or from realm code; a typed array's wrapper is built after
 // the ArrayBuffer one (`.buffer`); %TypedArray% itself cannot construct.
 
+import {
+  ArrayBufferCtor,
+  ArrayBufferPrototypeGetByteLength,
+  ArrayFrom,
+  ArrayIsArray,
+  ArrayPrototypeForEach,
+  FunctionPrototypeCall,
+  isArrayBuffer,
+  isTypedArray,
+  MathMax,
+  MathRound,
+  MathTrunc,
+  NumberIsNaN,
+  ObjectCreate,
+  ObjectDefineProperty,
+  ObjectFreeze,
+  ObjectGetOwnPropertyDescriptor,
+  ObjectGetPrototypeOf,
+  ObjectKeys,
+  ObjectSetPrototypeOf,
+  ReflectApply,
+  ReflectConstruct,
+  ReflectOwnKeys,
+  SafeWeakSet,
+  SymbolIterator,
+  TypedArrayCtors,
+  TypedArrayPrototype,
+  TypedArrayPrototypeGetBuffer,
+  TypedArrayPrototypeGetByteLength,
+  TypedArrayPrototypeGetLength,
+  TypedArrayPrototypeSet,
+  uncurryThis,
+  WeakSetPrototypeAdd,
+  WeakSetPrototypeHas,
+} from './primordials.js';
+
 const IntrinsicFinalizationRegistry = typeof FinalizationRegistry === 'function' ? FinalizationRegistry : undefined;
 const FinalizationRegistryPrototypeRegister =
   IntrinsicFinalizationRegistry !== undefined
@@ -77,7 +113,7 @@ const DEFAULT_ALLOCATION_LIMITS = ObjectFreeze({
   maxStringLength: 64 * 1024 * 1024,
 });
 
-function installAllocationLimits(global, limits) {
+export function installAllocationLimits(global, limits) {
   const maxBufferBytes =
     limits !== undefined && typeof limits.maxBufferBytes === 'number'
       ? limits.maxBufferBytes
@@ -123,7 +159,11 @@ function installAllocationLimits(global, limits) {
     if (WeakSetPrototypeHas(charged, buffer)) return;
     WeakSetPrototypeAdd(charged, buffer);
     live += bytes;
-    FinalizationRegistryPrototypeRegister(registry, buffer, bytes);
+    // Defined whenever IntrinsicFinalizationRegistry is (checked above).
+    const register = /** @type {NonNullable<typeof FinalizationRegistryPrototypeRegister>} */ (
+      FinalizationRegistryPrototypeRegister
+    );
+    register(registry, buffer, bytes);
   };
   // Small typed arrays live inside the V8 heap (reading `.buffer` would move
   // them out): only larger ones are counted, by their buffer.
@@ -156,7 +196,11 @@ function installAllocationLimits(global, limits) {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (key === 'prototype' || key === 'length' || key === 'name') continue;
-      ObjectDefineProperty(Wrapper, key, ObjectGetOwnPropertyDescriptor(Intrinsic, key));
+      ObjectDefineProperty(
+        Wrapper,
+        key,
+        /** @type {PropertyDescriptor} */ (ObjectGetOwnPropertyDescriptor(Intrinsic, key)),
+      );
     }
     // The O(live realms) write (see the top of this file). Recorded only once
     // done: an entry stopped by its timeout here never handed the wrapper out,
@@ -177,6 +221,7 @@ function installAllocationLimits(global, limits) {
     const length = toLength(args[0]);
     const options = args[1];
     let bytes = length;
+    /** @type {unknown[]} */
     let intrinsicArgs = [length];
     if (options !== null && typeof options === 'object') {
       // Resizable: the whole maximum is what the buffer may come to hold.
@@ -334,20 +379,28 @@ function installAllocationLimits(global, limits) {
       configurable: true,
     });
   };
-  method('repeat', 1, function (count) {
-    const s = thisString(this, 'repeat');
-    const n = MathTrunc(+count);
-    if (s.length > 0 && n > 0 && s.length * n > maxStringLength) throw tooLong('repeat', s.length * n);
-    return FunctionPrototypeCall(StringPrototypeRepeatIntrinsic, s, NumberIsNaN(n) ? 0 : n);
-  });
+  method(
+    'repeat',
+    1,
+    /** @this {unknown} */ function (count) {
+      const s = thisString(this, 'repeat');
+      const n = MathTrunc(+count);
+      if (s.length > 0 && n > 0 && s.length * n > maxStringLength) throw tooLong('repeat', s.length * n);
+      return FunctionPrototypeCall(StringPrototypeRepeatIntrinsic, s, NumberIsNaN(n) ? 0 : n);
+    },
+  );
   ArrayPrototypeForEach(['padStart', 'padEnd'], (name) => {
     const intrinsic = name === 'padStart' ? StringPrototypePadStartIntrinsic : StringPrototypePadEndIntrinsic;
-    method(name, 1, function (maxLength, fillString) {
-      const s = thisString(this, name);
-      const n = MathTrunc(+maxLength);
-      if (n > s.length && n > maxStringLength) throw tooLong(name, n);
-      return FunctionPrototypeCall(intrinsic, s, NumberIsNaN(n) ? 0 : n, fillString);
-    });
+    method(
+      name,
+      1,
+      /** @this {unknown} */ function (maxLength, fillString) {
+        const s = thisString(this, name);
+        const n = MathTrunc(+maxLength);
+        if (n > s.length && n > maxStringLength) throw tooLong(name, n);
+        return FunctionPrototypeCall(intrinsic, s, NumberIsNaN(n) ? 0 : n, fillString);
+      },
+    );
   });
 
   /**

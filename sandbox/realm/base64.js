@@ -1,12 +1,26 @@
 // Realm-side source (runs inside each session realm, and in the host through
-// protocol/value-codec.ts). Not a module: concatenated after primordials.js.
+// protocol/value-codec.ts).
 //
 // Standard base64 (RFC 4648 alphabet, `=` padding). Decoding follows the
 // WHATWG "forgiving-base64" rules that `atob` uses: ASCII whitespace is
 // ignored, padding may be omitted, anything else that is not in the alphabet
 // (or padding in the wrong place) throws a TypeError of the realm running it.
 
-function createBase64() {
+import {
+  ArrayPrototypeJoin,
+  ArrayPrototypePush,
+  isTypedArray,
+  MathMin,
+  ReflectApply,
+  StringFromCharCode,
+  StringPrototypeCharCodeAt,
+  TypedArrayPrototypeGetLength,
+  TypedArrayPrototypeGetSymbolToStringTag,
+  TypeErrorCtor,
+  Uint8ArrayCtor,
+} from './primordials.js';
+
+export function createBase64() {
   const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const CHUNK_GROUPS = 4096; // 3-byte groups per String.fromCharCode call (16 KiB of output)
   const encodeTable = new Uint8ArrayCtor(64);

@@ -1,10 +1,67 @@
-// Realm-side source, concatenated last. Runs once per realm, before any user
+// Realm-side source: the session realm's entry point. Runs once per realm, before any user
 // code: removes what a realm must not have, installs the console and the
 // convenience globals, and publishes `__vmgate`, the only entry points the
 // host's scripts call (`r` run an input, `p` pump host events, `c` complete,
 // `d`/`k`/`g`/`v` REPL bindings).
 
-function bootstrap(host, configJson, shared) {
+import { installAllocationLimits } from './allocation-limits.js';
+import { createCompleter, installProxyRegistry, trustGetter } from './completion.js';
+import { createConsole } from './console.js';
+import { createDatabase } from './database.js';
+import { describeError, installErrorPolicy, isErrorLike, ownStack } from './error-policy.js';
+import { createHostBridge } from './host-bridge.js';
+import {
+  ArrayIsArray,
+  ArrayPrototypeFilter,
+  ArrayPrototypeForEach,
+  ArrayPrototypeJoin,
+  ArrayPrototypePush,
+  isPromise,
+  JSONParse,
+  JSONStringify,
+  MapPrototypeDelete,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  NumberIsFinite,
+  ObjectCreate,
+  ObjectDefineProperty,
+  ObjectFreeze,
+  ObjectGetOwnPropertyDescriptor,
+  ObjectIs,
+  ObjectKeys,
+  ObjectPreventExtensions,
+  ObjectPrototype,
+  PromiseCtor,
+  PromisePrototypeThen,
+  PromiseResolve,
+  ReflectApply,
+  RegExpPrototypeExec,
+  SafeMap,
+  SafeWeakSet,
+  StringPrototypeEndsWith,
+  StringPrototypeSlice,
+  StringPrototypeSplit,
+  StringPrototypeStartsWith,
+  StringPrototypeTrim,
+  WeakSetPrototypeAdd,
+  WeakSetPrototypeHas,
+} from './primordials.js';
+import { createTimers } from './timers.js';
+import { createUrlClasses } from './url.js';
+import { createCrypto, createLatin1Base64, createStructuredClone, createTextCodecs } from './web-globals.js';
+
+/**
+ * Prepares this realm for a session (sandbox/realm.ts calls it once, before any user code).
+ * @param {import('../host-api').HostApi} host
+ * @param {string} configJson `{ maxLogLine, inspectDepth, encodeLimits, allocationLimits? }` (JSON text)
+ * @param {unknown} shared the shared state's root (shared-state/), if any
+ * @param {() => {
+ *   createInspector: typeof import('./inspect/index.js').createInspector,
+ *   createValueCodecWith: typeof import('./value-codec/index.js').createValueCodecWith,
+ * }} loadDeferred runs the inspector's and the value codec's modules in this realm
+ *   (common/realm-bundle.ts), on the first value rendered or encoded
+ */
+export function bootstrap(host, configJson, shared, loadDeferred) {
   const global = globalThis;
   const config = JSONParse(configJson);
   const bridge = createHostBridge(host);
@@ -25,14 +82,19 @@ function bootstrap(host, configJson, shared) {
   // exception). No new property may be added to Object.prototype.
   ObjectPreventExtensions(ObjectPrototype);
 
+  let deferred;
+  const deferredPart = () => {
+    deferred ??= loadDeferred();
+    return deferred;
+  };
   let inspector;
   let codec;
   const getInspector = () => {
-    inspector ??= createInspector();
+    inspector ??= deferredPart().createInspector();
     return inspector;
   };
   const getCodec = () => {
-    codec ??= createValueCodecWith(exposeBuffer);
+    codec ??= deferredPart().createValueCodecWith(exposeBuffer);
     return codec;
   };
   const renderOptions = { depth: config.inspectDepth };
@@ -146,7 +208,7 @@ function bootstrap(host, configJson, shared) {
         enumerable: false,
         configurable: true,
       });
-      const get = ObjectGetOwnPropertyDescriptor(global, name).get;
+      const get = /** @type {PropertyDescriptor} */ (ObjectGetOwnPropertyDescriptor(global, name)).get;
       if (ownCode) trustGetter(get);
       else {
         ours ??= [];
@@ -213,12 +275,12 @@ function bootstrap(host, configJson, shared) {
 
   // ---- entries from the host --------------------------------------------
 
-  const settleResult = (seq, value) => {
-    bridge.settle(seq, 'result', render(value), encode(value));
+  const settleResult = (evalId, value) => {
+    bridge.settle(evalId, 'result', render(value), encode(value));
   };
-  const settleError = (seq, error) => {
+  const settleError = (evalId, error) => {
     const { name, message, text, stack } = describeThrown(error);
-    bridge.settle(seq, 'error', text, encode(error), name, message, stack, errorDetails(error));
+    bridge.settle(evalId, 'error', text, encode(error), name, message, stack, errorDetails(error));
   };
 
   /**
@@ -226,7 +288,7 @@ function bootstrap(host, configJson, shared) {
    * a reaction on a settled promise runs one microtask later, so the state is
    * known by the time the second job runs (all inside the same timed entry).
    */
-  const settlePromiseResult = (seq, promise) => {
+  const settlePromiseResult = (evalId, promise) => {
     const state = { status: 'pending', value: undefined };
     PromisePrototypeThen(
       promise,
@@ -245,44 +307,44 @@ function bootstrap(host, configJson, shared) {
           ...renderOptions,
           promiseState: (p) => (p === promise ? state : undefined),
         });
-        bridge.settle(seq, 'result', text, encode(promise));
+        bridge.settle(evalId, 'result', text, encode(promise));
       } catch {
-        settleResult(seq, promise);
+        settleResult(evalId, promise);
       }
     });
   };
 
-  const finish = (seq, value) => {
+  const finish = (evalId, value) => {
     rememberValue(value);
-    if (isPromise(value)) settlePromiseResult(seq, value);
-    else settleResult(seq, value);
+    if (isPromise(value)) settlePromiseResult(evalId, value);
+    else settleResult(evalId, value);
   };
-  const fail = (seq, error) => {
+  const fail = (evalId, error) => {
     rememberError(error);
-    settleError(seq, error);
+    settleError(evalId, error);
   };
 
   // Called by every input script (repl-transform.ts); the host says which eval is running.
   function run(fn, isAsync) {
-    const seq = bridge.seq();
-    if (typeof seq !== 'number' || typeof fn !== 'function') return;
+    const evalId = bridge.evalId();
+    if (typeof evalId !== 'number' || typeof fn !== 'function') return;
     let value;
     try {
       value = fn();
     } catch (error) {
-      fail(seq, error);
+      fail(evalId, error);
       return;
     }
     if (!isAsync) {
-      finish(seq, value);
+      finish(evalId, value);
       return;
     }
     // An async input resolves to its completion value in a one-element box
     // (an array of this realm, made by the input script itself).
     PromisePrototypeThen(
       value,
-      (box) => finish(seq, ArrayIsArray(box) ? box[0] : undefined),
-      (e) => fail(seq, e),
+      (box) => finish(evalId, ArrayIsArray(box) ? box[0] : undefined),
+      (e) => fail(evalId, e),
     );
   }
 

@@ -13,6 +13,33 @@
 //   capped; the host runs the whole thing as a timed entry, so a huge object
 //   costs at most that entry's budget.
 
+import {
+  ArrayPrototypeJoin,
+  ArrayPrototypePush,
+  ArrayPrototypeSort,
+  FunctionPrototypeCall,
+  isObjectLike,
+  JSONParse,
+  JSONStringify,
+  ObjectCreate,
+  ObjectDefineProperty,
+  ObjectFreeze,
+  ObjectGetOwnPropertyDescriptor,
+  ObjectGetOwnPropertyNames,
+  ObjectGetPrototypeOf,
+  ObjectPrototypeHasOwnProperty,
+  ObjectSetPrototypeOf,
+  ReflectConstruct,
+  RegExpPrototypeExec,
+  SafeSet,
+  SafeWeakSet,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  StringPrototypeStartsWith,
+  WeakSetPrototypeAdd,
+  WeakSetPrototypeHas,
+} from './primordials.js';
+
 const completionProxies = new SafeWeakSet();
 const trustedGetters = new SafeWeakSet();
 const COMPLETION_MAX_DEPTH = 64;
@@ -22,7 +49,7 @@ const COMPLETION_MAX_NAME_LENGTH = 256;
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 
 /** Replaces the global `Proxy` by a recording wrapper (same behaviour, no `prototype`, not callable). */
-function installProxyRegistry(global) {
+export function installProxyRegistry(global) {
   const Intrinsic = global.Proxy;
   const revocable = Intrinsic.revocable;
   const note = (proxy) => {
@@ -48,12 +75,10 @@ function installProxyRegistry(global) {
 }
 
 /** A realm-made accessor that completion may call (it runs trusted code only). */
-function trustGetter(getter) {
+export function trustGetter(getter) {
   WeakSetPrototypeAdd(trustedGetters, getter);
   return getter;
 }
-
-const isObjectLike = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
 /**
  * The value of `name` on `value` (own, else inherited), when it is a data
@@ -131,7 +156,7 @@ const NO_NAMES = '{"names":[],"truncated":false}';
  * `path` is the dotted path of identifiers before the last dot (empty for a
  * bare identifier: globals and REPL bindings). Returns JSON text.
  */
-function createCompleter(global, hidden) {
+export function createCompleter(global, hidden) {
   // Built on a completion entry, after user code ran: no iteration protocol (a replaced Array iterator).
   const skip = new SafeSet();
   for (let i = 0; i < hidden.length; i++) SetPrototypeAdd(skip, hidden[i]);

@@ -1,7 +1,34 @@
 // Realm-side source. The `console` a user expects, formatted inside the realm
 // (docs/design.md §1 rule 6) and streamed to the host one line at a time.
 
-function createConsole(emit, getInspector, now, maxLineLength) {
+import {
+  ArrayPrototypeConcat,
+  ArrayPrototypeIncludes,
+  ArrayPrototypeJoin,
+  ArrayPrototypeMap,
+  ArrayPrototypePush,
+  ArrayPrototypeReduce,
+  isMap,
+  MapPrototypeDelete,
+  MapPrototypeGet,
+  MapPrototypeHas,
+  MapPrototypeSet,
+  MathFloor,
+  MathMax,
+  MathRound,
+  mapEntries,
+  NumberPrototypeToString,
+  ObjectCreate,
+  ObjectDefineProperty,
+  ObjectKeys,
+  ObjectPrototype,
+  SafeMap,
+  StringPrototypeRepeat,
+  StringPrototypeReplaceAll,
+  StringPrototypeSlice,
+} from './primordials.js';
+
+export function createConsole(emit, getInspector, now, maxLineLength) {
   const counts = new SafeMap();
   const timers = new SafeMap();
   let indent = '';

@@ -7,9 +7,22 @@
 // `db.transaction().execute(...)` becomes a savepoint: nothing a user does
 // commits silently.
 
+import {
+  ArrayPrototypePop,
+  ArrayPrototypePush,
+  ArrayPrototypeSplice,
+  JSONParse,
+  ObjectFreeze,
+  RegExpPrototypeTest,
+  WeakSetPrototypeAdd,
+} from './primordials.js';
+
 const SAVEPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-function createDatabase(kysely, callHost, codec, dbErrors) {
+/**
+ * @param {{ Kysely: new (config: object) => object } & Record<string, any>} kysely the bundle's exports (db/kysely-bundle.ts)
+ */
+export function createDatabase(kysely, callHost, codec, dbErrors) {
   const { Kysely, MysqlAdapter, MysqlQueryCompiler, MysqlIntrospector } = kysely;
 
   class DatabaseError extends Error {
@@ -33,7 +46,7 @@ function createDatabase(kysely, callHost, codec, dbErrors) {
     } catch (failure) {
       let info;
       try {
-        info = JSONParse(failure);
+        info = JSONParse(/** @type {string} */ (failure));
       } catch {
         info = { code: 'DB_UNAVAILABLE', message: 'the database call failed' };
       }

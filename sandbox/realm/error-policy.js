@@ -33,6 +33,15 @@
 // is never entered never pays them. (Newer V8 looks at the object's own realm
 // only.)
 
+import {
+  ArrayPrototypePush,
+  ObjectDefineProperty,
+  ObjectGetOwnPropertyDescriptor,
+  ObjectPrototypeToString,
+  ObjectSetPrototypeOf,
+  ReflectConstruct,
+} from './primordials.js';
+
 const ERROR_NAMES = [
   'Error',
   'EvalError',
@@ -44,7 +53,7 @@ const ERROR_NAMES = [
   'AggregateError',
 ];
 
-function installErrorPolicy(global, captureFrames) {
+export function installErrorPolicy(global, captureFrames) {
   const IntrinsicError = global.Error;
   const lock = (target, key, value) =>
     ObjectDefineProperty(target, key, { value, writable: false, enumerable: false, configurable: false });
@@ -69,12 +78,14 @@ function installErrorPolicy(global, captureFrames) {
       configurable: true,
     });
   };
-  const captureStackTrace = function captureStackTrace(target) {
+  // A declaration, not a named function expression: the bundler would rename
+  // the expression's own name (it shadows the binding) and users see `.name`.
+  function captureStackTrace(target) {
     if (target === null || (typeof target !== 'object' && typeof target !== 'function')) {
       throw new TypeError('Invalid argument');
     }
     attachStack(target);
-  };
+  }
   lock(IntrinsicError, 'captureStackTrace', captureStackTrace);
 
   // The wrappers: same prototypes (instanceof and .constructor behave as
@@ -106,7 +117,7 @@ function installErrorPolicy(global, captureFrames) {
       lock(Wrapper, 'prepareStackTrace', IntrinsicError.prepareStackTrace);
       lock(Wrapper, 'captureStackTrace', captureStackTrace);
     } else {
-      ObjectSetPrototypeOf(Wrapper, ErrorWrapper);
+      ObjectSetPrototypeOf(Wrapper, /** @type {Function} */ (ErrorWrapper));
     }
     ObjectDefineProperty(global, name, { value: Wrapper, writable: true, enumerable: false, configurable: true });
   }
@@ -140,7 +151,7 @@ function installErrorPolicy(global, captureFrames) {
 }
 
 /** `Name: message`, read defensively (getters may throw; we are inside a timed entry). */
-function describeError(error) {
+export function describeError(error) {
   let name = 'Error';
   let message = '';
   try {
@@ -155,12 +166,12 @@ function describeError(error) {
 }
 
 /** Errors are objects with [[ErrorData]]; toStringTag can lie, which only affects rendering. */
-function isErrorLike(value) {
+export function isErrorLike(value) {
   return value !== null && typeof value === 'object' && ObjectPrototypeToString(value) === '[object Error]';
 }
 
 /** An own `stack` data property that is a string, without running getters. */
-function ownStack(error) {
+export function ownStack(error) {
   try {
     const desc = ObjectGetOwnPropertyDescriptor(error, 'stack');
     return desc !== undefined && typeof desc.value === 'string' ? desc.value : undefined;

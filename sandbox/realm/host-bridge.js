@@ -7,7 +7,36 @@
 // stack overflow on entry to a host function creates a *host* RangeError)
 // is swallowed here and never reaches user code.
 
-function createHostBridge(host) {
+import { ObjectFreeze } from './primordials.js';
+
+/**
+ * @typedef {import('../host-api').HostApi} HostApi
+ *
+ * What realm code calls: the host's functions, never throwing (undefined when
+ * a call failed or returned a non-primitive).
+ * @typedef {{
+ *   log: (...args: Parameters<HostApi['log']>) => undefined,
+ *   settle: (...args: Parameters<HostApi['settle']>) => undefined,
+ *   setTimer: (id: number, ms: number, repeat: boolean) => boolean | undefined,
+ *   clearTimer: (id: number) => boolean | undefined,
+ *   take: () => string | undefined,
+ *   random: (bytes: number) => string | undefined,
+ *   url: (...args: Parameters<HostApi['url']>) => string | undefined,
+ *   now: () => number | undefined,
+ *   call: (op: string, payload: string) => number | undefined,
+ *   load: (name: string) => boolean | undefined,
+ *   stack: () => string | undefined,
+ *   evalId: () => number | undefined,
+ *   completion: () => string | undefined,
+ *   completed: (json: string) => undefined,
+ * }} HostBridge
+ */
+
+/**
+ * @param {HostApi} host
+ * @returns {Readonly<HostBridge>}
+ */
+export function createHostBridge(host) {
   const hostLog = host.log;
   const hostSettle = host.settle;
   const hostTimer = host.timer;
@@ -18,7 +47,7 @@ function createHostBridge(host) {
   const hostCall = host.call;
   const hostLoad = host.load;
   const hostStack = host.stack;
-  const hostSeq = host.seq;
+  const hostEvalId = host.evalId;
   const hostCompletion = host.completion;
 
   function safe(fn, a, b, c, d, e, f, g, h) {
@@ -31,10 +60,11 @@ function createHostBridge(host) {
     }
   }
 
-  return ObjectFreeze({
+  /** @type {HostBridge} */
+  const bridge = {
     log: (level, text) => safe(hostLog, level, text),
-    settle: (seq, kind, text, json, name, message, stack, details) =>
-      safe(hostSettle, seq, kind, text, json, name, message, stack, details),
+    settle: (evalId, kind, text, json, name, message, stack, details) =>
+      safe(hostSettle, evalId, kind, text, json, name, message, stack, details),
     setTimer: (id, ms, repeat) => safe(hostTimer, 'set', id, ms, repeat),
     clearTimer: (id) => safe(hostTimer, 'clear', id, 0, false),
     take: () => safe(hostTake),
@@ -44,8 +74,9 @@ function createHostBridge(host) {
     call: (op, payload) => safe(hostCall, op, payload),
     load: (name) => safe(hostLoad, name),
     stack: () => safe(hostStack),
-    seq: () => safe(hostSeq),
+    evalId: () => safe(hostEvalId),
     completion: () => safe(hostCompletion, 'request'),
     completed: (json) => safe(hostCompletion, 'answer', json),
-  });
+  };
+  return ObjectFreeze(bridge);
 }

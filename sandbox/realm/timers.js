@@ -3,11 +3,21 @@
 // §1 rule 3) and `fire(id)` runs the callback here. Timers die with the
 // session: the host owns the Node timers and clears them all on dispose.
 
+import {
+  MapPrototypeDelete,
+  MapPrototypeGet,
+  MapPrototypeSet,
+  PromisePrototypeThen,
+  PromiseResolve,
+  ReflectApply,
+  SafeMap,
+} from './primordials.js';
+
 const MAX_DELAY = 2147483647;
 // Intervals below this would cost a timed entry (~60 µs) every millisecond.
 const MIN_INTERVAL = 10;
 
-function createTimers(bridge, reportUncaught) {
+export function createTimers(bridge, reportUncaught) {
   const timers = new SafeMap();
   let nextId = 0;
 

@@ -2,7 +2,7 @@ import util from 'node:util';
 import vm from 'node:vm';
 import { createRealmHarness, type RealmHarness } from '../../helpers/realm-harness';
 
-// sandbox/realm/inspect.js runs inside a realm built like a session realm; its
+// sandbox/realm/inspect/ runs inside a realm built like a session realm; its
 // output is compared with Node's own util.inspect / util.format of the same
 // expression evaluated in the host realm. Node is the spec.
 
