@@ -781,7 +781,6 @@ async function memoryChild(url: string, n: number): Promise<MemoryResult> {
 }
 
 async function phaseMemory(db: Db, options: Options): Promise<MemoryResult & { runs: number[] }> {
-  process.stderr.write(`phase 4: memory, ${options.memSessions} sessions per child\n`);
   const runs: MemoryResult[] = [];
   for (let run = 0; run < options.memRuns; run++) {
     const result = await runInChild<MemoryResult>(__filename, { url: db.url, n: options.memSessions });
@@ -1004,6 +1003,7 @@ async function main(options: Options): Promise<void> {
     const all = phases(db, options);
     for (const phase of PHASES.filter((p) => options.phases.includes(p))) {
       const { title, run, table } = all[phase];
+      process.stderr.write(`${title}\n`);
       results[phase] = await run();
       out.push('', title, table(results[phase]));
     }
