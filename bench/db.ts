@@ -34,17 +34,8 @@ import { WindowProfiler } from './lib/diag';
 import { settleGc } from './lib/gc';
 import { procStat } from './lib/proc';
 import { detectFlavor, openRawConnection, openRawPool, serverPid, sessionSetupSql } from './lib/raw-mysql';
-import {
-  type Column,
-  columns,
-  fmt,
-  fmtInt,
-  fmtRatio,
-  machineLine,
-  resultFile,
-  sourceFingerprint,
-  writeJson,
-} from './lib/report';
+import type { Column } from './lib/report';
+import { columns, fmt, fmtInt, fmtRatio, machineLine, resultFile, sourceFingerprint, writeJson } from './lib/report';
 import { Child, type ChildEvent, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
 import { type ServerWindow, serveGateway, spawnGateway } from './lib/servers';
 import { median, medianFields, percentile } from './lib/stats';

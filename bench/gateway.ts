@@ -22,17 +22,8 @@ import type { LoadSummary } from '../clients/load/summary';
 import { summarizeProfile } from './cpuprofile-top';
 import { benchCommand, int, ints, listOf, parseOptions } from './lib/args';
 import { type HeldSession, openSession, serveLoadClient } from './lib/clients';
-import {
-  type Column,
-  columns,
-  fmt,
-  fmtInt,
-  fmtRatio,
-  machineLine,
-  printJson,
-  resultFile,
-  sourceFingerprint,
-} from './lib/report';
+import type { Column } from './lib/report';
+import { columns, fmt, fmtInt, fmtRatio, machineLine, printJson, resultFile, sourceFingerprint } from './lib/report';
 import { Child, type ChildEvent, runMain } from './lib/rpc';
 import {
   type ServerReady,
