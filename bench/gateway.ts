@@ -142,26 +142,30 @@ async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> 
 // parent: orchestration and report
 // ===========================================================================
 
-interface Settings {
-  /** Where `vmgate` (startGateway defaults) runs its session engines, as its server reported. */
-  vmgateMode: string;
-  readonly connections: number[];
-  readonly warmupMs: number;
-  readonly durationMs: number;
-  readonly openSerial: number;
-  readonly openBatches: number;
-  readonly hold: number;
-  /** Time budget for opening the held sessions of one hold row. */
-  readonly holdBudgetMs: number;
-  readonly profile: boolean;
-  /** Print a progress line every this many sessions while holding (0 = off). */
-  readonly progress: number;
-  readonly json: boolean;
-  readonly quick: boolean;
-  readonly phases: ReadonlySet<string>;
-  /** Servers to run (all by default; a subset is for diagnostics: ratios need echo and floor). */
-  readonly kinds: readonly Kind[];
+/** The options with `--quick`'s defaults resolved; the report prints where `vmgate`'s engines ran (`vmgateMode`). */
+function readSettings() {
+  const quick = options.quick === true;
+  return {
+    vmgateMode: 'unknown',
+    connections: options.connections ?? (quick ? [1, 100] : [1, 100, 1000]),
+    warmupMs: (options.warmup ?? (quick ? 0.3 : 1)) * 1000,
+    durationMs: (options.duration ?? (quick ? 1 : 5)) * 1000,
+    openSerial: options.openSerial ?? (quick ? 50 : 200),
+    openBatches: options.openBatches ?? (quick ? 2 : 5),
+    hold: options.hold ?? (quick ? 1000 : 10_000),
+    /** Time budget for opening the held sessions of one hold row. */
+    holdBudgetMs: (options.holdBudget ?? (quick ? 15 : 20)) * 1000,
+    profile: options.profile === true,
+    /** Print a progress line every this many sessions while holding (0 = off). */
+    progress: options.progress ?? 0,
+    json: options.json === true,
+    quick,
+    phases: new Set(options.phases),
+    /** Servers to run (all by default; a subset is for diagnostics: ratios need echo and floor). */
+    kinds: options.servers,
+  };
 }
+type Settings = ReturnType<typeof readSettings>;
 
 interface ThroughputRow {
   readonly kind: Kind;
@@ -211,23 +215,7 @@ interface HoldRow {
 }
 
 async function main(): Promise<void> {
-  const quick = options.quick === true;
-  const settings: Settings = {
-    vmgateMode: 'unknown',
-    connections: options.connections ?? (quick ? [1, 100] : [1, 100, 1000]),
-    warmupMs: (options.warmup ?? (quick ? 0.3 : 1)) * 1000,
-    durationMs: (options.duration ?? (quick ? 1 : 5)) * 1000,
-    openSerial: options.openSerial ?? (quick ? 50 : 200),
-    openBatches: options.openBatches ?? (quick ? 2 : 5),
-    hold: options.hold ?? (quick ? 1000 : 10_000),
-    holdBudgetMs: (options.holdBudget ?? (quick ? 15 : 20)) * 1000,
-    profile: options.profile === true,
-    progress: options.progress ?? 0,
-    json: options.json === true,
-    quick,
-    phases: new Set(options.phases),
-    kinds: options.servers,
-  };
+  const settings = readSettings();
   for (const c of settings.connections) if (c > 5000) throw new Error(`bad --connections value ${c}`);
   if (settings.hold > 15_000) throw new Error('--hold is limited to 15000 (file descriptor limit 20000)');
   const say = (text: string) => {
