@@ -329,10 +329,15 @@ interface LatencyRow {
   readonly p99: number;
   readonly mean: number;
   readonly p50s: readonly number[];
+  /** CPU of this process (all threads, so node:vm's watchdog threads too) per operation, µs; and its system part. */
+  readonly cpuUs: number;
+  readonly sysUs: number;
 }
 
 async function runVariants(phase: string, options: Options, variants: Variant[], n: number): Promise<LatencyRow[]> {
-  const runs = new Map<string, number[][]>(variants.map((v) => [v.key, []]));
+  const runs = new Map<string, Array<{ lat: number[]; cpuUs: number; sysUs: number }>>(
+    variants.map((v) => [v.key, []]),
+  );
   let base = 1;
   const run = async (v: Variant, count: number) => {
     base += count;
@@ -342,16 +347,23 @@ async function runVariants(phase: string, options: Options, variants: Variant[],
   for (let round = 0; round < options.rounds; round++) {
     for (let i = 0; i < variants.length; i++) {
       const v = variants[(i + round) % variants.length] as Variant;
+      const cpu = process.cpuUsage();
       const lat = await profiled(profileName(options, phase, v.key, round), () => run(v, n));
-      runs.get(v.key)?.push(lat);
+      const { user, system } = process.cpuUsage(cpu);
+      runs.get(v.key)?.push({ lat, cpuUs: (user + system) / n, sysUs: system / n });
       process.stderr.write(`  round ${round + 1} ${v.key}: p50 ${us(percentile(lat, 50))} µs\n`);
     }
   }
   return variants.map(({ key, label, target }) => {
     const r = runs.get(key) ?? [];
-    const p50s = r.map((lat) => percentile(lat, 50));
-    const mean = median(r.map((lat) => lat.reduce((x, y) => x + y, 0) / lat.length));
-    return { key, label, target, p50: median(p50s), p99: median(r.map((lat) => percentile(lat, 99))), mean, p50s };
+    const p50s = r.map(({ lat }) => percentile(lat, 50));
+    const mean = median(r.map(({ lat }) => lat.reduce((x, y) => x + y, 0) / lat.length));
+    const p99 = median(r.map(({ lat }) => percentile(lat, 99)));
+    const { cpuUs, sysUs } = medianFields(r.map(({ cpuUs, sysUs }) => ({ cpuUs, sysUs }))) ?? {
+      cpuUs: NaN,
+      sysUs: NaN,
+    };
+    return { key, label, target, p50: median(p50s), p99, mean, p50s, cpuUs, sysUs };
   });
 }
 
@@ -876,6 +888,8 @@ function latencyColumns(rows: readonly LatencyRow[]): Column<LatencyRow>[] {
     ['p50 range', (r) => `${us(Math.min(...r.p50s))}–${us(Math.max(...r.p50s))}`],
     ['p50 − raw', (r) => (r === raw ? '' : `${over(r) >= 0 ? '+' : ''}${us(over(r))}`)],
     ['p50 ×raw', (r) => (raw && r !== raw ? fmtRatio(r.p50 / raw.p50) : '')],
+    ['CPU µs/op', (r) => fmt(r.cpuUs, 0)],
+    ['sys µs/op', (r) => fmt(r.sysUs, 0)],
     ['target', (r) => (r.target ? `≤ +${us(allowed(r))} ${over(r) <= allowed(r) ? 'PASS' : 'FAIL'}` : '')],
   ];
 }
