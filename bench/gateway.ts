@@ -259,7 +259,8 @@ async function main(): Promise<void> {
       if (isGateway(kind)) {
         const start = {
           sharedFile,
-          limits: { maxSessions: 20_000, maxSessionsPerAddress: 20_000, heartbeatMs: 0 },
+          // No frame rate limit: one closed-loop connection may exceed its default 1 000 frames/s (the references have none).
+          limits: { maxSessions: 20_000, maxSessionsPerAddress: 20_000, heartbeatMs: 0, maxFramesPerSecond: 0 },
           session: {},
           ...(kind === 'vmgate-exec' ? { executors: { count: EXEC_COUNT } } : {}),
         };
