@@ -8,10 +8,10 @@
  * Each server runs in a child process of its own (bench/lib/servers.ts), the
  * load client (clients/load) in one more (`--role client`), so client and
  * server never share an event loop; the parent only orchestrates over IPC.
- * The reference servers are always measured in the same run, interleaved
- * per point. `--profile` and `--entry-timing` perturb the servers: quote
- * figures from runs without them. Only 127.0.0.1 is used. Every loop is
- * bounded in count and time.
+ * The children inherit this process's environment. The reference servers are
+ * always measured in the same run, interleaved per point. `--profile`
+ * perturbs the servers: quote figures from runs without it. Only 127.0.0.1
+ * is used. Every loop is bounded in count and time.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,8 +22,8 @@ import type { LoadSummary } from '../clients/load/summary';
 import { summarizeProfile } from './cpuprofile-top';
 import { benchCommand, int, ints, listOf, parseOptions } from './lib/args';
 import { type HeldSession, openSession, serveLoadClient } from './lib/clients';
-import { installEntryTiming } from './lib/diag';
-import { fmt, fmtInt, fmtRatio, machineLine, printJson, resultFile, sourceFingerprint, table } from './lib/report';
+import type { Column } from './lib/report';
+import { columns, fmt, fmtInt, fmtRatio, machineLine, printJson, resultFile, sourceFingerprint } from './lib/report';
 import { Child, type ChildEvent, runMain } from './lib/rpc';
 import {
   type ServerReady,
@@ -40,16 +40,13 @@ type Kind = (typeof KINDS)[number];
 /**
  * The two ways the gateway is measured: `vmgate` is startGateway with its
  * defaults (where session engines run is whatever the product defaults to;
- * the report says which), `vmgate-exec` forces `executors: { count: 2 }`
- * (session engines in two executor processes, one per core).
+ * the report says which), `vmgate-exec` forces `executors: { count: 2 }`.
  */
 const GATEWAYS = ['vmgate', 'vmgate-exec'] as const;
 type GatewayKind = (typeof GATEWAYS)[number];
 const isGateway = (kind: Kind): kind is GatewayKind => kind === 'vmgate' || kind === 'vmgate-exec';
 const EXEC_COUNT = 2;
 const PHASES = ['throughput', 'open', 'hold'] as const;
-
-/** Targets. */
 const TARGET_THROUGHPUT_VS_FLOOR = 0.8;
 const TARGET_OPEN_P50_OVER_WS_MS = 1.5;
 
@@ -63,7 +60,6 @@ const options = parseOptions<{
   openBatches?: number;
   holdBudget?: number;
   profile?: boolean;
-  entryTiming?: boolean;
   progress?: number;
   phases: string[];
   servers: Kind[];
@@ -82,7 +78,6 @@ const options = parseOptions<{
     .option('--open-batches <n>', 'batches of 100 sessions opened in parallel (default 5, --quick 2)', int())
     .option('--hold-budget <s>', 'time budget for opening the held sessions (default 20, --quick 15)', int())
     .option('--profile', 'CPU profile of each server during each throughput window (bench/results/)')
-    .option('--entry-timing', 'time every runInContext in the servers')
     .option('--progress <n>', 'print a line every N sessions while holding', int())
     .option('--phases <list>', `among ${PHASES.join(',')}`, listOf(PHASES), [...PHASES])
     .option('--servers <list>', `among ${KINDS.join(',')} (ratios need echo and floor)`, listOf(KINDS), [...KINDS])
@@ -90,42 +85,27 @@ const options = parseOptions<{
 );
 
 // ===========================================================================
-// client role: throughput through the load client; open latency; held sessions
+// client role: session open latency (throughput and held sessions: bench/lib/clients.ts)
 // ===========================================================================
 
-interface ThroughputResult {
-  readonly connections: number;
-  readonly opened: number;
-  readonly evalsPerSec: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly samples: number;
-  readonly errors: number;
-  readonly clientCpuPct: number;
-  readonly windowMs: number;
-}
+type P50P99 = { p50: number; p99: number };
 
 interface OpenLatency {
   readonly count: number;
   readonly failed: number;
-  readonly open: { p50: number; p99: number };
-  readonly hello?: { p50: number; p99: number };
-  readonly reply?: { p50: number; p99: number };
+  readonly open: P50P99;
+  readonly hello?: P50P99;
+  readonly reply?: P50P99;
   readonly batchMs?: { p50: number; max: number };
 }
 
-function stats(values: number[]): { p50: number; p99: number } {
-  return { p50: percentile(values, 50), p99: percentile(values, 99) };
-}
+const stats = (values: number[]): P50P99 => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
 
 /** Sessions opened in batches of `size` (one at a time with size 1), each closed again; latency per stage. */
 async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> {
   const { batches, size, hello } = args as { batches: number; size: number; hello: boolean };
   const evalCode = args.evalOnOpen ? { evalCode: '1 + 1', expect: 2 } : {};
-  const open: number[] = [];
-  const helloT: number[] = [];
-  const reply: number[] = [];
-  const batchMs: number[] = [];
+  const [open, helloT, reply, batchMs]: number[][] = [[], [], [], []];
   let failed = 0;
   for (let b = 0; b < batches; b++) {
     const t0 = performance.now();
@@ -162,50 +142,58 @@ async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> 
 // parent: orchestration and report
 // ===========================================================================
 
-interface Settings {
-  /** Where `vmgate` (startGateway defaults) runs its session engines, as its server reported. */
-  vmgateMode: string;
-  readonly connections: number[];
-  readonly warmupMs: number;
-  readonly durationMs: number;
-  readonly openSerial: number;
-  readonly openBatches: number;
-  readonly hold: number;
-  /** Time budget for opening the held sessions of one hold row. */
-  readonly holdBudgetMs: number;
-  readonly profile: boolean;
-  readonly entryTiming: boolean;
-  /** Print a progress line every this many sessions while holding (0 = off). */
-  readonly progress: number;
-  readonly json: boolean;
-  readonly quick: boolean;
-  readonly phases: ReadonlySet<string>;
-  /** Servers to run (all by default; a subset is for diagnostics: ratios need echo and floor). */
-  readonly kinds: readonly Kind[];
+/** The options with `--quick`'s defaults resolved; the report prints where `vmgate`'s engines ran (`vmgateMode`). */
+function readSettings() {
+  const quick = options.quick === true;
+  return {
+    vmgateMode: 'unknown',
+    connections: options.connections ?? (quick ? [1, 100] : [1, 100, 1000]),
+    warmupMs: (options.warmup ?? (quick ? 0.3 : 1)) * 1000,
+    durationMs: (options.duration ?? (quick ? 1 : 5)) * 1000,
+    openSerial: options.openSerial ?? (quick ? 50 : 200),
+    openBatches: options.openBatches ?? (quick ? 2 : 5),
+    hold: options.hold ?? (quick ? 1000 : 10_000),
+    /** Time budget for opening the held sessions of one hold row. */
+    holdBudgetMs: (options.holdBudget ?? (quick ? 15 : 20)) * 1000,
+    profile: options.profile === true,
+    /** Print a progress line every this many sessions while holding (0 = off). */
+    progress: options.progress ?? 0,
+    json: options.json === true,
+    quick,
+    phases: new Set(options.phases),
+    /** Servers to run (all by default; a subset is for diagnostics: ratios need echo and floor). */
+    kinds: options.servers,
+  };
 }
+type Settings = ReturnType<typeof readSettings>;
 
-interface ThroughputRow extends ThroughputResult {
+interface ThroughputRow {
   readonly kind: Kind;
+  readonly connections: number;
+  readonly opened: number;
+  readonly evalsPerSec: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly samples: number;
+  readonly errors: number;
+  readonly clientCpuPct: number;
+  readonly windowMs: number;
   readonly serverCpuPct: number;
   /** CPU of the gateway's executor processes, % of one core (0 for the others). */
   readonly executorCpuPct: number;
   readonly serverElu: number;
   /** CPU used on the machine by processes other than this benchmark's, % of one core. */
   readonly otherCpuPct: number;
-  /** With --entry-timing: per eval, µs of server event-loop time inside runInContext and outside it. */
-  readonly entryUsPerEval?: number;
-  readonly otherUsPerEval?: number;
-  readonly entriesPerEval?: number;
-  readonly entryP50Us?: number;
-  readonly entryP99Us?: number;
   readonly profile?: string;
 }
+
+type OpenRow = { kind: Kind; serial: OpenLatency; parallel: OpenLatency; parallelEval: OpenLatency };
 
 interface HoldRow {
   readonly label: string;
   readonly kind: Kind;
   readonly sessions: number;
-  readonly opened: number;
+  /** Sessions confirmed by the client (hello, or the eval's reply). */
   readonly confirmed: number;
   readonly failed: number;
   readonly openMs: number;
@@ -227,24 +215,7 @@ interface HoldRow {
 }
 
 async function main(): Promise<void> {
-  const quick = options.quick === true;
-  const settings: Settings = {
-    vmgateMode: 'unknown',
-    connections: options.connections ?? (quick ? [1, 100] : [1, 100, 1000]),
-    warmupMs: (options.warmup ?? (quick ? 0.3 : 1)) * 1000,
-    durationMs: (options.duration ?? (quick ? 1 : 5)) * 1000,
-    openSerial: options.openSerial ?? (quick ? 50 : 200),
-    openBatches: options.openBatches ?? (quick ? 2 : 5),
-    hold: options.hold ?? (quick ? 1000 : 10_000),
-    holdBudgetMs: (options.holdBudget ?? (quick ? 15 : 20)) * 1000,
-    profile: options.profile === true,
-    entryTiming: options.entryTiming === true,
-    progress: options.progress ?? 0,
-    json: options.json === true,
-    quick,
-    phases: new Set(options.phases),
-    kinds: options.servers,
-  };
+  const settings = readSettings();
   for (const c of settings.connections) if (c > 5000) throw new Error(`bad --connections value ${c}`);
   if (settings.hold > 15_000) throw new Error('--hold is limited to 15000 (file descriptor limit 20000)');
   const say = (text: string) => {
@@ -266,20 +237,16 @@ async function main(): Promise<void> {
   let active: { server: Child; profileFile?: string } | undefined;
   const windowCalls: Promise<unknown>[] = [];
   let windowCpu: Promise<ServerWindow> | undefined;
-  let machine: { start?: ReturnType<typeof systemCpu>; end?: ReturnType<typeof systemCpu>; t0: number; t1: number } = {
-    t0: 0,
-    t1: 0,
-  };
+  const machine = { start: systemCpu(), end: systemCpu(), t0: 0, t1: 0 };
   const onClientEvent = (event: ChildEvent) => {
     if (!active) return;
     const { server, profileFile } = active;
     if (event.event === 'window-start') {
-      machine = { start: systemCpu(), t0: performance.now(), t1: 0 };
+      Object.assign(machine, { start: systemCpu(), t0: performance.now() });
       windowCalls.push(server.call('window-start'));
       if (profileFile) windowCalls.push(server.call('profile-start', { intervalUs: 200 }));
     } else if (event.event === 'window-end') {
-      machine.end = systemCpu();
-      machine.t1 = performance.now();
+      Object.assign(machine, { end: systemCpu(), t1: performance.now() });
       windowCpu = server.call('window-end');
       if (profileFile) windowCalls.push(server.call('profile-stop', { file: profileFile }));
     }
@@ -287,19 +254,19 @@ async function main(): Promise<void> {
   let client: Child | undefined;
 
   try {
-    const timing = settings.entryTiming ? ['--entry-timing'] : [];
     for (const kind of settings.kinds) {
       let server: { child: Child; ready: ServerReady };
       if (isGateway(kind)) {
         const start = {
           sharedFile,
-          limits: { maxSessions: 20_000, maxSessionsPerAddress: 20_000, heartbeatMs: 0 },
+          // No frame rate limit: one closed-loop connection may exceed its default 1 000 frames/s (the references have none).
+          limits: { maxSessions: 20_000, maxSessionsPerAddress: 20_000, heartbeatMs: 0, maxFramesPerSecond: 0 },
           session: {},
           ...(kind === 'vmgate-exec' ? { executors: { count: EXEC_COUNT } } : {}),
         };
-        server = await spawnGateway(__filename, start, { execArgv: ['--expose-gc'], args: timing, name: kind });
+        server = await spawnGateway(__filename, start, { execArgv: ['--expose-gc'], name: kind });
       } else {
-        const child = Child.role(__filename, 'reference', ['--kind', kind, ...timing], ['--expose-gc']);
+        const child = Child.role(__filename, 'reference', ['--kind', kind], ['--expose-gc']);
         server = { child, ready: (await child.ready) as unknown as ServerReady };
       }
       servers.set(kind, server);
@@ -337,10 +304,17 @@ async function main(): Promise<void> {
         );
         if (load.problem) throw new Error(`${kind} × ${connections}: ${load.problem}`);
         await Promise.all(windowCalls);
-        const cpu: ServerWindow = windowCpu
-          ? await windowCpu
-          : { cpuPct: Number.NaN, childCpuPct: Number.NaN, elu: Number.NaN, wallMs: 0 };
-        const result: ThroughputResult = {
+        const cpu: ServerWindow = (await windowCpu) ?? {
+          cpuPct: Number.NaN,
+          childCpuPct: Number.NaN,
+          elu: Number.NaN,
+          wallMs: 0,
+        };
+        active = undefined;
+        const windowMs = machine.t1 - machine.t0;
+        const ours = ((cpu.cpuPct + cpu.childCpuPct + load.clientCpuPct) / 100) * windowMs;
+        throughputRows.push({
+          kind,
           connections,
           opened: load.sessions.opened,
           evalsPerSec: load.evals.perSec ?? Number.NaN,
@@ -350,29 +324,10 @@ async function main(): Promise<void> {
           errors: load.evals.errors,
           clientCpuPct: load.clientCpuPct,
           windowMs: load.windowS * 1000,
-        };
-        const evals = result.evalsPerSec * (cpu.wallMs / 1000);
-        const windowMs = machine.t1 - machine.t0;
-        const ours = ((cpu.cpuPct + cpu.childCpuPct + result.clientCpuPct) / 100) * windowMs;
-        const breakdown =
-          cpu.entryMs !== undefined && evals > 0
-            ? {
-                entryUsPerEval: (cpu.entryMs * 1000) / evals,
-                otherUsPerEval: (cpu.elu * cpu.wallMs * 1000 - cpu.entryMs * 1000) / evals,
-                entriesPerEval: (cpu.entries ?? 0) / evals,
-                entryP50Us: cpu.entryP50Us ?? Number.NaN,
-                entryP99Us: cpu.entryP99Us ?? Number.NaN,
-              }
-            : {};
-        active = undefined;
-        throughputRows.push({
-          ...result,
-          kind,
           serverCpuPct: cpu.cpuPct,
           executorCpuPct: cpu.childCpuPct,
           serverElu: cpu.elu,
           otherCpuPct: otherCpuPct(machine.start, machine.end, ours, windowMs),
-          ...breakdown,
           ...(profileFile ? { profile: profileFile } : {}),
         });
         // Let the server finish closing before the next point.
@@ -381,7 +336,7 @@ async function main(): Promise<void> {
     }
 
     // ---- 2./3. session open latency -------------------------------------------
-    const openRows: Array<{ kind: Kind; serial: OpenLatency; parallel: OpenLatency; parallelEval: OpenLatency }> = [];
+    const openRows: OpenRow[] = [];
     for (const kind of settings.phases.has('open') ? settings.kinds : []) {
       say(`open latency: ${kind} (${settings.openSerial} one at a time, ${settings.openBatches} batches of 100) ...`);
       const latency = (batches: number, size: number, evalOnOpen: boolean) =>
@@ -430,7 +385,7 @@ async function main(): Promise<void> {
         },
         settings.holdBudgetMs + 180_000,
       );
-      const heldMem = await mem(300_000);
+      const held = await mem(300_000);
       const closed = await client.call<{ stillOpen: number }>('release', {}, 300_000);
       await srv.call('waitSessions', { count: 0, timeoutMs: 60_000 }, 120_000);
       const after = await mem(300_000);
@@ -440,33 +395,24 @@ async function main(): Promise<void> {
         label: hold.label,
         kind: hold.kind,
         sessions: settings.hold,
-        opened: opened.opened,
         confirmed: opened.opened,
         failed: opened.failed,
         openMs: opened.ms,
         rssBefore: rss(before),
-        rssHeld: rss(heldMem),
+        rssHeld: rss(held),
         rssAfterClose: rss(after),
         heapBefore: heap(before),
-        heapHeld: heap(heldMem),
+        heapHeld: heap(held),
         heapAfterClose: heap(after),
-        executors: heldMem.children.length,
-        executorRssHeld: rss(heldMem) - heldMem.rss,
+        executors: held.children.length,
+        executorRssHeld: rss(held) - held.rss,
         stillOpen: closed.stillOpen,
-        serverConnections: heldMem.sessions,
+        serverConnections: held.sessions,
         errors: opened.errors,
         budgetHit: opened.budgetHit,
       });
     }
-
-    const profiles: Array<{ kind: Kind; connections: number; file: string; summary: string }> = [];
-    for (const row of settings.profile ? throughputRows : []) {
-      if (row.profile && row.kind !== 'echo') {
-        const summary = summarizeProfile(row.profile, { top: 25 });
-        profiles.push({ kind: row.kind, connections: row.connections, file: row.profile, summary });
-      }
-    }
-    report(settings, throughputRows, openRows, holdRows, profiles, (performance.now() - started) / 1000, fingerprint);
+    report(settings, throughputRows, openRows, holdRows, (performance.now() - started) / 1000, fingerprint);
   } finally {
     await client?.stop();
     for (const { child } of servers.values()) await child.stop();
@@ -477,34 +423,27 @@ async function main(): Promise<void> {
 function report(
   settings: Settings,
   throughputRows: ThroughputRow[],
-  openRows: Array<{ kind: Kind; serial: OpenLatency; parallel: OpenLatency; parallelEval: OpenLatency }>,
+  openRows: OpenRow[],
   holdRows: HoldRow[],
-  profiles: Array<{ kind: Kind; connections: number; file: string; summary: string }>,
   seconds: number,
   fingerprint: string,
 ): void {
-  const find = (kind: Kind, connections: number) =>
-    throughputRows.find((r) => r.kind === kind && r.connections === connections);
-  const ratio = (a: ThroughputRow | undefined, b: ThroughputRow | undefined) =>
-    a && b ? a.evalsPerSec / b.evalsPerSec : Number.NaN;
-  const ratios = settings.connections.map((connections) => {
-    const floor = find('floor', connections);
-    const echo = find('echo', connections);
-    return {
-      connections,
-      gatewayVsFloor: ratio(find('vmgate', connections), floor),
-      gatewayVsEcho: ratio(find('vmgate', connections), echo),
-      execVsFloor: ratio(find('vmgate-exec', connections), floor),
-      execVsEcho: ratio(find('vmgate-exec', connections), echo),
-      floorVsEcho: ratio(floor, echo),
-    };
-  });
-  const at100 = ratios.find((r) => r.connections === 100);
-  const echoOpen = openRows.find((r) => r.kind === 'echo')?.serial;
-  const openOver = (kind: GatewayKind) => {
-    const hello = openRows.find((r) => r.kind === kind)?.serial.hello;
-    return hello && echoOpen ? hello.p50 - echoOpen.open.p50 : Number.NaN;
-  };
+  const evalsPerSec = (kind: Kind, connections: number) =>
+    throughputRows.find((r) => r.kind === kind && r.connections === connections)?.evalsPerSec ?? Number.NaN;
+  const ratioPairs = [
+    ['vmgate', 'floor'],
+    ['vmgate', 'echo'],
+    ['vmgate-exec', 'floor'],
+    ['vmgate-exec', 'echo'],
+    ['floor', 'echo'],
+  ] as const;
+  const ratios = settings.connections.map((connections) => ({
+    connections,
+    ...Object.fromEntries(
+      ratioPairs.map(([a, b]) => [`${a}/${b}`, evalsPerSec(a, connections) / evalsPerSec(b, connections)]),
+    ),
+  })) as Array<{ connections: number } & Record<string, number>>;
+  const echoOpen = openRows.find((r) => r.kind === 'echo')?.serial.open.p50 ?? Number.NaN;
   // Per session = what the server itself held when memory was read (sessions it had
   // already dropped, e.g. with an executor restarted, do not count).
   const perSession = (row: HoldRow) => {
@@ -516,15 +455,15 @@ function report(
   };
   const targets = Object.fromEntries(
     GATEWAYS.map((kind) => {
-      const vsFloor = kind === 'vmgate' ? at100?.gatewayVsFloor : at100?.execVsFloor;
-      const over = openOver(kind);
+      const vsFloor = ratios.find((r) => r.connections === 100)?.[`${kind}/floor`] ?? Number.NaN;
+      const over = (openRows.find((r) => r.kind === kind)?.serial.hello?.p50 ?? Number.NaN) - echoOpen;
       return [
         kind,
         {
           throughputVsFloorAt100: {
             target: TARGET_THROUGHPUT_VS_FLOOR,
-            measured: vsFloor ?? Number.NaN,
-            pass: (vsFloor ?? 0) >= TARGET_THROUGHPUT_VS_FLOOR,
+            measured: vsFloor,
+            pass: vsFloor >= TARGET_THROUGHPUT_VS_FLOOR,
           },
           openP50OverWsMs: {
             target: TARGET_OPEN_P50_OVER_WS_MS,
@@ -534,14 +473,9 @@ function report(
         },
       ];
     }),
-  ) as Record<
-    GatewayKind,
-    {
-      throughputVsFloorAt100: { target: number; measured: number; pass: boolean };
-      openP50OverWsMs: { target: number; measured: number; pass: boolean };
-    }
-  >;
+  );
 
+  const profiles = throughputRows.filter((r) => r.profile && r.kind !== 'echo');
   if (settings.json) {
     printJson({
       benchmark: 'gateway',
@@ -552,182 +486,107 @@ function report(
       open: openRows,
       hold: holdRows.map((row) => ({ ...row, perSession: perSession(row) })),
       targets,
-      profiles: profiles.map(({ kind, connections, file }) => ({ kind, connections, file })),
+      profiles: profiles.map(({ kind, connections, profile }) => ({ kind, connections, file: profile })),
       seconds,
     });
     return;
   }
 
   const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 0)} MB`;
-  const passMiss = (pass: boolean) => (pass ? 'PASS' : 'MISS');
-  const out: string[] = [];
-  out.push(
+  const pct = (value: number) => `${fmt(value, 0)}%`;
+  const pp = (s?: P50P99) => (s ? `${fmt(s.p50, 3)} / ${fmt(s.p99, 3)}` : '—');
+  const verdict = (text: string, pass: boolean, measured: string) => `${text} → ${measured} ${pass ? 'PASS' : 'MISS'}`;
+  const out = [
     `vmgate bench:gateway — ${settings.durationMs / 1000} s per point after ${settings.warmupMs / 1000} s warm-up${settings.quick ? ' (--quick)' : ''}${settings.profile ? ' (--profile: CPU profiler on, do not quote these figures)' : ''}`,
-  );
-  out.push(machineLine(fingerprint));
-  out.push(
+    machineLine(fingerprint),
     `Servers: echo = bare ws; floor = bare ws + vm context per connection + one timed runInContext per frame; vmgate = startGateway defaults (engines found: ${settings.vmgateMode}); vmgate-exec = startGateway({ executors: { count: ${EXEC_COUNT} } }).`,
-  );
+  ];
   if (throughputRows.length > 0) {
-    out.push('');
-    out.push('Throughput, closed loop, `1 + 1` per request (server and client in separate processes):');
+    const throughputColumns: Column<ThroughputRow>[] = [
+      ['server', (r) => r.kind],
+      ['conns', (r) => String(r.connections)],
+      ['evals/s', (r) => fmtInt(r.evalsPerSec)],
+      ['p50 ms', (r) => fmt(r.p50, 3)],
+      ['p99 ms', (r) => fmt(r.p99, 3)],
+      ['server CPU', (r) => pct(r.serverCpuPct)],
+      ['executors CPU', (r) => (isGateway(r.kind) ? pct(r.executorCpuPct) : '—')],
+      ['server ELU', (r) => fmt(r.serverElu, 2)],
+      ['client CPU', (r) => pct(r.clientCpuPct)],
+      ['other CPU', (r) => pct(r.otherCpuPct)],
+      ['errors', (r) => String(r.errors)],
+    ];
     out.push(
-      table(
-        [
-          'server',
-          'conns',
-          'evals/s',
-          'p50 ms',
-          'p99 ms',
-          'server CPU',
-          'executors CPU',
-          'server ELU',
-          'client CPU',
-          'other CPU',
-          'errors',
-        ],
-        throughputRows.map((r) => [
-          r.kind,
-          String(r.connections),
-          fmtInt(r.evalsPerSec),
-          fmt(r.p50, 3),
-          fmt(r.p99, 3),
-          `${fmt(r.serverCpuPct, 0)}%`,
-          isGateway(r.kind) ? `${fmt(r.executorCpuPct, 0)}%` : '—',
-          fmt(r.serverElu, 2),
-          `${fmt(r.clientCpuPct, 0)}%`,
-          `${fmt(r.otherCpuPct, 0)}%`,
-          String(r.errors),
-        ]),
-      ),
-    );
-    out.push(
+      '',
+      'Throughput, closed loop, `1 + 1` per request (server and client in separate processes):',
+      columns(throughputColumns, throughputRows),
       "CPU columns: % of one core over the measured window; 'other CPU' = the machine's busy time not used by this benchmark's processes (> ~15%: someone else was running, distrust that point).",
-    );
-    out.push('');
-    out.push(
-      table(
-        ['conns', 'vmgate/floor', 'vmgate/echo', 'vmgate-exec/floor', 'vmgate-exec/echo', 'floor/echo'],
-        ratios.map((r) => [
-          String(r.connections),
-          fmtRatio(r.gatewayVsFloor),
-          fmtRatio(r.gatewayVsEcho),
-          fmtRatio(r.execVsFloor),
-          fmtRatio(r.execVsEcho),
-          fmtRatio(r.floorVsEcho),
-        ]),
+      '',
+      columns(
+        [
+          ['conns', (r) => String(r.connections)],
+          ...ratioPairs.map(
+            ([a, b]): Column<(typeof ratios)[number]> => [`${a}/${b}`, (r) => fmtRatio(r[`${a}/${b}`])],
+          ),
+        ],
+        ratios,
       ),
-    );
-    for (const kind of GATEWAYS) {
-      const t = targets[kind].throughputVsFloorAt100;
-      out.push(
-        `Target (${kind}): ≥ ${TARGET_THROUGHPUT_VS_FLOOR}× the vm floor at 100 connections → ${fmtRatio(t.measured)} ${passMiss(t.pass)}`,
-      );
-    }
-  }
-  if (settings.entryTiming && throughputRows.length > 0) {
-    out.push('');
-    out.push(
-      'Server event-loop time per eval (--entry-timing: runInContext wrapped in the server process; busy = ELU × window / evals):',
-    );
-    out.push(
-      table(
-        ['server', 'conns', 'busy µs/eval', 'in runInContext µs', 'rest µs', 'entries/eval', 'entry p50/p99 µs'],
-        throughputRows
-          .filter((r) => r.kind === 'floor' || r.kind === 'vmgate')
-          .map((r) => [
-            r.kind,
-            String(r.connections),
-            fmt((r.serverElu * 1e6) / r.evalsPerSec, 0),
-            fmt(r.entryUsPerEval, 0),
-            fmt(r.otherUsPerEval, 0),
-            fmt(r.entriesPerEval, 2),
-            `${fmt(r.entryP50Us, 0)} / ${fmt(r.entryP99Us, 0)}`,
-          ]),
-      ),
+      ...GATEWAYS.map((kind) => {
+        const t = targets[kind].throughputVsFloorAt100;
+        const text = `Target (${kind}): ≥ ${TARGET_THROUGHPUT_VS_FLOOR}× the vm floor at 100 connections`;
+        return verdict(text, t.pass, fmtRatio(t.measured));
+      }),
     );
   }
   if (openRows.length > 0) {
-    out.push('');
-    out.push('Session open latency, ms from `new WebSocket` (p50 / p99):');
-    const pp = (s?: { p50: number; p99: number }) => (s ? `${fmt(s.p50, 3)} / ${fmt(s.p99, 3)}` : '—');
+    const openColumns: Column<OpenRow>[] = [
+      ['server', (r) => r.kind],
+      ['serial: open', (r) => pp(r.serial.open)],
+      ['serial: hello', (r) => pp(r.serial.hello)],
+      ['serial: 1st reply', (r) => pp(r.serial.reply)],
+      ['×100 parallel: open', (r) => pp(r.parallel.open)],
+      ['×100: hello', (r) => pp(r.parallel.hello)],
+      ['×100: batch ms', (r) => fmt(r.parallel.batchMs?.p50, 1)],
+      ['×100 + eval: 1st reply', (r) => pp(r.parallelEval.reply)],
+      ['×100 + eval: batch ms', (r) => fmt(r.parallelEval.batchMs?.p50, 1)],
+      ['failed', (r) => String(r.serial.failed + r.parallel.failed + r.parallelEval.failed)],
+    ];
     out.push(
-      table(
-        [
-          'server',
-          'serial: open',
-          'serial: hello',
-          'serial: 1st reply',
-          '×100 parallel: open',
-          '×100: hello',
-          '×100: batch ms',
-          '×100 + eval: 1st reply',
-          '×100 + eval: batch ms',
-          'failed',
-        ],
-        openRows.map((r) => [
-          r.kind,
-          pp(r.serial.open),
-          pp(r.serial.hello),
-          pp(r.serial.reply),
-          pp(r.parallel.open),
-          pp(r.parallel.hello),
-          fmt(r.parallel.batchMs?.p50, 1),
-          pp(r.parallelEval.reply),
-          fmt(r.parallelEval.batchMs?.p50, 1),
-          String(r.serial.failed + r.parallel.failed + r.parallelEval.failed),
-        ]),
-      ),
-    );
-    for (const kind of GATEWAYS) {
-      const t = targets[kind].openP50OverWsMs;
-      out.push(
-        `Target (${kind}): hello p50 within ${TARGET_OPEN_P50_OVER_WS_MS} ms of a bare ws handshake (echo 'open' p50) → ${t.measured >= 0 ? '+' : ''}${fmt(t.measured, 3)} ms ${passMiss(t.pass)}`,
-      );
-    }
-    out.push(
+      '',
+      'Session open latency, ms from `new WebSocket` (p50 / p99):',
+      columns(openColumns, openRows),
+      ...GATEWAYS.map((kind) => {
+        const t = targets[kind].openP50OverWsMs;
+        const text = `Target (${kind}): hello p50 within ${TARGET_OPEN_P50_OVER_WS_MS} ms of a bare ws handshake (echo 'open' p50)`;
+        return verdict(text, t.pass, `${t.measured >= 0 ? '+' : ''}${fmt(t.measured, 3)} ms`);
+      }),
       '"1st reply": an eval `1 + 1` sent on `hello`; for the gateways it includes creating the session realm (lazily, on the first eval).',
     );
   }
   if (holdRows.length > 0) {
-    out.push('');
+    const holdColumns: Column<HoldRow>[] = [
+      ['what', (r) => r.label],
+      [
+        'held',
+        (r) =>
+          `${r.confirmed}/${r.sessions}${r.failed ? ` (${r.failed} failed)` : ''}${r.budgetHit ? ' (budget)' : ''}`,
+      ],
+      ['server had', (r) => String(r.serverConnections)],
+      ['still open', (r) => String(r.stillOpen)],
+      ['open s', (r) => fmt(r.openMs / 1000, 1)],
+      ['RSS before', (r) => mb(r.rssBefore)],
+      ['RSS held', (r) => mb(r.rssHeld)],
+      [
+        'of which child procs',
+        (r) => (r.executors > 0 ? `${mb(r.executorRssHeld)} (${r.executors} child procs)` : '—'),
+      ],
+      ['RSS after close', (r) => mb(r.rssAfterClose)],
+      ['KB RSS/session', (r) => fmt(perSession(r).rssKb, 1)],
+      ['KB heap/session', (r) => fmt(perSession(r).heapKb, 1)],
+    ];
     out.push(
+      '',
       `Memory held by up to ${settings.hold} concurrent sessions (server process + its executor processes; gc'd in the server process, executors' heap from their last heartbeat):`,
-    );
-    out.push(
-      table(
-        [
-          'what',
-          'held',
-          'server had',
-          'still open',
-          'open s',
-          'RSS before',
-          'RSS held',
-          'of which child procs',
-          'RSS after close',
-          'KB RSS/session',
-          'KB heap/session',
-        ],
-        holdRows.map((r) => {
-          const per = perSession(r);
-          return [
-            r.label,
-            `${r.confirmed}/${r.sessions}${r.failed ? ` (${r.failed} failed)` : ''}${r.budgetHit ? ' (budget)' : ''}`,
-            String(r.serverConnections),
-            String(r.stillOpen),
-            fmt(r.openMs / 1000, 1),
-            mb(r.rssBefore),
-            mb(r.rssHeld),
-            r.executors > 0 ? `${mb(r.executorRssHeld)} (${r.executors} child procs)` : '—',
-            mb(r.rssAfterClose),
-            fmt(per.rssKb, 1),
-            fmt(per.heapKb, 1),
-          ];
-        }),
-      ),
-    );
-    out.push(
+      columns(holdColumns, holdRows),
       "  'held': sessions confirmed by the client (hello, or the eval's reply); 'server had': sessions the server counted when memory was read (the per-session divisor); 'still open': client connections open when the hold ended.",
     );
     for (const r of holdRows) {
@@ -743,20 +602,17 @@ function report(
     }
   }
   for (const p of profiles) {
-    out.push('');
-    out.push(`CPU profile of the ${p.kind} server process during the ${p.connections}-connection window: ${p.file}`);
-    out.push(p.summary);
+    out.push(
+      '',
+      `CPU profile of the ${p.kind} server process during the ${p.connections}-connection window: ${p.profile}`,
+    );
+    out.push(summarizeProfile(p.profile as string, { top: 25 }));
   }
-  out.push('');
-  out.push(`(run took ${fmt(seconds, 0)} s)`);
+  out.push('', `(run took ${fmt(seconds, 0)} s)`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-if (options.role === 'gateway') {
-  if (options.entryTiming) installEntryTiming();
-  serveGateway();
-} else if (options.role === 'reference') {
-  if (options.entryTiming) installEntryTiming();
-  void serveReference(options.kind === 'floor' ? 'floor' : 'echo');
-} else if (options.role === 'client') serveLoadClient({ openLatency });
+if (options.role === 'gateway') serveGateway();
+else if (options.role === 'reference') void serveReference(options.kind === 'floor' ? 'floor' : 'echo');
+else if (options.role === 'client') serveLoadClient({ openLatency });
 else runMain(main);

@@ -35,6 +35,17 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** A column of a report table: its header, and the cell of a row. */
+export type Column<R> = readonly [header: string, cell: (row: R) => string];
+
+/** Renders `rows` as a table of `cols` (bench:db and bench:gateway feed every table they print through this). */
+export function columns<R>(cols: readonly Column<R>[], rows: readonly R[]): string {
+  return table(
+    cols.map(([header]) => header),
+    rows.map((row) => cols.map(([, cell]) => cell(row))),
+  );
+}
+
 /** A one-line description of the machine for result headers. */
 export function machineLine(fingerprintAtStart?: string): string {
   const now = sourceFingerprint();

@@ -5,11 +5,10 @@ import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { EngineProvider } from '../../executors/engine-provider';
 import type { Gateway, StartOptions } from '../../gateway/server';
-import { allEntries, entryCounters, entryTimingInstalled, takeEntrySamples, WindowProfiler } from './diag';
+import { WindowProfiler } from './diag';
 import { settleGc } from './gc';
 import { childPids, procStat } from './proc';
 import { Child, exitSoon, type Handler, serveRpc } from './rpc';
-import { percentile } from './stats';
 
 /**
  * The servers the benchmarks measure, each in a child process of its own
@@ -18,7 +17,7 @@ import { percentile } from './stats';
  * and the bare `ws` references of bench:gateway. Every server answers the
  * same calls: `usage` (CPU time and RSS of the process and of its children,
  * from /proc; heap after gc), `window-start` / `window-end` (CPU, event-loop
- * utilisation and runInContext time over a measured window),
+ * utilisation over a measured window),
  * `profile-start` / `profile-stop`, `waitSessions` and `stop`.
  */
 
@@ -49,14 +48,6 @@ export interface ServerWindow {
   readonly childCpuPct: number;
   readonly elu: number;
   readonly wallMs: number;
-  /** With entry timing (bench/lib/diag.ts): every runInContext call in the window. */
-  readonly entries?: number;
-  readonly entryMs?: number;
-  readonly entryP50Us?: number;
-  readonly entryP99Us?: number;
-  /** The entries made with a timeout (every entry into a session realm after its creation). */
-  readonly timedEntries?: number;
-  readonly timedEntryMs?: number;
 }
 
 export interface ServerReady {
@@ -95,9 +86,6 @@ function serverHandlers(served: () => Served): Record<string, Handler> {
     childMs: 0,
     wall: 0,
     elu: performance.eventLoopUtilization(),
-    entries: 0,
-    entryMs: 0,
-    timed: entryCounters(),
   };
   let profiler: Promise<WindowProfiler> | undefined;
   return {
@@ -137,39 +125,22 @@ function serverHandlers(served: () => Served): Record<string, Handler> {
       return server.sessions();
     },
     'window-start': () => {
-      takeEntrySamples();
-      const entries = allEntries();
       mark = {
         cpu: process.cpuUsage(),
         childMs: childCpu(),
         wall: performance.now(),
         elu: performance.eventLoopUtilization(),
-        entries: entries.count,
-        entryMs: entries.totalMs,
-        timed: entryCounters(),
       };
       return true;
     },
     'window-end': (): ServerWindow => {
       const cpu = process.cpuUsage(mark.cpu);
       const wallMs = performance.now() - mark.wall;
-      const entries = allEntries();
-      const samples = takeEntrySamples();
       return {
         cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
         childCpuPct: ((childCpu() - mark.childMs) / wallMs) * 100,
         elu: performance.eventLoopUtilization(mark.elu).utilization,
         wallMs,
-        ...(entryTimingInstalled()
-          ? {
-              entries: entries.count - mark.entries,
-              entryMs: entries.totalMs - mark.entryMs,
-              entryP50Us: percentile(samples, 50) * 1000,
-              entryP99Us: percentile(samples, 99) * 1000,
-              timedEntries: entryCounters().count - mark.timed.count,
-              timedEntryMs: entryCounters().totalMs - mark.timed.totalMs,
-            }
-          : {}),
       };
     },
     'profile-start': async (args) => {
