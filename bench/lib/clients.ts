@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { LoadConnection } from '../../clients/load/connection';
-import { type LoadOptions, runLoad } from '../../clients/load/run';
+import type { LoadOptions } from '../../clients/load/options';
+import { runLoad } from '../../clients/load/run';
 import { emitEvent, type Handler, serveRpc } from './rpc';
 
 /**

@@ -6,7 +6,8 @@
 export type { EvalOutcome, Hello } from './connection';
 export { formatProgress, formatSummary } from './format';
 export { LatencyHistogram, type LatencySummary } from './histogram';
-export { type LoadHooks, type LoadOptions, normalizeUrl, redactUrl, runLoad } from './run';
+export { type LoadHooks, type LoadOptions, normalizeUrl, redactUrl } from './options';
+export { runLoad } from './run';
 export {
   type Check,
   type CodeSource,
