@@ -3,6 +3,12 @@
  * raw mysql2 on the same server, in the same run; every variant of a phase runs
  * in every round, the order rotating, figures are medians over rounds. Phases,
  * variants, options, database: docs/benchmarks-db.md.
+ *
+ * Longer than the other benchmarks (~950 lines) because its six phases drive
+ * four different sides (a raw connection or pool, in-process session engines,
+ * a gateway child with its ws client child, memory children), each next to the
+ * baseline it is compared with in the same round; the children re-run this
+ * script in a `--role`, so the drivers of one phase and its baseline stay in one file.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -26,8 +32,8 @@ import { procStat } from './lib/proc';
 import { detectFlavor, openRawConnection, openRawPool, serverPid, sessionSetupSql } from './lib/raw-mysql';
 import type { Column } from './lib/report';
 import { columns, fmt, fmtInt, fmtRatio, machineLine, resultFile, sourceFingerprint, writeJson } from './lib/report';
-import { Child, type ChildEvent, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
-import { type ServerWindow, serveGateway, spawnGateway } from './lib/servers';
+import { Child, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
+import { serveGateway, serverWindow, spawnGateway } from './lib/servers';
 import { mean, medianFields, percentile, rotatingRounds } from './lib/stats';
 import { closedLoops, summarizeWindow, windowMarks } from './lib/window';
 
@@ -610,17 +616,12 @@ const gatewayVariant = (workload: GatewayWorkload): ThroughputVariant => ({
     });
     let client: Child | undefined;
     try {
-      const server: Record<string, number | undefined> = {};
-      let window: Promise<ServerWindow> | undefined;
-      const marks: Promise<unknown>[] = [];
-      client = Child.role(__filename, 'client', [], [], (event: ChildEvent) => {
-        if (event.event !== 'window-start' && event.event !== 'window-end') return;
-        const starts = event.event === 'window-start';
-        server[event.event] = cpuMsOf(db.serverPid);
-        if (starts) marks.push(gateway.call('window-start'));
-        else window = gateway.call<ServerWindow>('window-end');
-        if (profile) marks.push(gateway.call(starts ? 'profile-start' : 'profile-stop', { file }));
+      const server: (number | undefined)[] = [];
+      const watch = serverWindow(gateway, {
+        ...(profile ? { profileFile: file } : {}),
+        onEdge: (start) => (server[start ? 0 : 1] = cpuMsOf(db.serverPid)),
       });
+      client = Child.role(__filename, 'client', [], [], (event) => watch.onEvent(event));
       await client.ready;
       await client.call('open', { port: ready.port, sessions: options.sessions });
       const run = () =>
@@ -632,11 +633,10 @@ const gatewayVariant = (workload: GatewayWorkload): ThroughputVariant => ({
           clientCpu: number;
         }>('run', { warmupMs: options.warmupMs, durationMs: options.durationMs, workload });
       const result = workload === 'insert' ? await checkTxRows(db, run) : await run();
-      await Promise.all(marks);
-      const w = await window;
+      const w = await watch.result();
       if (profile) addProfile(`${profile}, the gateway process`, file);
       const secs = options.durationMs / 1000;
-      const [a, b] = [server['window-start'], server['window-end']];
+      const [a, b] = server;
       return {
         statementsPerSec: result.counts.reduce((x, y) => x + y, 0) / secs,
         p50Ms: result.p50Ms,

@@ -14,13 +14,14 @@ import { benchCommand, int, ints, listOf, parseOptions } from './lib/args';
 import { type HeldSession, openSession, serveLoadClient } from './lib/clients';
 import type { Column } from './lib/report';
 import { columns, fmt, fmtInt, fmtRatio, machineLine, printJson, resultFile, sourceFingerprint } from './lib/report';
-import { Child, type ChildEvent, runMain } from './lib/rpc';
+import { Child, runMain } from './lib/rpc';
 import {
   type ServerReady,
   type ServerUsage,
   type ServerWindow,
   serveGateway,
   serveReference,
+  serverWindow,
   spawnGateway,
 } from './lib/servers';
 import { otherCpuPct, percentile, systemCpu } from './lib/stats';
@@ -248,24 +249,14 @@ async function main(): Promise<void> {
   );
 
   const servers = new Map<Kind, { child: Child; ready: ServerReady }>();
-  // The client marks its measured window; the server's CPU (and profile) is read over the same window.
-  let active: { server: Child; profileFile?: string } | undefined;
-  const windowCalls: Promise<unknown>[] = [];
-  let windowCpu: Promise<ServerWindow> | undefined;
+  // The client marks its measured window; the server's CPU (and profile) and the machine's are read over it.
+  let active: ReturnType<typeof serverWindow> | undefined;
   const machine = { start: systemCpu(), end: systemCpu(), t0: 0, t1: 0 };
-  const onClientEvent = (event: ChildEvent) => {
-    if (!active) return;
-    const { server, profileFile } = active;
-    if (event.event === 'window-start') {
-      Object.assign(machine, { start: systemCpu(), t0: performance.now() });
-      windowCalls.push(server.call('window-start'));
-      if (profileFile) windowCalls.push(server.call('profile-start', { intervalUs: 200 }));
-    } else if (event.event === 'window-end') {
-      Object.assign(machine, { end: systemCpu(), t1: performance.now() });
-      windowCpu = server.call('window-end');
-      if (profileFile) windowCalls.push(server.call('profile-stop', { file: profileFile }));
-    }
-  };
+  const onEdge = (start: boolean) =>
+    Object.assign(
+      machine,
+      start ? { start: systemCpu(), t0: performance.now() } : { end: systemCpu(), t1: performance.now() },
+    );
   let client: Child | undefined;
 
   try {
@@ -289,7 +280,7 @@ async function main(): Promise<void> {
       const mode = server.ready.mode ? `, engines: ${server.ready.mode}` : '';
       say(`${kind} server listening on ${server.ready.url} (pid ${server.child.child.pid})${mode}`);
     }
-    client = Child.role(__filename, 'client', [], [], onClientEvent);
+    client = Child.role(__filename, 'client', [], [], (event) => active?.onEvent(event));
     await client.ready;
     const url = (kind: Kind) => (servers.get(kind) as { ready: ServerReady }).ready.url;
     const server = (kind: Kind) => (servers.get(kind) as { child: Child }).child;
@@ -300,9 +291,7 @@ async function main(): Promise<void> {
       for (const kind of settings.kinds) {
         say(`throughput: ${kind} × ${connections} connection(s) ...`);
         const profileFile = settings.profile ? path.join(profileDir, `${kind}-${connections}.cpuprofile`) : undefined;
-        active = { server: server(kind), ...(profileFile ? { profileFile } : {}) };
-        windowCalls.length = 0;
-        windowCpu = undefined;
+        active = serverWindow(server(kind), { intervalUs: 200, onEdge, ...(profileFile ? { profileFile } : {}) });
         const load = await client.call<LoadSummary & { clientCpuPct: number }>(
           'run',
           {
@@ -318,8 +307,7 @@ async function main(): Promise<void> {
           settings.warmupMs + settings.durationMs + 300_000,
         );
         if (load.problem) throw new Error(`${kind} × ${connections}: ${load.problem}`);
-        await Promise.all(windowCalls);
-        const cpu: ServerWindow = (await windowCpu) ?? {
+        const cpu = (await active.result()) ?? {
           cpuPct: Number.NaN,
           childCpuPct: Number.NaN,
           elu: Number.NaN,
