@@ -24,6 +24,7 @@ import {
   serverWindow,
   spawnGateway,
 } from './lib/servers';
+import { TINY_SHARED_STATE } from './lib/shared-state';
 import { otherCpuPct, percentile, systemCpu } from './lib/stats';
 
 const KINDS = ['echo', 'floor', 'vmgate', 'vmgate-exec'] as const;
@@ -243,10 +244,7 @@ async function main(): Promise<void> {
   const profileDir = resultFile('profile', '');
   if (settings.profile) mkdirSync(profileDir, { recursive: true });
   const sharedFile = path.join(dir, 'shared.json');
-  writeFileSync(
-    sharedFile,
-    JSON.stringify({ currencies: { EUR: 1, USD: 1.08 }, greeting: 'hello', limits: [1, 2, 3] }),
-  );
+  writeFileSync(sharedFile, TINY_SHARED_STATE);
 
   const servers = new Map<Kind, { child: Child; ready: ServerReady }>();
   // The client marks its measured window; the server's CPU (and profile) and the machine's are read over it.

@@ -10,10 +10,10 @@ import vm from 'node:vm';
 import { loadSharedState } from '../shared-state/load';
 import { benchCommand, int, listOf, parseOptions } from './lib/args';
 import { settleGc } from './lib/gc';
-import { engineAfterFirstEval, floorContext, newRealm, TINY_SHARED_STATE } from './lib/realms';
+import { engineAfterFirstEval, floorContext, newRealm } from './lib/realms';
 import { type Column, columns, fmt, fmtRatio, machineLine, printJson, sourceFingerprint } from './lib/report';
 import { runInChild, runMain, serveRpc } from './lib/rpc';
-import { writeLargeSharedState } from './lib/shared-state';
+import { TINY_SHARED_STATE, writeLargeSharedState } from './lib/shared-state';
 import { mean, medianFields, otherCpuPct, percentile, systemCpu } from './lib/stats';
 
 const CONFIGS = ['floor', 'realm', 'realm-50mb', 'engine-eval'] as const;
