@@ -30,6 +30,7 @@ import { WindowProfiler } from './lib/diag';
 import { settleGc } from './lib/gc';
 import { procStat } from './lib/proc';
 import { detectFlavor, openRawConnection, openRawPool, serverPid, sessionSetupSql } from './lib/raw-mysql';
+import { floorContext } from './lib/realms';
 import type { Column } from './lib/report';
 import { columns, fmt, fmtInt, fmtRatio, machineLine, resultFile, sourceFingerprint, writeJson } from './lib/report';
 import { Child, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
@@ -101,10 +102,7 @@ class EngineClient {
 /** The floor of delivering anything into a realm (docs/design.md §6): one timed entry into a bare context. */
 const FLOOR_SCRIPT = new vm.Script('1 + 1', { filename: 'floor' });
 function floorEntry(): () => void {
-  const context = vm.createContext(Object.create(null), {
-    codeGeneration: { strings: false, wasm: false },
-    microtaskMode: 'afterEvaluate',
-  });
+  const context = floorContext();
   return () => FLOOR_SCRIPT.runInContext(context, { timeout: 5_000, displayErrors: false });
 }
 
