@@ -76,9 +76,7 @@ const options = parseOptions<{
     .addOption(new Option('--kind <kind>').hideHelp()),
 );
 
-// ===========================================================================
 // client role: session open latency (throughput and held sessions: bench/lib/clients.ts)
-// ===========================================================================
 
 type P50P99 = { p50: number; p99: number };
 
@@ -130,9 +128,7 @@ async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> 
   };
 }
 
-// ===========================================================================
 // parent: orchestration and report
-// ===========================================================================
 
 /** The options with `--quick`'s defaults resolved; the report prints where `vmgate`'s engines ran (`vmgateMode`). */
 function readSettings() {
@@ -283,7 +279,7 @@ async function main(): Promise<void> {
     const url = (kind: Kind) => (servers.get(kind) as { ready: ServerReady }).ready.url;
     const server = (kind: Kind) => (servers.get(kind) as { child: Child }).child;
 
-    // ---- 1. throughput -------------------------------------------------------
+    // 1. throughput
     const throughputRows: ThroughputRow[] = [];
     for (const connections of settings.phases.has('throughput') ? settings.connections : []) {
       for (const kind of settings.kinds) {
@@ -321,7 +317,7 @@ async function main(): Promise<void> {
       }
     }
 
-    // ---- 2./3. session open latency -------------------------------------------
+    // 2./3. session open latency
     const openRows: OpenRow[] = [];
     for (const kind of settings.phases.has('open') ? settings.kinds : []) {
       say(`open latency: ${kind} (${settings.openSerial} one at a time, ${settings.openBatches} batches of 100) ...`);
@@ -338,7 +334,7 @@ async function main(): Promise<void> {
       await server(kind).call('waitSessions', { count: 0, timeoutMs: 30_000 });
     }
 
-    // ---- 4. memory held by N sessions ----------------------------------------
+    // 4. memory held by N sessions
     const holdRows: HoldRow[] = [];
     const holds: Array<{ label: string; kind: Kind; evalOnOpen: boolean }> = [
       { label: 'bare ws echo, idle connections (reference)', kind: 'echo', evalOnOpen: false },

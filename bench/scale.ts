@@ -119,7 +119,7 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
   };
 }
 
-// --- report -----------------------------------------------------------------
+// report
 
 /** Batches that opened at least one session (the one that found the ceiling opened none). */
 function opening(result: PhaseResult): BatchRow[] {
@@ -184,7 +184,7 @@ function report(results: PhaseResult[], settings: Settings, fingerprint: string)
   return out.join('\n');
 }
 
-// --- orchestration ----------------------------------------------------------
+// orchestration
 
 /**
  * Re-runs this script with the open-file limit raised (inherited by the
