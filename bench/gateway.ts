@@ -11,7 +11,7 @@ import { Option } from 'commander';
 import type { LoadSummary } from '../clients/load/summary';
 import { summarizeProfile } from './cpuprofile-top';
 import { benchCommand, int, ints, listOf, parseOptions } from './lib/args';
-import { type HeldSession, openSession, serveLoadClient } from './lib/clients';
+import { openMany, serveLoadClient } from './lib/clients';
 import type { Column } from './lib/report';
 import { columns, fmt, fmtInt, fmtRatio, machineLine, printJson, resultFile, sourceFingerprint } from './lib/report';
 import { Child, runMain } from './lib/rpc';
@@ -99,22 +99,14 @@ async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> 
   let failed = 0;
   for (let b = 0; b < batches; b++) {
     const t0 = performance.now();
-    const results = await Promise.allSettled(
-      Array.from({ length: size }, () =>
-        openSession(String(args.url), { parallel: 1, timeoutMs: 30_000, ...evalCode }),
-      ),
-    );
+    const batch = await openMany(String(args.url), size, { parallel: size, timeoutMs: 30_000, ...evalCode });
     batchMs.push(performance.now() - t0);
-    const held: HeldSession[] = [];
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        failed++;
-        continue;
-      }
-      held.push(r.value);
-      open.push(r.value.upgradeMs);
-      helloT.push(r.value.openMs);
-      if (r.value.answerMs !== undefined) reply.push(r.value.answerMs);
+    failed += batch.failed;
+    const held = batch.sessions;
+    for (const s of held) {
+      open.push(s.upgradeMs);
+      helloT.push(s.openMs);
+      if (s.answerMs !== undefined) reply.push(s.answerMs);
     }
     await Promise.all(held.map((s) => s.connection.close(10_000)));
   }
