@@ -102,45 +102,28 @@ export function summarizeProfile(file: string, options: { top?: number } = {}): 
   const pct = (us: number) => `${fmt((us / busyUs) * 100, 1)}%`;
   const ms = (us: number) => fmt(us / 1000, 0);
   const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
-  const out: string[] = [];
-  out.push(
+  const interesting = ([k]: [string, number]) =>
+    /\s(gateway|sandbox|shared-state|protocol)\//.test(k) ||
+    /^(runInContext|Script|compileFunction|JSON\.parse|stringify|parse)\b/.test(k) ||
+    /npm:|node_modules\/(acorn|prom-client|ws|pino)/.test(k);
+  const section = (title: string, header: [string, string, string], rows: [string, number][]) => [
+    '',
+    title,
+    table(
+      header,
+      rows.slice(0, top).map(([k, us]) => [k, ms(us), pct(us)]),
+    ),
+  ];
+  return [
     `profile: ${fmt(totalUs / 1e6, 2)} s sampled, ${fmt((busyUs / totalUs) * 100, 0)}% busy (not idle); percentages are of busy time`,
-  );
-  out.push('');
-  out.push('Self time by function:');
-  out.push(
-    table(
-      ['function', 'self ms', 'self %'],
-      sorted(selfByFunction)
-        .slice(0, top)
-        .map(([k, us]) => [k, ms(us), pct(us)]),
-    ),
-  );
-  out.push('');
-  out.push('Self time by file / package:');
-  out.push(
-    table(
-      ['file or package', 'self ms', 'self %'],
-      sorted(selfByGroup)
-        .slice(0, top)
-        .map(([k, us]) => [k, ms(us), pct(us)]),
-    ),
-  );
-  out.push('');
-  out.push('Inclusive time, project functions and vm entry points:');
-  const interesting = sorted(inclusive).filter(
-    ([k]) =>
-      /\s(gateway|sandbox|shared-state|protocol)\//.test(k) ||
-      /^(runInContext|Script|compileFunction|JSON\.parse|stringify|parse)\b/.test(k) ||
-      /npm:|node_modules\/(acorn|prom-client|ws|pino)/.test(k),
-  );
-  out.push(
-    table(
+    ...section('Self time by function:', ['function', 'self ms', 'self %'], sorted(selfByFunction)),
+    ...section('Self time by file / package:', ['file or package', 'self ms', 'self %'], sorted(selfByGroup)),
+    ...section(
+      'Inclusive time, project functions and vm entry points:',
       ['function', 'incl ms', 'incl %'],
-      interesting.slice(0, top).map(([k, us]) => [k, ms(us), pct(us)]),
+      sorted(inclusive).filter(interesting),
     ),
-  );
-  return out.join('\n');
+  ].join('\n');
 }
 
 if (require.main === module) {

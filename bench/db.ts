@@ -1,18 +1,14 @@
 /**
  * What a database statement costs through a vmgate session, side by side with
- * raw mysql2 on the same server, in the same run. Phases, variants, options
- * and figures: docs/benchmarks-db.md (`npm run bench:db -- --help`).
+ * raw mysql2 on the same server, in the same run; every variant of a phase runs
+ * in every round, the order rotating, figures are medians over rounds. Phases,
+ * variants, options, database: docs/benchmarks-db.md.
  *
- * Database: `DATABASE_URL` if set, else the project's embedded MariaDB
- * (`.vmgate/bench-mariadb`, database `vmgate_bench`), stopped at the end. Raw
- * side: connections opened as the gateway opens its own
- * (bench/lib/raw-mysql.ts); vmgate side: `SessionEngine`s with a
- * `DatabasePool` and the Kysely bundle, i.e. what the gateway hands each
- * session; the gateway phases run a real gateway (bench/lib/servers.ts) and a
- * ws client in child processes, which inherit this process's environment
- * (e.g. `VMGATE_WATCHDOG`). Every variant of a phase runs in every round, the
- * order rotating; figures are medians over rounds. `--profile` (round 1 only)
- * perturbs the figures. Only local servers; every loop is bounded in count and time.
+ * Longer than the other benchmarks (~950 lines) because its six phases drive
+ * four different sides (a raw connection or pool, in-process session engines,
+ * a gateway child with its ws client child, memory children), each next to the
+ * baseline it is compared with in the same round; the children re-run this
+ * script in a `--role`, so the drivers of one phase and its baseline stay in one file.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -34,11 +30,12 @@ import { WindowProfiler } from './lib/diag';
 import { settleGc } from './lib/gc';
 import { procStat } from './lib/proc';
 import { detectFlavor, openRawConnection, openRawPool, serverPid, sessionSetupSql } from './lib/raw-mysql';
+import { floorContext } from './lib/realms';
 import type { Column } from './lib/report';
 import { columns, fmt, fmtInt, fmtRatio, machineLine, resultFile, sourceFingerprint, writeJson } from './lib/report';
-import { Child, type ChildEvent, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
-import { type ServerWindow, serveGateway, spawnGateway } from './lib/servers';
-import { median, medianFields, percentile } from './lib/stats';
+import { Child, emitEvent, exitSoon, runInChild, runMain, serveRpc } from './lib/rpc';
+import { serveGateway, serverWindow, spawnGateway } from './lib/servers';
+import { mean, medianFields, percentile, rotatingRounds } from './lib/stats';
 import { closedLoops, summarizeWindow, windowMarks } from './lib/window';
 
 const ROOT = findPackageRoot(__dirname);
@@ -105,10 +102,7 @@ class EngineClient {
 /** The floor of delivering anything into a realm (docs/design.md §6): one timed entry into a bare context. */
 const FLOOR_SCRIPT = new vm.Script('1 + 1', { filename: 'floor' });
 function floorEntry(): () => void {
-  const context = vm.createContext(Object.create(null), {
-    codeGeneration: { strings: false, wasm: false },
-    microtaskMode: 'afterEvaluate',
-  });
+  const context = floorContext();
   return () => FLOOR_SCRIPT.runInContext(context, { timeout: 5_000, displayErrors: false });
 }
 
@@ -151,10 +145,6 @@ const realmWindowLoop = (body: string, offset: number, start: number, end: numbe
   }
   return JSON.stringify({ n, lat });
 })()`;
-
-// ===========================================================================
-// Options and database
-// ===========================================================================
 
 const PHASES = ['latency', 'insert', 'throughput', 'gateway', 'gateway-insert', 'memory'] as const;
 type Phase = (typeof PHASES)[number];
@@ -277,10 +267,6 @@ async function openDatabase(): Promise<Db> {
   return { url, flavor, serverPid: pid, source, version, stop: async () => embedded?.stop() };
 }
 
-// ===========================================================================
-// Profiles (--profile, round 1 of each vmgate variant)
-// ===========================================================================
-
 const profiles: string[] = [];
 const profileFile = (name: string) => resultFile(`db-profile-${name}`, '.cpuprofile');
 const addProfile = (name: string, file: string) =>
@@ -302,10 +288,6 @@ const isVmgate = (key: string) => !key.startsWith('raw');
 const profileName = (options: Options, phase: string, key: string, round: number) =>
   options.profile && round === 0 && isVmgate(key) ? `${phase}-${key}` : undefined;
 
-// ===========================================================================
-// Phases 1 and 2: one session vs one connection
-// ===========================================================================
-
 interface Variant {
   readonly key: string;
   readonly label: string;
@@ -321,49 +303,28 @@ const variant = (key: string, label: string, target: number, run: Variant['run']
   run,
 });
 
-interface LatencyRow {
-  readonly key: string;
-  readonly label: string;
-  readonly target: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly mean: number;
-  readonly p50s: readonly number[];
-  /** CPU of this process (all threads, so node:vm's watchdog threads too) per operation, µs; and its system part. */
-  readonly cpuUs: number;
-  readonly sysUs: number;
-}
+/** Per variant, medians over rounds; cpuUs: this process's CPU (all threads, node:vm's watchdog too) per operation, µs. */
+type LatencyRow = Awaited<ReturnType<typeof runVariants>>[number];
 
-async function runVariants(phase: string, options: Options, variants: Variant[], n: number): Promise<LatencyRow[]> {
-  const runs = new Map<string, Array<{ lat: number[]; cpuUs: number; sysUs: number }>>(
-    variants.map((v) => [v.key, []]),
-  );
+async function runVariants(phase: string, options: Options, variants: Variant[], n: number) {
   let base = 1;
   const run = async (v: Variant, count: number) => {
     base += count;
     return v.run(count, base - count);
   };
   for (const v of variants) await run(v, Math.ceil(n / 4));
-  for (let round = 0; round < options.rounds; round++) {
-    for (let i = 0; i < variants.length; i++) {
-      const v = variants[(i + round) % variants.length] as Variant;
-      const cpu = process.cpuUsage();
-      const lat = await profiled(profileName(options, phase, v.key, round), () => run(v, n));
-      const { user, system } = process.cpuUsage(cpu);
-      runs.get(v.key)?.push({ lat, cpuUs: (user + system) / n, sysUs: system / n });
-      process.stderr.write(`  round ${round + 1} ${v.key}: p50 ${us(percentile(lat, 50))} µs\n`);
-    }
-  }
+  const runs = await rotatingRounds(options.rounds, variants, async (v, round) => {
+    const cpu = process.cpuUsage();
+    const lat = await profiled(profileName(options, phase, v.key, round), () => run(v, n));
+    const { user, system } = process.cpuUsage(cpu);
+    process.stderr.write(`  round ${round + 1} ${v.key}: p50 ${us(percentile(lat, 50))} µs\n`);
+    return { lat, cpuUs: (user + system) / n, sysUs: system / n };
+  });
   return variants.map(({ key, label, target }) => {
-    const r = runs.get(key) ?? [];
-    const p50s = r.map(({ lat }) => percentile(lat, 50));
-    const mean = median(r.map(({ lat }) => lat.reduce((x, y) => x + y, 0) / lat.length));
-    const p99 = median(r.map(({ lat }) => percentile(lat, 99)));
-    const { cpuUs, sysUs } = medianFields(r.map(({ cpuUs, sysUs }) => ({ cpuUs, sysUs }))) ?? {
-      cpuUs: NaN,
-      sysUs: NaN,
-    };
-    return { key, label, target, p50: median(p50s), p99, mean, p50s, cpuUs, sysUs };
+    const r = (runs.get(key) ?? []).map(({ lat, ...cpu }) => {
+      return { p50: percentile(lat, 50), p99: percentile(lat, 99), mean: mean(lat), ...cpu };
+    });
+    return { key, label, target, ...(medianFields(r) as (typeof r)[number]), p50s: r.map((x) => x.p50) };
   });
 }
 
@@ -470,10 +431,6 @@ const phaseInsert = (db: Db, options: Options) =>
     ];
   });
 
-// ===========================================================================
-// Phase 3: S sessions vs a raw pool of S (in-process, or through a gateway)
-// ===========================================================================
-
 interface ThroughputRun {
   readonly statementsPerSec: number;
   readonly p50Ms: number;
@@ -490,10 +447,7 @@ interface ThroughputVariant {
   run(options: Options, db: Db, round: number): Promise<ThroughputRun>;
 }
 
-interface ThroughputRow extends ThroughputRun {
-  readonly key: string;
-  readonly label: string;
-  readonly target: boolean;
+interface ThroughputRow extends ThroughputRun, Pick<ThroughputVariant, 'key' | 'label' | 'target'> {
   readonly perSecRuns: readonly number[];
 }
 
@@ -660,17 +614,12 @@ const gatewayVariant = (workload: GatewayWorkload): ThroughputVariant => ({
     });
     let client: Child | undefined;
     try {
-      const server: Record<string, number | undefined> = {};
-      let window: Promise<ServerWindow> | undefined;
-      const marks: Promise<unknown>[] = [];
-      client = Child.role(__filename, 'client', [], [], (event: ChildEvent) => {
-        if (event.event !== 'window-start' && event.event !== 'window-end') return;
-        const starts = event.event === 'window-start';
-        server[event.event] = cpuMsOf(db.serverPid);
-        if (starts) marks.push(gateway.call('window-start'));
-        else window = gateway.call<ServerWindow>('window-end');
-        if (profile) marks.push(gateway.call(starts ? 'profile-start' : 'profile-stop', { file }));
+      const server: (number | undefined)[] = [];
+      const watch = serverWindow(gateway, {
+        ...(profile ? { profileFile: file } : {}),
+        onEdge: (start) => (server[start ? 0 : 1] = cpuMsOf(db.serverPid)),
       });
+      client = Child.role(__filename, 'client', [], [], (event) => watch.onEvent(event));
       await client.ready;
       await client.call('open', { port: ready.port, sessions: options.sessions });
       const run = () =>
@@ -682,11 +631,10 @@ const gatewayVariant = (workload: GatewayWorkload): ThroughputVariant => ({
           clientCpu: number;
         }>('run', { warmupMs: options.warmupMs, durationMs: options.durationMs, workload });
       const result = workload === 'insert' ? await checkTxRows(db, run) : await run();
-      await Promise.all(marks);
-      const w = await window;
+      const w = await watch.result();
       if (profile) addProfile(`${profile}, the gateway process`, file);
       const secs = options.durationMs / 1000;
-      const [a, b] = [server['window-start'], server['window-end']];
+      const [a, b] = server;
       return {
         statementsPerSec: result.counts.reduce((x, y) => x + y, 0) / secs,
         p50Ms: result.p50Ms,
@@ -706,36 +654,21 @@ const gatewayVariant = (workload: GatewayWorkload): ThroughputVariant => ({
 });
 
 async function runThroughput(db: Db, options: Options, variants: ThroughputVariant[]): Promise<ThroughputRow[]> {
-  const runs = new Map<string, ThroughputRun[]>(variants.map((v) => [v.key, []]));
-  for (let round = 0; round < options.rounds; round++) {
-    for (let i = 0; i < variants.length; i++) {
-      const v = variants[(i + round) % variants.length] as ThroughputVariant;
-      const r = await v.run(options, db, round);
-      runs.get(v.key)?.push(r);
-      const cpu = Object.entries(r.cpu).map(([k, x]) => `${k} ${fmt(x, 2)}`);
-      process.stderr.write(
-        `  round ${round + 1} ${v.key}: ${fmtInt(r.statementsPerSec)} stmt/s, p50 ${fmt(r.p50Ms, 2)} ms, cpu ${cpu.join(', ')}\n`,
-      );
-    }
-  }
+  const runs = await rotatingRounds(options.rounds, variants, async (v, round) => {
+    const r = await v.run(options, db, round);
+    const cpu = Object.entries(r.cpu).map(([k, x]) => `${k} ${fmt(x, 2)}`);
+    process.stderr.write(
+      `  round ${round + 1} ${v.key}: ${fmtInt(r.statementsPerSec)} stmt/s, p50 ${fmt(r.p50Ms, 2)} ms, cpu ${cpu.join(', ')}\n`,
+    );
+    return r;
+  });
   return variants.map(({ key, label, target }) => {
     const r = runs.get(key) ?? [];
-    return {
-      key,
-      label,
-      target,
-      statementsPerSec: median(r.map((x) => x.statementsPerSec)),
-      perSecRuns: r.map((x) => x.statementsPerSec),
-      p50Ms: median(r.map((x) => x.p50Ms)),
-      p99Ms: median(r.map((x) => x.p99Ms)),
-      cpu: medianFields(r.map((x) => x.cpu)) ?? {},
-    };
+    const { statementsPerSec, p50Ms, p99Ms } = medianFields(r) as ThroughputRun;
+    const cpu = medianFields(r.map((x) => x.cpu)) ?? {};
+    return { key, label, target, statementsPerSec, perSecRuns: r.map((x) => x.statementsPerSec), p50Ms, p99Ms, cpu };
   });
 }
-
-// ===========================================================================
-// Phase 4: memory per database-using session (child processes with --expose-gc)
-// ===========================================================================
 
 interface MemoryResult {
   readonly rssKb: number;
@@ -794,10 +727,6 @@ async function phaseMemory(db: Db, options: Options): Promise<MemoryResult & { r
   }
   return { ...(medianFields(runs) as MemoryResult), runs: runs.map((x) => x.rssKb) };
 }
-
-// ===========================================================================
-// The ws client child of the gateway phases
-// ===========================================================================
 
 function clientRole(): void {
   type Socket = { ws: WebSocket; pending: Map<number, (frame: { type: string }) => void> };
@@ -869,10 +798,6 @@ function clientRole(): void {
   });
 }
 
-// ===========================================================================
-// Report
-// ===========================================================================
-
 const us = (ms: number) => fmt(ms * 1000, 0);
 const withSessions = (label: string, options: Options) => label.replace(/\bS\b/g, String(options.sessions));
 
@@ -936,10 +861,6 @@ const memoryColumns: Column<MemoryResult & { runs: number[] }>[] = [
   ['ms each', (r) => fmt(r.msPerSession, 1)],
   ['target', (r) => `≤ ${TARGET_MEMORY_KB} KB ${r.rssKb <= TARGET_MEMORY_KB ? 'PASS' : 'FAIL'}`],
 ];
-
-// ===========================================================================
-// Main
-// ===========================================================================
 
 /** Each phase: its heading, how it runs, and its table. */
 function phases(

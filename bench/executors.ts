@@ -45,7 +45,7 @@ const options = parseOptions<Options>(
     .option('--phases <list>', `among ${PHASES.join(',')}`, listOf(PHASES), [...PHASES]),
 );
 
-// ---- the hop alone: Node IPC, engine-shaped messages -------------------------------------
+// the hop alone: Node IPC, engine-shaped messages
 
 function ipcChild(): void {
   const stats = { ms: 0.123, cpuMs: 0.05, dbMs: 0, queries: 0, transactionMs: 0 };
@@ -69,21 +69,21 @@ async function ipcBench(serialization: 'json' | 'advanced'): Promise<string[]> {
   });
   let resolve: (value: unknown) => void = () => {};
   child.on('message', (m) => resolve(m));
-  const rt = () => new Promise((r) => (resolve = r));
   const send = (ref: number) => child.send(['in', 7, { type: 'eval', ref, code: '1 + 1' }]);
-  for (let i = 0; i < 3000; i++) {
-    const p = rt();
-    send(i);
-    await p;
-  }
-  const latencies: number[] = [];
-  for (let i = 0; i < 20_000; i++) {
-    const started = performance.now();
-    const p = rt();
-    send(i);
-    await p;
-    latencies.push((performance.now() - started) * 1000);
-  }
+  /** `count` round trips one after another; their times in ms. */
+  const roundTrips = async (count: number, message: (i: number) => void) => {
+    const ms: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const answered = new Promise((r) => (resolve = r));
+      message(i);
+      await answered;
+      ms.push(performance.now() - started);
+    }
+    return ms;
+  };
+  await roundTrips(3000, send);
+  const latencies = (await roundTrips(20_000, send)).map((ms) => ms * 1000);
   const total = 100_000;
   let sent = 0;
   let got = 0;
@@ -101,25 +101,13 @@ async function ipcBench(serialization: 'json' | 'advanced'): Promise<string[]> {
   const perSecond = total / ((performance.now() - started) / 1000);
   child.removeAllListeners('message');
   child.on('message', (m) => resolve(m));
-  const bigMs: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    const p = rt();
-    child.send(['big', 1, { ref: 0 }]);
-    await p;
-    bigMs.push(performance.now() - t);
-  }
+  const bigMs = await roundTrips(10, () => child.send(['big', 1, { ref: 0 }]));
   child.kill();
-  return [
-    serialization,
-    fmt(percentile(latencies, 50), 1),
-    fmt(percentile(latencies, 99), 1),
-    fmtInt(perSecond),
-    fmt(median(bigMs), 1),
-  ];
+  const p = (q: number) => fmt(percentile(latencies, q), 1);
+  return [serialization, p(50), p(99), fmtInt(perSecond), fmt(median(bigMs), 1)];
 }
 
-// ---- the hop, without WebSockets -------------------------------------------------------------
+// the hop, without WebSockets
 
 /**
  * Round trips at the engine interface (what the gateway's Session sees): the
@@ -189,7 +177,7 @@ async function hopBench(dist: boolean): Promise<string[][]> {
   });
 }
 
-// ---- main ------------------------------------------------------------------------------
+// main
 
 /** An eval whose own work (~0.2 ms of JavaScript) outweighs the gateway's per-frame work. */
 const CPU_CODE = '(() => { let s = 0; for (let i = 0; i < 2e5; i++) s += i % 7; return s })()';

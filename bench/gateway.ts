@@ -1,17 +1,7 @@
 /**
- * The gateway end to end, side by side with two reference servers: a bare
- * `ws` echo and a "vm floor" (a bare `ws` server running each frame in a
- * context of its connection with one timed `runInContext`). Phases
- * (throughput, session open, memory held), servers, options and figures:
- * docs/benchmarks.md, "bench:gateway" (`npm run bench:gateway -- --help`).
- *
- * Each server runs in a child process of its own (bench/lib/servers.ts), the
- * load client (clients/load) in one more (`--role client`), so client and
- * server never share an event loop; the parent only orchestrates over IPC.
- * The children inherit this process's environment. The reference servers are
- * always measured in the same run, interleaved per point. `--profile`
- * perturbs the servers: quote figures from runs without it. Only 127.0.0.1
- * is used. Every loop is bounded in count and time.
+ * The gateway end to end, side by side with a bare `ws` echo and a "vm floor",
+ * measured in the same run, interleaved per point; each server and the load
+ * client in a child process of its own. docs/benchmarks.md, "bench:gateway".
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,18 +11,20 @@ import { Option } from 'commander';
 import type { LoadSummary } from '../clients/load/summary';
 import { summarizeProfile } from './cpuprofile-top';
 import { benchCommand, int, ints, listOf, parseOptions } from './lib/args';
-import { type HeldSession, openSession, serveLoadClient } from './lib/clients';
+import { openMany, serveLoadClient } from './lib/clients';
 import type { Column } from './lib/report';
 import { columns, fmt, fmtInt, fmtRatio, machineLine, printJson, resultFile, sourceFingerprint } from './lib/report';
-import { Child, type ChildEvent, runMain } from './lib/rpc';
+import { Child, runMain } from './lib/rpc';
 import {
   type ServerReady,
   type ServerUsage,
   type ServerWindow,
   serveGateway,
   serveReference,
+  serverWindow,
   spawnGateway,
 } from './lib/servers';
+import { TINY_SHARED_STATE } from './lib/shared-state';
 import { otherCpuPct, percentile, systemCpu } from './lib/stats';
 
 const KINDS = ['echo', 'floor', 'vmgate', 'vmgate-exec'] as const;
@@ -84,9 +76,7 @@ const options = parseOptions<{
     .addOption(new Option('--kind <kind>').hideHelp()),
 );
 
-// ===========================================================================
 // client role: session open latency (throughput and held sessions: bench/lib/clients.ts)
-// ===========================================================================
 
 type P50P99 = { p50: number; p99: number };
 
@@ -109,22 +99,14 @@ async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> 
   let failed = 0;
   for (let b = 0; b < batches; b++) {
     const t0 = performance.now();
-    const results = await Promise.allSettled(
-      Array.from({ length: size }, () =>
-        openSession(String(args.url), { parallel: 1, timeoutMs: 30_000, ...evalCode }),
-      ),
-    );
+    const batch = await openMany(String(args.url), size, { parallel: size, timeoutMs: 30_000, ...evalCode });
     batchMs.push(performance.now() - t0);
-    const held: HeldSession[] = [];
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        failed++;
-        continue;
-      }
-      held.push(r.value);
-      open.push(r.value.upgradeMs);
-      helloT.push(r.value.openMs);
-      if (r.value.answerMs !== undefined) reply.push(r.value.answerMs);
+    failed += batch.failed;
+    const held = batch.sessions;
+    for (const s of held) {
+      open.push(s.upgradeMs);
+      helloT.push(s.openMs);
+      if (s.answerMs !== undefined) reply.push(s.answerMs);
     }
     await Promise.all(held.map((s) => s.connection.close(10_000)));
   }
@@ -138,9 +120,7 @@ async function openLatency(args: Record<string, unknown>): Promise<OpenLatency> 
   };
 }
 
-// ===========================================================================
 // parent: orchestration and report
-// ===========================================================================
 
 /** The options with `--quick`'s defaults resolved; the report prints where `vmgate`'s engines ran (`vmgateMode`). */
 function readSettings() {
@@ -167,52 +147,77 @@ function readSettings() {
 }
 type Settings = ReturnType<typeof readSettings>;
 
-interface ThroughputRow {
-  readonly kind: Kind;
-  readonly connections: number;
-  readonly opened: number;
-  readonly evalsPerSec: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly samples: number;
-  readonly errors: number;
-  readonly clientCpuPct: number;
-  readonly windowMs: number;
-  readonly serverCpuPct: number;
-  /** CPU of the gateway's executor processes, % of one core (0 for the others). */
-  readonly executorCpuPct: number;
-  readonly serverElu: number;
-  /** CPU used on the machine by processes other than this benchmark's, % of one core. */
-  readonly otherCpuPct: number;
-  readonly profile?: string;
+/** One point of the throughput phase; CPU in % of one core over the window, `otherCpuPct` the machine's not ours. */
+function throughputRow(
+  kind: Kind,
+  connections: number,
+  load: LoadSummary & { clientCpuPct: number },
+  cpu: ServerWindow,
+  otherCpuPct: number,
+  profileFile: string | undefined,
+) {
+  return {
+    kind,
+    connections,
+    opened: load.sessions.opened,
+    evalsPerSec: load.evals.perSec ?? Number.NaN,
+    p50: load.latencyMs.p50 ?? Number.NaN,
+    p99: load.latencyMs.p99 ?? Number.NaN,
+    samples: load.latencyMs.count,
+    errors: load.evals.errors,
+    clientCpuPct: load.clientCpuPct,
+    windowMs: load.windowS * 1000,
+    serverCpuPct: cpu.cpuPct,
+    executorCpuPct: cpu.childCpuPct,
+    serverElu: cpu.elu,
+    otherCpuPct,
+    ...(profileFile ? { profile: profileFile } : {}),
+  };
 }
+type ThroughputRow = ReturnType<typeof throughputRow>;
 
 type OpenRow = { kind: Kind; serial: OpenLatency; parallel: OpenLatency; parallelEval: OpenLatency };
 
-interface HoldRow {
-  readonly label: string;
-  readonly kind: Kind;
-  readonly sessions: number;
-  /** Sessions confirmed by the client (hello, or the eval's reply). */
-  readonly confirmed: number;
-  readonly failed: number;
-  readonly openMs: number;
-  readonly rssBefore: number;
-  readonly rssHeld: number;
-  readonly rssAfterClose: number;
-  readonly heapBefore: number;
-  readonly heapHeld: number;
-  readonly heapAfterClose: number;
-  readonly serverConnections: number;
-  /** Executor processes of the server (0 for the others) and their share of `rssHeld`. */
-  readonly executors: number;
-  readonly executorRssHeld: number;
-  /** Connections still open when the hold ended (before the client closed them). */
-  readonly stillOpen: number;
-  readonly errors: string[];
-  /** The opening loop stopped at its time budget before reaching `sessions`. */
-  readonly budgetHit: boolean;
+interface Held {
+  opened: number;
+  failed: number;
+  errors: string[];
+  budgetHit: boolean;
+  ms: number;
 }
+
+/**
+ * A row of the hold phase: memory of the server process and its executors
+ * before, while and after holding; `confirmed` sessions the client saw
+ * (hello, or the eval's reply), `serverConnections` those the server counted,
+ * `stillOpen` those open when the hold ended, `budgetHit` opening stopped at its budget.
+ */
+function holdRow(label: string, kind: Kind, sessions: number, opened: Held, usage: ServerUsage[], stillOpen: number) {
+  const [before, held, after] = usage as [ServerUsage, ServerUsage, ServerUsage];
+  const rss = (u: ServerUsage) => u.rss + u.children.reduce((n, c) => n + c.rss, 0);
+  const heap = (u: ServerUsage) => u.heapUsed + (u.executorHeap ?? 0);
+  return {
+    label,
+    kind,
+    sessions,
+    confirmed: opened.opened,
+    failed: opened.failed,
+    openMs: opened.ms,
+    rssBefore: rss(before),
+    rssHeld: rss(held),
+    rssAfterClose: rss(after),
+    heapBefore: heap(before),
+    heapHeld: heap(held),
+    heapAfterClose: heap(after),
+    executors: held.children.length,
+    executorRssHeld: rss(held) - held.rss,
+    stillOpen,
+    serverConnections: held.sessions,
+    errors: opened.errors,
+    budgetHit: opened.budgetHit,
+  };
+}
+type HoldRow = ReturnType<typeof holdRow>;
 
 async function main(): Promise<void> {
   const settings = readSettings();
@@ -227,30 +232,17 @@ async function main(): Promise<void> {
   const profileDir = resultFile('profile', '');
   if (settings.profile) mkdirSync(profileDir, { recursive: true });
   const sharedFile = path.join(dir, 'shared.json');
-  writeFileSync(
-    sharedFile,
-    JSON.stringify({ currencies: { EUR: 1, USD: 1.08 }, greeting: 'hello', limits: [1, 2, 3] }),
-  );
+  writeFileSync(sharedFile, TINY_SHARED_STATE);
 
   const servers = new Map<Kind, { child: Child; ready: ServerReady }>();
-  // The client marks its measured window; the server's CPU (and profile) is read over the same window.
-  let active: { server: Child; profileFile?: string } | undefined;
-  const windowCalls: Promise<unknown>[] = [];
-  let windowCpu: Promise<ServerWindow> | undefined;
+  // The client marks its measured window; the server's CPU (and profile) and the machine's are read over it.
+  let active: ReturnType<typeof serverWindow> | undefined;
   const machine = { start: systemCpu(), end: systemCpu(), t0: 0, t1: 0 };
-  const onClientEvent = (event: ChildEvent) => {
-    if (!active) return;
-    const { server, profileFile } = active;
-    if (event.event === 'window-start') {
-      Object.assign(machine, { start: systemCpu(), t0: performance.now() });
-      windowCalls.push(server.call('window-start'));
-      if (profileFile) windowCalls.push(server.call('profile-start', { intervalUs: 200 }));
-    } else if (event.event === 'window-end') {
-      Object.assign(machine, { end: systemCpu(), t1: performance.now() });
-      windowCpu = server.call('window-end');
-      if (profileFile) windowCalls.push(server.call('profile-stop', { file: profileFile }));
-    }
-  };
+  const onEdge = (start: boolean) =>
+    Object.assign(
+      machine,
+      start ? { start: systemCpu(), t0: performance.now() } : { end: systemCpu(), t1: performance.now() },
+    );
   let client: Child | undefined;
 
   try {
@@ -274,20 +266,18 @@ async function main(): Promise<void> {
       const mode = server.ready.mode ? `, engines: ${server.ready.mode}` : '';
       say(`${kind} server listening on ${server.ready.url} (pid ${server.child.child.pid})${mode}`);
     }
-    client = Child.role(__filename, 'client', [], [], onClientEvent);
+    client = Child.role(__filename, 'client', [], [], (event) => active?.onEvent(event));
     await client.ready;
     const url = (kind: Kind) => (servers.get(kind) as { ready: ServerReady }).ready.url;
     const server = (kind: Kind) => (servers.get(kind) as { child: Child }).child;
 
-    // ---- 1. throughput -------------------------------------------------------
+    // 1. throughput
     const throughputRows: ThroughputRow[] = [];
     for (const connections of settings.phases.has('throughput') ? settings.connections : []) {
       for (const kind of settings.kinds) {
         say(`throughput: ${kind} × ${connections} connection(s) ...`);
         const profileFile = settings.profile ? path.join(profileDir, `${kind}-${connections}.cpuprofile`) : undefined;
-        active = { server: server(kind), ...(profileFile ? { profileFile } : {}) };
-        windowCalls.length = 0;
-        windowCpu = undefined;
+        active = serverWindow(server(kind), { intervalUs: 200, onEdge, ...(profileFile ? { profileFile } : {}) });
         const load = await client.call<LoadSummary & { clientCpuPct: number }>(
           'run',
           {
@@ -303,8 +293,7 @@ async function main(): Promise<void> {
           settings.warmupMs + settings.durationMs + 300_000,
         );
         if (load.problem) throw new Error(`${kind} × ${connections}: ${load.problem}`);
-        await Promise.all(windowCalls);
-        const cpu: ServerWindow = (await windowCpu) ?? {
+        const cpu = (await active.result()) ?? {
           cpuPct: Number.NaN,
           childCpuPct: Number.NaN,
           elu: Number.NaN,
@@ -313,29 +302,14 @@ async function main(): Promise<void> {
         active = undefined;
         const windowMs = machine.t1 - machine.t0;
         const ours = ((cpu.cpuPct + cpu.childCpuPct + load.clientCpuPct) / 100) * windowMs;
-        throughputRows.push({
-          kind,
-          connections,
-          opened: load.sessions.opened,
-          evalsPerSec: load.evals.perSec ?? Number.NaN,
-          p50: load.latencyMs.p50 ?? Number.NaN,
-          p99: load.latencyMs.p99 ?? Number.NaN,
-          samples: load.latencyMs.count,
-          errors: load.evals.errors,
-          clientCpuPct: load.clientCpuPct,
-          windowMs: load.windowS * 1000,
-          serverCpuPct: cpu.cpuPct,
-          executorCpuPct: cpu.childCpuPct,
-          serverElu: cpu.elu,
-          otherCpuPct: otherCpuPct(machine.start, machine.end, ours, windowMs),
-          ...(profileFile ? { profile: profileFile } : {}),
-        });
+        const other = otherCpuPct(machine.start, machine.end, ours, windowMs);
+        throughputRows.push(throughputRow(kind, connections, load, cpu, other, profileFile));
         // Let the server finish closing before the next point.
         await server(kind).call('waitSessions', { count: 0, timeoutMs: 30_000 });
       }
     }
 
-    // ---- 2./3. session open latency -------------------------------------------
+    // 2./3. session open latency
     const openRows: OpenRow[] = [];
     for (const kind of settings.phases.has('open') ? settings.kinds : []) {
       say(`open latency: ${kind} (${settings.openSerial} one at a time, ${settings.openBatches} batches of 100) ...`);
@@ -352,7 +326,7 @@ async function main(): Promise<void> {
       await server(kind).call('waitSessions', { count: 0, timeoutMs: 30_000 });
     }
 
-    // ---- 4. memory held by N sessions ----------------------------------------
+    // 4. memory held by N sessions
     const holdRows: HoldRow[] = [];
     const holds: Array<{ label: string; kind: Kind; evalOnOpen: boolean }> = [
       { label: 'bare ws echo, idle connections (reference)', kind: 'echo', evalOnOpen: false },
@@ -366,13 +340,7 @@ async function main(): Promise<void> {
       const srv = server(hold.kind);
       const mem = (timeoutMs?: number) => srv.call<ServerUsage>('usage', { gc: true, executorHeap: true }, timeoutMs);
       const before = await mem();
-      const opened = await client.call<{
-        opened: number;
-        failed: number;
-        errors: string[];
-        budgetHit: boolean;
-        ms: number;
-      }>(
+      const opened = await client.call<Held>(
         'hold',
         {
           url: url(hold.kind),
@@ -389,28 +357,7 @@ async function main(): Promise<void> {
       const closed = await client.call<{ stillOpen: number }>('release', {}, 300_000);
       await srv.call('waitSessions', { count: 0, timeoutMs: 60_000 }, 120_000);
       const after = await mem(300_000);
-      const rss = (u: ServerUsage) => u.rss + u.children.reduce((n, c) => n + c.rss, 0);
-      const heap = (u: ServerUsage) => u.heapUsed + (u.executorHeap ?? 0);
-      holdRows.push({
-        label: hold.label,
-        kind: hold.kind,
-        sessions: settings.hold,
-        confirmed: opened.opened,
-        failed: opened.failed,
-        openMs: opened.ms,
-        rssBefore: rss(before),
-        rssHeld: rss(held),
-        rssAfterClose: rss(after),
-        heapBefore: heap(before),
-        heapHeld: heap(held),
-        heapAfterClose: heap(after),
-        executors: held.children.length,
-        executorRssHeld: rss(held) - held.rss,
-        stillOpen: closed.stillOpen,
-        serverConnections: held.sessions,
-        errors: opened.errors,
-        budgetHit: opened.budgetHit,
-      });
+      holdRows.push(holdRow(hold.label, hold.kind, settings.hold, opened, [before, held, after], closed.stillOpen));
     }
     report(settings, throughputRows, openRows, holdRows, (performance.now() - started) / 1000, fingerprint);
   } finally {
@@ -453,25 +400,14 @@ function report(
       heapKb: n > 0 ? (row.heapHeld - row.heapBefore) / 1024 / n : Number.NaN,
     };
   };
+  const check = (target: number, measured: number, pass: boolean) => ({ target, measured, pass });
   const targets = Object.fromEntries(
     GATEWAYS.map((kind) => {
       const vsFloor = ratios.find((r) => r.connections === 100)?.[`${kind}/floor`] ?? Number.NaN;
       const over = (openRows.find((r) => r.kind === kind)?.serial.hello?.p50 ?? Number.NaN) - echoOpen;
-      return [
-        kind,
-        {
-          throughputVsFloorAt100: {
-            target: TARGET_THROUGHPUT_VS_FLOOR,
-            measured: vsFloor,
-            pass: vsFloor >= TARGET_THROUGHPUT_VS_FLOOR,
-          },
-          openP50OverWsMs: {
-            target: TARGET_OPEN_P50_OVER_WS_MS,
-            measured: over,
-            pass: over <= TARGET_OPEN_P50_OVER_WS_MS,
-          },
-        },
-      ];
+      const throughputVsFloorAt100 = check(TARGET_THROUGHPUT_VS_FLOOR, vsFloor, vsFloor >= TARGET_THROUGHPUT_VS_FLOOR);
+      const openP50OverWsMs = check(TARGET_OPEN_P50_OVER_WS_MS, over, over <= TARGET_OPEN_P50_OVER_WS_MS);
+      return [kind, { throughputVsFloorAt100, openP50OverWsMs }];
     }),
   );
 

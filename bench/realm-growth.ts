@@ -1,49 +1,12 @@
 /**
- * Does a new realm get dearer as more realms are alive?
- *
- *   node --expose-gc -r @swc-node/register bench/realm-growth.ts [--contexts 4000] [--step 1000]
- *                                                                [--configs bare,realm,...] [--json]
- *
- * Creates N contexts one after another, all kept alive, and prints the mean
- * ms per creation for each successive block of `step` contexts. Each
- * configuration runs in its own child process. A flat row is what a session
- * gateway needs; a rising one means creation is O(live contexts).
- *
- * Plain Node, no vmgate code: `vm.createContext` (null prototype, codegen off,
- * afterEvaluate) followed by one small script, which is
- *
- * - `bare`            `1`;
- * - `ctor-rewrite`    `X.prototype.constructor = f` on the eight error prototypes
- *                     (what the realm bootstrap used to do at creation, and does
- *                     on the first entry now);
- * - `ctor-define`     the same with `Object.defineProperty`;
- * - `ctor-delete`     `delete X.prototype.constructor` on the same eight;
- * - `ctor-any-proto`  `constructor` written on eight fresh objects that are
- *                     already some object's prototype (not builtins);
- * - `ctor-not-proto`  `constructor` written on eight fresh objects not used as
- *                     prototypes (yet);
- * - `other-name`      a property of another name (`tag`) defined on the eight
- *                     error prototypes;
- * - `iterator`        `Symbol.iterator` written on eight plain objects.
- *
- * vmgate:
- *
- * - `realm`           a session realm (`new Realm(...)`), never entered;
- * - `realm-entered`   a SessionEngine after its first eval `1 + 1` (the realm's
- *                     first entry runs the deferred `constructor` writes).
- *
- * What it shows on Node 20 (V8 11.3): writing (or deleting) a property named
- * `constructor` on any object that is a prototype, and writing
- * `Symbol.iterator` on an ordinary object, each walk the isolate's list of
- * native contexts (V8's protector bookkeeping, `Isolate::IsInAnyContext`), so
- * they cost O(live contexts); other names, and objects that are not
- * prototypes, do not.
+ * Does a new realm get dearer as more realms are alive? Mean ms per creation
+ * for each block of `--step` contexts, all kept alive, each configuration in a
+ * child process. Configurations and what they showed: docs/benchmarks.md, finding 1.
  */
 import { performance } from 'node:perf_hooks';
 import vm from 'node:vm';
-import { Realm } from '../sandbox/realm';
-import { SessionEngine } from '../sandbox/session-engine';
 import { benchCommand, int, listOf, parseOptions } from './lib/args';
+import { engineAfterFirstEval, floorContext, newRealm } from './lib/realms';
 import { fmt, machineLine, printJson, sourceFingerprint, table } from './lib/report';
 import { runInChild, runMain, serveRpc } from './lib/rpc';
 
@@ -70,34 +33,11 @@ const CONFIGS = [...(Object.keys(SCRIPTS) as (keyof typeof SCRIPTS)[]), 'realm',
 type Config = (typeof CONFIGS)[number];
 
 function maker(config: Config): () => unknown {
-  if (config === 'realm') {
-    return () =>
-      new Realm(
-        { shared: undefined, maxTimers: 1000, maxLogLine: 65536, inspectDepth: 2 },
-        { log() {}, settle() {}, wake() {} },
-      );
-  }
-  if (config === 'realm-entered') {
-    // Entries run in the engine's next batch: resolved on the eval's reply.
-    return () =>
-      new Promise((resolve, reject) => {
-        const engine: SessionEngine = new SessionEngine({
-          emit: (message) => {
-            const reply = message as { type?: string; value?: string };
-            if (reply.type === 'result' && reply.value === '2') resolve(engine);
-            else if (reply.type !== 'log') reject(new Error(`first eval did not answer 2: ${JSON.stringify(reply)}`));
-          },
-        });
-        engine.send({ type: 'eval', ref: 1, code: '1 + 1' });
-      });
-  }
-  const options = {
-    codeGeneration: { strings: false, wasm: false },
-    microtaskMode: 'afterEvaluate',
-  } as const;
+  if (config === 'realm') return () => newRealm(undefined);
+  if (config === 'realm-entered') return () => engineAfterFirstEval();
   const script = new vm.Script(SCRIPTS[config]);
   return () => {
-    const context = vm.createContext(Object.create(null), options);
+    const context = floorContext();
     script.runInContext(context);
     return context;
   };

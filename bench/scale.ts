@@ -1,25 +1,7 @@
 /**
- * Does a session get dearer as sessions accumulate, through the gateway?
- *
- *   npm run bench:scale [-- --sessions 10000] [--batch 500] [--parallel 100] [--executors 2]
- *                          [--heap-mb 1024] [--phases plain,shared] [--shared-mb 50] [--json]
- *
- * A real gateway (`startGateway` in a child process, bench/lib/servers.ts: executors on, one per
- * core unless `--executors` says otherwise, no database; `plain` without a
- * shared state, `shared` with a generated JSON one of `--shared-mb` MB) and
- * real WebSocket clients in this process. Sessions are opened in batches of
- * `--batch` (at most `--parallel` handshakes in flight), each sending one eval
- * `1 + 1` on open and waiting for its checked answer; every session is kept
- * open. After each batch: the batch's wall time per session and the p50 of
- * its sessions' open-to-answer latency, and the resident memory of the
- * gateway plus its executor processes (/proc). At the end every held session
- * is asked `2 + 2` once more: "held" means every one answered.
- *
- * Limits the run needs: the gateway's session limits are raised to the
- * session count; the process re-executes itself with `ulimit -n` raised
- * (to 2 × sessions + slack, or the hard limit when that cannot be raised), and
- * clients spread over several loopback source addresses (127.0.0.x), since
- * one address pair has only ~28,000 ephemeral ports.
+ * Does a session get dearer as sessions accumulate, through one gateway? Sessions
+ * opened in batches and all kept open; per batch the time per session and the
+ * memory of the gateway and its executors. docs/benchmarks.md, "bench:scale".
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,16 +22,15 @@ const PER_SOURCE_ADDRESS = 20_000;
 const PHASES = ['plain', 'shared'] as const;
 type Phase = (typeof PHASES)[number];
 
-interface Settings {
-  readonly sessions: number;
-  readonly batch: number;
-  readonly parallel: number;
-  readonly executors: number;
-  readonly heapMb?: number | undefined;
-  readonly sharedMb: number;
-}
-
-const options = parseOptions<Settings & { phases: Phase[] }>(
+const options = parseOptions<{
+  sessions: number;
+  batch: number;
+  parallel: number;
+  executors: number;
+  heapMb?: number;
+  sharedMb: number;
+  phases: Phase[];
+}>(
   benchCommand('scale', 'open + first eval per batch, and memory, as sessions accumulate through one gateway')
     .option('--sessions <n>', 'sessions opened and kept open', int(), 10_000)
     .option('--batch <n>', 'sessions per batch (one row per tenth of the batches)', int(), 500)
@@ -60,33 +41,11 @@ const options = parseOptions<Settings & { phases: Phase[] }>(
     .option('--phases <list>', `among ${PHASES.join(',')}`, listOf(PHASES), [...PHASES]),
 );
 
-interface BatchRow {
-  /** Sessions alive after this batch. */
-  readonly live: number;
-  /** Batch wall time / sessions opened in it. */
-  readonly msPerSession: number;
-  /** p50 of the batch's sessions' open-to-answer time. */
-  readonly p50: number;
-  /** Gateway + executors RSS after the batch, bytes. */
-  readonly rss: number;
-  readonly failed: number;
-}
+type Settings = Omit<typeof options, 'phases' | 'json' | 'role'>;
+type PhaseResult = Awaited<ReturnType<typeof runPhase>>;
+type BatchRow = PhaseResult['batches'][number];
 
-interface PhaseResult {
-  readonly phase: Phase;
-  readonly baseRss: number;
-  readonly executors: number;
-  readonly batches: BatchRow[];
-  readonly held: number;
-  readonly answered: number;
-  /** Sessions the gateway closed after their first answer, by close code. */
-  readonly lost: string[];
-  readonly errors: string[];
-  readonly otherCpuPct: number;
-  readonly seconds: number;
-}
-
-async function runPhase(phase: Phase, settings: Settings, sharedFile: string | undefined): Promise<PhaseResult> {
+async function runPhase(phase: Phase, settings: Settings, sharedFile: string | undefined) {
   const { child, ready } = await spawnGateway(__filename, {
     sharedFile,
     limits: { maxSessions: settings.sessions, maxSessionsPerAddress: settings.sessions },
@@ -100,7 +59,8 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
   // Executors have loaded the shared state by now: the baseline includes it.
   const baseRss = processTree(pid).rss;
   const held: HeldSession[] = [];
-  const batches: BatchRow[] = [];
+  /** Per batch: sessions alive after it, its wall time / sessions, p50 open→answer, gateway + executors RSS. */
+  const batches: Array<{ live: number; msPerSession: number; p50: number; rss: number; failed: number }> = [];
   const errors: string[] = [];
   for (let opened = 0; opened < settings.sessions; ) {
     const size = Math.min(settings.batch, settings.sessions - opened);
@@ -151,6 +111,7 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
     batches,
     held: held.length,
     answered,
+    /** Sessions the gateway closed after their first answer, by close code. */
     lost: [...lost].map(([code, count]) => `${count} closed with ${code}`),
     errors,
     otherCpuPct: other,
@@ -158,7 +119,7 @@ async function runPhase(phase: Phase, settings: Settings, sharedFile: string | u
   };
 }
 
-// --- report -----------------------------------------------------------------
+// report
 
 /** Batches that opened at least one session (the one that found the ceiling opened none). */
 function opening(result: PhaseResult): BatchRow[] {
@@ -223,7 +184,7 @@ function report(results: PhaseResult[], settings: Settings, fingerprint: string)
   return out.join('\n');
 }
 
-// --- orchestration ----------------------------------------------------------
+// orchestration
 
 /**
  * Re-runs this script with the open-file limit raised (inherited by the

@@ -18,17 +18,11 @@ import {
 } from '../../db/pool';
 
 /** The gateway's own connection options (db/pool.ts) for `url`. */
-export function rawConnectionOptions(url: string): mysql.ConnectionOptions {
-  return connectionOptions(parseDatabaseUrl(url));
-}
+export const rawConnectionOptions = (url: string) => connectionOptions(parseDatabaseUrl(url));
 
 /** What `DatabasePool` runs first on each connection. */
-export function sessionSetupSql(
-  flavor: ServerFlavor,
-  statementTimeoutMs = DEFAULT_DATABASE_OPTIONS.statementTimeoutMs,
-): string {
-  return poolSessionSetupSql(flavor, statementTimeoutMs);
-}
+export const sessionSetupSql = (flavor: ServerFlavor) =>
+  poolSessionSetupSql(flavor, DEFAULT_DATABASE_OPTIONS.statementTimeoutMs);
 
 export async function detectFlavor(url: string): Promise<ServerFlavor> {
   const connection = await mysql.createConnection(rawConnectionOptions(url));

@@ -299,3 +299,36 @@ export async function spawnGateway(
     throw error;
   }
 }
+
+/**
+ * Reads `server` over the load client's measured window: hand `onEvent` to the
+ * client child; at its `window-start` / `window-end` events the server's CPU
+ * window opens and closes (and a CPU profile into `profileFile`), and
+ * `onEdge` runs for readings of the caller's own. `result()` once the run is over.
+ */
+export function serverWindow(
+  server: Child,
+  {
+    profileFile,
+    intervalUs,
+    onEdge,
+  }: { profileFile?: string; intervalUs?: number; onEdge?: (start: boolean) => void } = {},
+) {
+  const calls: Promise<unknown>[] = [];
+  let end: Promise<ServerWindow> | undefined;
+  return {
+    onEvent(event: { event: string }): void {
+      const start = event.event === 'window-start';
+      if (!start && event.event !== 'window-end') return;
+      onEdge?.(start);
+      if (start) calls.push(server.call('window-start'));
+      else end = server.call<ServerWindow>('window-end');
+      if (profileFile)
+        calls.push(server.call(start ? 'profile-start' : 'profile-stop', { file: profileFile, intervalUs }));
+    },
+    async result(): Promise<ServerWindow | undefined> {
+      await Promise.all(calls);
+      return end;
+    },
+  };
+}

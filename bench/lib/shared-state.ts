@@ -1,5 +1,12 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 
+/** The small shared state of the benchmarks that do not measure its size. */
+export const TINY_SHARED_STATE = JSON.stringify({
+  currencies: { EUR: 1, USD: 1.08 },
+  greeting: 'hello',
+  limits: [1, 2, 3],
+});
+
 export interface LargeSharedStateInfo {
   readonly file: string;
   readonly bytes: number;

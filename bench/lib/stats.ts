@@ -67,3 +67,23 @@ export function medianFields<T extends object>(list: readonly T[]): T | undefine
   }
   return out as T;
 }
+
+/**
+ * Runs every variant once per round, the order rotating by one each round (so
+ * no variant always runs first, or right after the same one); each variant's
+ * results in round order.
+ */
+export async function rotatingRounds<V extends { key: string }, R>(
+  rounds: number,
+  variants: readonly V[],
+  run: (variant: V, round: number) => Promise<R>,
+): Promise<Map<string, R[]>> {
+  const results = new Map<string, R[]>(variants.map((v) => [v.key, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + round) % variants.length] as V;
+      results.get(v.key)?.push(await run(v, round));
+    }
+  }
+  return results;
+}
