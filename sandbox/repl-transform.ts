@@ -78,23 +78,28 @@ function parseInput(code: string): acorn.Program {
       // not an expression: parse as statements below
     }
   }
-  // V8 speaks first: its message and position are what Node prints.
-  const verdict = checkSyntax(code);
-  if (verdict.kind === 'error') throw fromV8(verdict.error);
+  // The parser behind the transform goes first: text it accepts is compiled
+  // once, after the transform, and only a refusal there asks V8 about the
+  // user's own text (rejectedOutput). Text it refuses is V8's to judge: its
+  // message and position are what Node prints.
+  let refusal: unknown;
   try {
     const program = acorn.parse(code, PARSE_OPTIONS);
     assertNoImport(program, code);
     return program;
   } catch (err) {
     if (err instanceof VmgateError) throw err;
-    // Fine for V8 only as an async function body (e.g. `await 1; return 2`):
-    // the script's complaint stands, as in the Node REPL.
-    if (verdict.kind === 'async') {
-      const scriptError = verdict.scriptError();
-      if (scriptError) throw fromV8(scriptError);
-    }
-    throw toSyntaxError(err, code);
+    refusal = err;
   }
+  const verdict = checkSyntax(code);
+  if (verdict.kind === 'error') throw fromV8(verdict.error);
+  // Fine for V8 only as an async function body (e.g. `await 1; return 2`):
+  // the script's complaint stands, as in the Node REPL.
+  if (verdict.kind === 'async') {
+    const scriptError = verdict.scriptError();
+    if (scriptError) throw fromV8(scriptError);
+  }
+  throw toSyntaxError(refusal, code);
 }
 
 /**
