@@ -137,6 +137,8 @@ export class Realm {
       maxLogLine: options.maxLogLine,
       inspectDepth: options.inspectDepth,
       encodeLimits: options.encodeLimits ?? {},
+      // One list for both sides: the realm's URL class defines an accessor per field.
+      urlFields: URL_FIELDS,
     });
     // A direct (untimed) call is acceptable only here: trusted code, before
     // any user code exists in the realm.

@@ -217,7 +217,7 @@ export function bootstrap(host, configJson, shared, loadDeferred) {
     });
   };
   lazy(['TextEncoder', 'TextDecoder'], () => createTextCodecs(exposeBuffer));
-  lazy(['URL', 'URLSearchParams'], () => createUrlClasses(bridge));
+  lazy(['URL', 'URLSearchParams'], () => createUrlClasses(bridge, config.urlFields));
   lazy(['structuredClone'], () => ({ structuredClone: createStructuredClone() }));
   lazy(['atob', 'btoa'], createLatin1Base64);
   lazy(['crypto'], () => ({ crypto: createCrypto(bridge) }));

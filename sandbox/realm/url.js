@@ -27,21 +27,11 @@ import {
   WeakMapPrototypeSet,
 } from './primordials.js';
 
-export function createUrlClasses(bridge) {
-  const FIELDS = [
-    'href',
-    'origin',
-    'protocol',
-    'username',
-    'password',
-    'host',
-    'hostname',
-    'port',
-    'pathname',
-    'search',
-    'hash',
-  ];
-
+/**
+ * @param {any} bridge
+ * @param {readonly string[]} fields The fields the host's parse answers with (sandbox/realm.ts, URL_FIELDS).
+ */
+export function createUrlClasses(bridge, fields) {
   function parse(op, a, b, c) {
     const json = bridge.url(op, a, b, c);
     if (typeof json !== 'string' || json === '') throw new TypeError(`Invalid URL${op === 'parse' ? `: ${a}` : ''}`);
@@ -189,7 +179,7 @@ export function createUrlClasses(bridge) {
   const resetParams = URLSearchParams._reset;
   delete (/** @type {any} */ (URLSearchParams)._reset);
 
-  return { URL: createUrl(FIELDS, parse, resetParams, URLSearchParams), URLSearchParams };
+  return { URL: createUrl(fields, parse, resetParams, URLSearchParams), URLSearchParams };
 }
 
 function createUrl(fields, parse, resetParams, URLSearchParams) {
