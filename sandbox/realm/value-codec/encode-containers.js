@@ -50,15 +50,7 @@ export function encArray(st, arr, depth) {
     if (item === NO_FIT) break;
     out[i] = item;
   }
-  if (i < n) {
-    // Cut by maxBytes: one marker for everything not written.
-    out[i] = sizeMarker(st, length - i);
-  } else if (length > n) {
-    const t = tag(st, 'truncated');
-    t.reason = 'length';
-    t.remaining = length - n;
-    out[n] = t;
-  }
+  markUnwritten(st, out, i, n, length);
   return out;
 }
 
@@ -164,18 +156,25 @@ export function encCollection(st, collection, depth, isMapKind) {
     }
     out[i] = item;
   }
-  if (ended) {
-    // nothing more to write
-  } else if (i < n) {
-    out[i] = sizeMarker(st, size - i);
-  } else if (size > n) {
-    const t = tag(st, 'truncated');
-    t.reason = 'length';
-    t.remaining = size - n;
-    out[n] = t;
-  }
+  if (!ended) markUnwritten(st, out, i, n, size);
   const t = tag(st, isMapKind ? 'map' : 'set');
   if (isMapKind) t.entries = out;
   else t.values = out;
   return t;
+}
+
+/**
+ * Ends `out`, a container's first `written` of `total` items (at most `n`
+ * asked for): one marker for what maxBytes cut, or one for what maxArrayLength
+ * left out.
+ */
+function markUnwritten(st, out, written, n, total) {
+  if (written < n) {
+    out[written] = sizeMarker(st, total - written);
+  } else if (total > n) {
+    const t = tag(st, 'truncated');
+    t.reason = 'length';
+    t.remaining = total - n;
+    out[n] = t;
+  }
 }
