@@ -45,13 +45,15 @@ let bundles: Partial<Record<RealmEntry, string>> = {};
 let passed: readonly string[] | undefined;
 
 /**
- * The source of an entry module: imports `exports` (name → module path in
+ * The source of an entry module: imports `names` (name → module path in
  * `sandbox/realm/`) and assigns them to `REALM_EXPORTS`; `extra` adds
  * properties (source text).
  */
-export function realmEntrySource(exports: Readonly<Record<string, string>>, extra = ''): string {
-  const lines = Object.entries(exports).map(([name, from]) => `import { ${name} } from '${from}';`);
-  const fields = [...Object.keys(exports), ...(extra ? [extra] : [])];
+export function realmEntrySource(names: Readonly<Record<string, string>>, extra = ''): string {
+  // Not `exports`: compiled to CommonJS, that name would hide the module's own
+  // `exports`, through which tsc reads REALM_EXPORTS below.
+  const lines = Object.entries(names).map(([name, from]) => `import { ${name} } from '${from}';`);
+  const fields = [...Object.keys(names), ...(extra ? [extra] : [])];
   return `${lines.join('\n')}\n${REALM_EXPORTS} = { ${fields.join(', ')} };\n`;
 }
 
