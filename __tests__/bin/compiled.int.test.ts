@@ -7,7 +7,8 @@ import WebSocket from 'ws';
  * TypeScript sources every other suite runs through swc. The two compilers
  * emit different CommonJS, so this suite builds `dist/` and drives the
  * compiled gateway, with its executors, through a real WebSocket: an eval, a
- * value rendered by the realm's inspector (its deferred bundle), a realm class.
+ * value rendered by the realm's inspector (its deferred bundle), a realm class,
+ * the example shared state (its realm's scripts are read by the executors).
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -75,8 +76,9 @@ test('the compiled gateway answers evals through its executors', async () => {
     '1 + 1',
     '({ a: [1, 2], b: new Map([["k", 1]]) })',
     'new URL("https://x.test/p?q=1").pathname',
+    'typeof shared.convert',
   ]);
-  expect(texts).toEqual(['2', "{ a: [ 1, 2 ], b: Map(1) { 'k' => 1 } }", "'/p'"]);
+  expect(texts).toEqual(['2', "{ a: [ 1, 2 ], b: Map(1) { 'k' => 1 } }", "'/p'", "'function'"]);
 
   const exited = new Promise<number | null>((resolve) => gateway?.once('exit', (code) => resolve(code)));
   gateway.kill('SIGTERM');
